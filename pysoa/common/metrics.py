@@ -1,0 +1,151 @@
+"""The metrics recorder seam: what the client, server and transports call to count and time things.
+
+The interface matches the one PySOA 1.x used (the `pymetrics` recorder), so a recorder configured
+for a 1.x service keeps working. The default recorder does nothing and costs next to nothing.
+"""
+
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+from conformity import fields
+
+__all__ = (
+    'Counter',
+    'Gauge',
+    'Histogram',
+    'MetricsRecorder',
+    'NoOpMetricsRecorder',
+    'Timer',
+    'noop_metrics',
+)
+
+
+class Counter(Protocol):
+    """A value that only goes up."""
+
+    def increment(self, amount: int = 1) -> int:
+        """Add `amount` to the counter."""
+        ...
+
+
+class Gauge(Protocol):
+    """A value set to an absolute reading."""
+
+    def set(self, value: int | None = None) -> int:
+        """Record the reading."""
+        ...
+
+
+Histogram = Gauge
+"""A value whose distribution the backend aggregates; same interface as a gauge."""
+
+
+class Timer(Protocol):
+    """Measures a span of time; usable as a context manager."""
+
+    def start(self) -> None:
+        """Start (or restart) the clock."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the clock and record the elapsed time."""
+        ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any: ...
+
+
+@runtime_checkable
+class MetricsRecorder(Protocol):
+    """What a metrics recorder must offer; `pymetrics` recorders qualify as they are."""
+
+    def counter(self, name: str, **tags: Any) -> Counter:
+        """Return a counter for `name`."""
+        ...
+
+    def timer(self, name: str, **kwargs: Any) -> Timer:
+        """Return a timer for `name`."""
+        ...
+
+    def gauge(self, name: str, **kwargs: Any) -> Gauge:
+        """Return a gauge for `name`."""
+        ...
+
+    def histogram(self, name: str, **kwargs: Any) -> Histogram:
+        """Return a histogram for `name`."""
+        ...
+
+    def publish_all(self) -> None:
+        """Send everything recorded so far."""
+        ...
+
+
+class _NoOpMetric:
+    """One shared object that is every kind of metric and records nothing."""
+
+    __slots__ = ()
+
+    def increment(self, amount: int = 1) -> int:
+        return 0
+
+    def set(self, value: int | None = None) -> int:
+        return 0
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+
+_NOOP_METRIC = _NoOpMetric()
+
+
+@fields.ClassConfigurationSchema.provider(
+    fields.SchemalessDictionary(description='Accepts and ignores any arguments'),
+)
+class NoOpMetricsRecorder:
+    """The default recorder: every call returns a shared metric that records nothing."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def counter(self, name: str, **tags: Any) -> Counter:
+        """Return a counter that counts nothing."""
+        return _NOOP_METRIC
+
+    def timer(self, name: str, **kwargs: Any) -> Timer:
+        """Return a timer that times nothing."""
+        return _NOOP_METRIC
+
+    def gauge(self, name: str, **kwargs: Any) -> Gauge:
+        """Return a gauge that records nothing."""
+        return _NOOP_METRIC
+
+    def histogram(self, name: str, **kwargs: Any) -> Histogram:
+        """Return a histogram that records nothing."""
+        return _NOOP_METRIC
+
+    def publish_all(self) -> None:
+        """Nothing to publish."""
+
+    def publish_if_full_or_old(self, max_metrics: int = 18, max_age: int = 10) -> None:
+        """Nothing to publish."""
+
+    def throttled_publish_all(self, max_metrics: int = 18, max_age: int = 10) -> None:
+        """Nothing to publish."""
+
+
+noop_metrics = NoOpMetricsRecorder()
+"""A shared instance of the no-op recorder."""

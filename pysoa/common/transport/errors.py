@@ -1,0 +1,57 @@
+"""Transport exceptions. Transient ones are worth retrying; the others are not."""
+
+from typing import Any
+
+from pysoa.common.errors import PySOAError
+
+__all__ = (
+    'ConnectionError',
+    'InvalidMessageError',
+    'MessageReceiveError',
+    'MessageReceiveTimeout',
+    'MessageSendError',
+    'MessageSendTimeout',
+    'MessageTooLarge',
+    'PySOATransportError',
+    'TransientPySOATransportError',
+)
+
+
+class PySOATransportError(PySOAError):
+    """Base of every transport error."""
+
+
+class MessageTooLarge(PySOATransportError):
+    """A message is over the configured size limit and was not sent."""
+
+    def __init__(self, message_size_in_bytes: int, *args: Any) -> None:
+        self.message_size_in_bytes = message_size_in_bytes
+        super().__init__(*args)
+
+
+class InvalidMessageError(PySOATransportError):
+    """A received message cannot be understood (bad framing, chunks out of order, ...)."""
+
+
+class TransientPySOATransportError(PySOATransportError):
+    """A failure that may pass: the caller may retry."""
+
+
+class MessageReceiveTimeout(TransientPySOATransportError):
+    """Nothing arrived within the receive timeout."""
+
+
+class MessageSendTimeout(TransientPySOATransportError):
+    """A message could not be sent in time."""
+
+
+class MessageReceiveError(TransientPySOATransportError):
+    """Receiving failed (for example, the backend reported an error)."""
+
+
+class MessageSendError(TransientPySOATransportError):
+    """Sending failed (for example, the queue stayed full)."""
+
+
+class ConnectionError(TransientPySOATransportError):  # noqa: A001  # the 1.x public name shadows the builtin
+    """The backend cannot be reached."""
