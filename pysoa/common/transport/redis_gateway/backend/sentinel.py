@@ -1,0 +1,147 @@
+"""The Sentinel backend: the ring is the set of masters (services) that a group of Sentinels watches.
+
+Each master's connection pool asks the Sentinels where the master is, so after a failover the next
+connection goes to the new master; `reset_clients` (called by the transport on any Redis error) also
+drops the cached clients, so nothing needs a restart.
+"""
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+import redis.sentinel
+
+from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
+
+__all__ = ('SentinelRedisClient',)
+
+_logger = logging.getLogger(__name__)
+
+HostSpec = str | tuple[str, int] | list[Any]
+
+
+class SentinelRedisClient(BaseRedisClient):
+    """Masters found through Sentinel; `hosts` are the Sentinels, `sentinel_services` the masters to use.
+
+    Without `sentinel_services`, every master the Sentinels know is used, in the order they report.
+    """
+
+    DEFAULT_PORT = 26379
+
+    def __init__(
+        self,
+        hosts: Iterable[HostSpec] | None = None,
+        connection_kwargs: dict[str, Any] | None = None,
+        sentinel_services: Iterable[str] | None = None,
+        sentinel_failover_retries: int = 0,
+        sentinel_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        if sentinel_failover_retries < 0:
+            raise ValueError('sentinel_failover_retries must be >= 0')
+        self._sentinel_failover_retries = sentinel_failover_retries
+        self._master_clients: dict[str, redis.Redis] = {}
+        self._lock = threading.Lock()
+
+        master_kwargs = self._with_default_connection_kwargs(connection_kwargs)
+        sentinel_connection_kwargs = self._with_default_connection_kwargs(sentinel_kwargs)
+        # A Sentinel that dies mid-answer must not hang the worker.
+        sentinel_connection_kwargs.setdefault('socket_timeout', 5.0)
+        self._sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            self._convert_hosts(hosts),
+            sentinel_kwargs=sentinel_connection_kwargs,
+            **master_kwargs,
+        )
+        if sentinel_services:
+            self._validate_service_names(sentinel_services)
+            self._services = list(sentinel_services)
+        else:
+            self._services = self._get_service_names()
+        super().__init__(ring_size=len(self._services))
+
+    @classmethod
+    def _convert_hosts(cls, hosts: Iterable[HostSpec] | None) -> list[tuple[str, int]]:
+        if isinstance(hosts, (str, bytes)):
+            raise ValueError('Redis hosts must be specified as an iterable of hosts.')
+        if not hosts:
+            return [('localhost', cls.DEFAULT_PORT)]
+        converted: list[tuple[str, int]] = []
+        for entry in hosts:
+            if isinstance(entry, str):
+                converted.append((entry, cls.DEFAULT_PORT))
+            elif (
+                isinstance(entry, (tuple, list))
+                and len(entry) == 2
+                and isinstance(entry[0], str)
+                and isinstance(entry[1], int)
+                and not isinstance(entry[1], bool)
+            ):
+                converted.append((entry[0], entry[1]))
+            else:
+                raise ValueError(
+                    f'Each Sentinel `hosts` entry must be a host name (port {cls.DEFAULT_PORT}) or a (host, port) '
+                    f'pair; {entry!r} is neither.'
+                )
+        return converted
+
+    @staticmethod
+    def _validate_service_names(services: Iterable[str]) -> None:
+        if isinstance(services, (str, bytes)):
+            raise ValueError('Sentinel services must be specified as an iterable of strings.')
+        for entry in services:
+            if not isinstance(entry, str):
+                raise ValueError('Sentinel services must be specified as strings.')
+
+    def _get_service_names(self) -> list[str]:
+        """Ask each Sentinel in turn for the masters it watches; raise `redis.ConnectionError` if none answers."""
+        failures = []
+        for sentinel in self._sentinel.sentinels:
+            try:
+                masters = sentinel.sentinel_masters()
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                failures.append(f'{sentinel!r}: {error}')
+                continue
+            if isinstance(masters, dict) and masters:
+                return list(masters)
+            failures.append(f'{sentinel!r}: knows no masters')
+        raise redis.ConnectionError('Could not get master info from Sentinel:\n' + '\n'.join(failures))
+
+    def reset_clients(self) -> None:
+        """Forget the cached master clients, so the next call asks the Sentinels again."""
+        with self._lock:
+            clients, self._master_clients = self._master_clients, {}
+        for client in clients.values():
+            client.close()
+
+    def _get_master_client_for(self, service_name: str) -> redis.Redis:
+        client = self._master_clients.get(service_name)
+        if client is None:
+            client = self._sentinel.master_for(service_name)  # type: ignore[no-untyped-call]
+            # Ask now, so a missing master surfaces here (and is retried) rather than on first use.
+            address = client.connection_pool.get_master_address()
+            _logger.info('Sentinel master for %s is at %s', service_name, address)
+            with self._lock:
+                self._master_clients[service_name] = client
+        return client
+
+    def _get_connection(self, index: int) -> redis.Redis:
+        self._check_index(index)
+        service = self._services[index]
+        for attempt in range(self._sentinel_failover_retries + 1):
+            try:
+                return self._get_master_client_for(service)
+            except redis.sentinel.MasterNotFoundError:
+                self.reset_clients()
+                _logger.warning('No Redis master found for %s (failover under way?)', service)
+                if attempt < self._sentinel_failover_retries:
+                    time.sleep((2**attempt + random.random()) / 4.0)
+        raise CannotGetConnectionError('Master not found; gave up reloading master info after failover.')
+
+    def close(self) -> None:
+        """Close the master clients and the Sentinel connections."""
+        self.reset_clients()
+        for sentinel in self._sentinel.sentinels:
+            sentinel.close()

@@ -1,0 +1,75 @@
+"""Framing of one Redis list element: preamble, `name:value;` headers, then the serialized envelope.
+
+Pure functions over bytes, so the wire format can be tested without Redis. See protocol §4.
+"""
+
+import functools
+import math
+import re
+from typing import NamedTuple
+
+from pysoa.common.transport.redis_gateway.constants import ProtocolFeature, ProtocolVersion
+
+__all__ = ('Frame', 'frame_chunks', 'frame_message', 'parse_frame')
+
+SUPPORTED_HEADERS_RE = re.compile(
+    rb'\s*(?P<header_name>content-type|chunk-count|chunk-id)\s*:\s*(?P<header_value>[a-zA-Z0-9_/.-]+)\s*;',
+)
+"""One header; whitespace around names and values is tolerated, as older peers allowed it."""
+
+
+class Frame(NamedTuple):
+    """A received element taken apart: its protocol version, its headers, and the serialized payload."""
+
+    version: ProtocolVersion
+    headers: dict[str, str]
+    payload: bytes
+
+
+@functools.cache
+def _header_bytes(version: ProtocolVersion, mime_type: str) -> bytes:
+    header = b''
+    if ProtocolFeature.VERSION_MARKER.supported_in(version):
+        header += version.prefix
+    if ProtocolFeature.CONTENT_TYPE_HEADER.supported_in(version):
+        header += b'content-type:%s;' % mime_type.encode('ascii')
+    return header
+
+
+@functools.cache
+def _fast_path_header(mime_type: str) -> bytes:
+    return _header_bytes(ProtocolVersion.VERSION_3, mime_type)
+
+
+def frame_message(payload: bytes, mime_type: str, version: ProtocolVersion) -> bytes:
+    """Frame one serialized envelope for `version` (v1 adds nothing, v2 the content type, v3 preamble too)."""
+    header = _header_bytes(version, mime_type)
+    return header + payload if header else payload
+
+
+def frame_chunks(payload: bytes, mime_type: str, chunk_size: int) -> list[bytes]:
+    """Split a serialized envelope into `ceil(len/chunk_size)` v3 chunk elements, numbered from 1."""
+    count = math.ceil(len(payload) / chunk_size)
+    header = _header_bytes(ProtocolVersion.VERSION_3, mime_type) + b'chunk-count:%d;' % count
+    view = memoryview(payload)
+    return [
+        b'%schunk-id:%d;%s' % (header, index + 1, view[index * chunk_size : (index + 1) * chunk_size])
+        for index in range(count)
+    ]
+
+
+def parse_frame(data: bytes, expected_mime_type: str = 'application/msgpack') -> Frame:
+    """Take a received element apart; raise ValueError for a preamble of an unknown version.
+
+    `expected_mime_type` only selects a fast path for the most common header; any header is accepted.
+    """
+    fast_header = _fast_path_header(expected_mime_type)
+    if data.startswith(fast_header) and not SUPPORTED_HEADERS_RE.match(data, len(fast_header)):
+        return Frame(ProtocolVersion.VERSION_3, {'content-type': expected_mime_type}, data[len(fast_header) :])
+    version, rest = ProtocolVersion.extract_version(data)
+    headers: dict[str, str] = {}
+    position = 0
+    while match := SUPPORTED_HEADERS_RE.match(rest, position):
+        headers[match.group('header_name').decode('ascii')] = match.group('header_value').decode('ascii')
+        position = match.end()
+    return Frame(version, headers, rest[position:] if position else rest)

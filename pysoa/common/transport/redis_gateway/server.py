@@ -1,0 +1,83 @@
+"""The Redis server transport: requests come from `pysoa:service.<name>`, each response goes to the
+request's `reply_to` queue in the serializer and protocol version the request came in.
+
+A request that cannot be read never reaches the server loop: it is logged, its sender is told when its
+reply queue is known, and `receive_request_message` raises `MessageReceiveTimeout` so the loop simply
+moves on to the next request.
+"""
+
+import logging
+from typing import Any
+
+import attr
+from conformity import fields
+
+from pysoa.common.constants import ERROR_CODE_INVALID
+from pysoa.common.errors import Error
+from pysoa.common.metrics import MetricsRecorder
+from pysoa.common.transport.base import ReceivedMessage, ServerTransport
+from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, PySOATransportError
+from pysoa.common.transport.redis_gateway.core import TIMER_KWARGS, InvalidEnvelopeError, RedisTransportServerCore
+from pysoa.common.transport.redis_gateway.settings import RedisServerTransportSchema
+from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
+
+__all__ = ('RedisServerTransport',)
+
+_logger = logging.getLogger(__name__)
+
+
+@fields.ClassConfigurationSchema.provider(RedisServerTransportSchema)
+class RedisServerTransport(ServerTransport):
+    """Receives job requests for a service over Redis and sends the responses; see the settings schema for kwargs."""
+
+    def __init__(self, service_name: str, metrics: MetricsRecorder, instance_index: int = 1, **kwargs: Any) -> None:
+        super().__init__(service_name, metrics, instance_index)
+        self._receive_queue_name = make_redis_queue_name(service_name)
+        self.core = RedisTransportServerCore(service_name=service_name, metrics=metrics, **kwargs)
+
+    def receive_request_message(self) -> ReceivedMessage:
+        """Block up to the receive timeout for the next valid request (MessageReceiveTimeout if none)."""
+        timer = self.metrics.timer('server.transport.redis_gateway.receive', **TIMER_KWARGS)
+        timer.start()
+        received = False
+        try:
+            message = self.core.receive_message(self._receive_queue_name)
+            received = True
+            return message
+        except InvalidMessageError as error:
+            received = True
+            self._reject(error)
+            raise MessageReceiveTimeout(f'Invalid request discarded for service {self.service_name}: {error}')
+        finally:
+            # Time spent waiting for nothing is idle time, not receive time.
+            if received:
+                timer.stop()
+
+    def _reject(self, error: InvalidMessageError) -> None:
+        """Log an unreadable request and, when its reply queue is known, send its sender an error response."""
+        self.metrics.counter('server.transport.redis_gateway.receive.error.invalid_request').increment()
+        _logger.error('Discarding invalid request for service %s: %s', self.service_name, error)
+        if not isinstance(error, InvalidEnvelopeError) or error.request_id is None or not error.meta:
+            return
+        if not isinstance(error.meta.get('reply_to'), str):
+            return
+        invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
+        response = {'errors': [attr.asdict(invalid)], 'context': {}, 'actions': []}
+        try:
+            self.send_response_message(error.request_id, error.meta, response)
+        except PySOATransportError as send_error:
+            _logger.warning('Could not tell the sender of an invalid request: %s', send_error)
+
+    def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
+        """Send `body` to the request's reply queue (InvalidMessageError if `meta` has none).
+
+        Raises MessageTooLarge when the response is over the size limit, or needs chunking that the
+        client cannot read; the server then answers RESPONSE_TOO_LARGE through this same method.
+        """
+        try:
+            queue_name = meta['reply_to']
+        except KeyError:
+            self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
+            raise InvalidMessageError('Missing reply queue name')
+        with self.metrics.timer('server.transport.redis_gateway.send', **TIMER_KWARGS):
+            self.core.send_message(queue_name, request_id, meta, body)

@@ -1,0 +1,125 @@
+"""Conformity schemas of the Redis Gateway transports' keyword arguments (the 1.x setting names)."""
+
+from conformity import fields
+
+from pysoa.common.serializer.base import Serializer
+from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPES, ProtocolVersion
+
+__all__ = ('RedisClientTransportSchema', 'RedisServerTransportSchema', 'RedisTransportSchema')
+
+_BACKEND_LAYER_KWARGS = fields.Dictionary(
+    {
+        'connection_kwargs': fields.SchemalessDictionary(
+            description='Arguments for every Redis connection (redis-py `Redis`): password, username (ACL), db, '
+            'ssl options, socket timeouts, ...',
+        ),
+        'hosts': fields.List(
+            fields.Any(
+                fields.Tuple(fields.UnicodeString(), fields.Integer()),
+                fields.UnicodeString(),
+            ),
+            description='The Redis hosts (or Sentinels): each a `(host, port)` tuple, a host name, or (standard '
+            'backend) a redis://, rediss:// or unix:// URL',
+        ),
+        'redis_db': fields.Integer(description='The Redis database; a shortcut for `connection_kwargs["db"]`'),
+        'redis_port': fields.Integer(description='The port of every `hosts` entry given as a bare host name'),
+        'sentinel_failover_retries': fields.Integer(
+            description='Sentinel only: how many times to retry, with back-off, finding a master during a failover',
+        ),
+        'sentinel_kwargs': fields.SchemalessDictionary(
+            description='Sentinel only: arguments for the connections to the Sentinels themselves',
+        ),
+        'sentinel_services': fields.List(
+            fields.UnicodeString(),
+            description='Sentinel only: the masters to use (default: every master the Sentinels know)',
+        ),
+    },
+    optional_keys=(
+        'connection_kwargs',
+        'hosts',
+        'redis_db',
+        'redis_port',
+        'sentinel_failover_retries',
+        'sentinel_kwargs',
+        'sentinel_services',
+    ),
+    allow_extra_keys=False,
+    description='The arguments of the Redis backend (standard hosts or Sentinel)',
+)
+
+
+class RedisTransportSchema(fields.Dictionary):
+    """The keyword arguments shared by the Redis client and server transports."""
+
+    contents = {
+        'backend_layer_kwargs': _BACKEND_LAYER_KWARGS,
+        'backend_type': fields.Constant(
+            *REDIS_BACKEND_TYPES,
+            description='Which backend to use: standard Redis hosts or Sentinel',
+        ),
+        'log_messages_larger_than_bytes': fields.Integer(
+            description='Log a WARNING (logger `pysoa.transport.oversized_message`) for every message larger than '
+            'this that is still sent (default 102400; 0 disables)',
+        ),
+        'maximum_message_size_in_bytes': fields.Integer(
+            description='Messages larger than this are refused before sending (default 100 KiB on the client, '
+            '250 KiB on the server)',
+        ),
+        'message_expiry_in_seconds': fields.Integer(
+            description='How long a sent message stays valid; expired requests are discarded (default 60)',
+        ),
+        'queue_capacity': fields.Integer(
+            description='Sending to a queue holding this many messages fails and is retried (default 10000)',
+        ),
+        'queue_full_retries': fields.Integer(
+            description='How many times to retry, with back-off, sending to a full queue (default 10)',
+        ),
+        'receive_timeout_in_seconds': fields.Integer(
+            description='How long to block waiting for a message (default 5)',
+        ),
+        'default_serializer_config': fields.ClassConfigurationSchema(
+            base_class=Serializer,
+            description='The serializer for sending requests (and for messages without a content type)',
+        ),
+    }
+
+    optional_keys = (
+        'backend_layer_kwargs',
+        'log_messages_larger_than_bytes',
+        'maximum_message_size_in_bytes',
+        'message_expiry_in_seconds',
+        'queue_capacity',
+        'queue_full_retries',
+        'receive_timeout_in_seconds',
+        'default_serializer_config',
+    )
+
+    description = 'The keyword arguments of the Redis client and server transports.'
+
+
+RedisClientTransportSchema = RedisTransportSchema().extend(
+    contents={
+        'protocol_version': fields.Any(
+            fields.Integer(),
+            fields.ObjectInstance(valid_type=ProtocolVersion),
+            description='The framing version the client sends (default 3). Servers answer in the version they '
+            'receive; use 1 or 2 only to talk to very old servers.',
+        ),
+    },
+    optional_keys=('protocol_version',),
+    description='The keyword arguments of the Redis client transport.',
+)
+"""The client transport's keyword arguments."""
+
+RedisServerTransportSchema = RedisTransportSchema().extend(
+    contents={
+        'chunk_messages_larger_than_bytes': fields.Integer(
+            description='Send responses larger than this in chunks (version 3 clients only), so one big response '
+            'does not block Redis; at least 102400, and `maximum_message_size_in_bytes` must be at least 5 times '
+            'this. Off by default.',
+        ),
+    },
+    optional_keys=('chunk_messages_larger_than_bytes',),
+    description='The keyword arguments of the Redis server transport.',
+)
+"""The server transport's keyword arguments."""

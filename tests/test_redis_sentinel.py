@@ -1,0 +1,205 @@
+"""The Sentinel backend against real Sentinels: discovery, and a forced failover while traffic flows.
+
+The fixture runs one master, one replica and three `redis-server --sentinel` processes, all private; it is
+shared by the module, so the failover test comes last.
+During the failover only transient transport errors may surface, and traffic resumes without restarts.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from pysoa.common.metrics import noop_metrics
+from pysoa.common.transport.errors import MessageReceiveTimeout, TransientPySOATransportError
+from pysoa.common.transport.redis_gateway.backend.base import CannotGetConnectionError
+from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
+from pysoa.common.transport.redis_gateway.client import RedisClientTransport
+from pysoa.common.transport.redis_gateway.server import RedisServerTransport
+from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary
+
+MASTER_NAME = 'pysoa-test-master'
+JOB = {'control': {'continue_on_error': False}, 'context': {'correlation_id': 'c', 'switches': []}, 'actions': []}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout} s waiting for {what}')
+        time.sleep(0.05)  # polling external processes, which offer nothing to block on
+
+
+class SentinelCluster:
+    """A master, a replica and three Sentinels on private ports."""
+
+    def __init__(self) -> None:
+        self.master = RedisServerProcess()
+        self.replica: RedisServerProcess | None = None
+        self.sentinels: list[RedisServerProcess] = []
+
+    def start(self) -> None:
+        self.master.start()
+        self.replica = RedisServerProcess(extra_args=('--replicaof', self.master.host, str(self.master.port)))
+        self.replica.start()
+        replica = redis.Redis(host=self.replica.host, port=self.replica.port)
+        try:
+            wait_for(lambda: replica.info('replication').get('master_link_status') == 'up', 15, 'replication')
+        finally:
+            replica.close()
+        for _ in range(3):
+            sentinel = RedisServerProcess(extra_args=('--sentinel',))
+            sentinel.start()
+            self.sentinels.append(sentinel)
+            with self.connect(sentinel) as connection:
+                connection.execute_command('SENTINEL', 'MONITOR', MASTER_NAME, self.master.host, self.master.port, 2)
+                connection.execute_command('SENTINEL', 'SET', MASTER_NAME, 'down-after-milliseconds', '2000')
+                connection.execute_command('SENTINEL', 'SET', MASTER_NAME, 'failover-timeout', '10000')
+        for sentinel in self.sentinels:
+            with self.connect(sentinel) as connection:
+                wait_for(lambda c=connection: self._knows_replica(c), 20, 'the Sentinels to discover the replica')
+
+    @staticmethod
+    def connect(server: RedisServerProcess) -> 'redis.Redis':
+        return redis.Redis(host=server.host, port=server.port, socket_timeout=5)
+
+    @staticmethod
+    def _knows_replica(connection: 'redis.Redis') -> bool:
+        replicas = connection.execute_command('SENTINEL', 'REPLICAS', MASTER_NAME)
+        return any('s_down' not in replica.get('flags', '') for replica in replicas)
+
+    def master_port(self) -> int:
+        with self.connect(self.sentinels[0]) as connection:
+            _, port = connection.execute_command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME)
+        return int(port)
+
+    def failover(self) -> None:
+        with self.connect(self.sentinels[0]) as connection:
+            connection.execute_command('SENTINEL', 'FAILOVER', MASTER_NAME)
+
+    @property
+    def hosts(self) -> list[tuple[str, int]]:
+        return [(sentinel.host, sentinel.port) for sentinel in self.sentinels]
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, self.replica, self.master]:
+            if server is not None:
+                server.stop()
+
+
+@pytest.fixture(scope='module')
+def cluster() -> Iterator[SentinelCluster]:
+    if find_redis_server_binary() is None:
+        pytest.skip('no redis-server')
+    cluster = SentinelCluster()
+    try:
+        cluster.start()
+    except RedisServerError as error:
+        cluster.stop()
+        pytest.skip(f'cannot run Sentinel: {error}')
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def settings(cluster: SentinelCluster, **backend: Any) -> dict[str, Any]:
+    return {
+        'backend_type': 'redis.sentinel',
+        'backend_layer_kwargs': {'hosts': cluster.hosts, 'sentinel_failover_retries': 8, **backend},
+        'receive_timeout_in_seconds': 1,
+    }
+
+
+def test_services_are_discovered_and_used(cluster: SentinelCluster) -> None:
+    backend = SentinelRedisClient(hosts=cluster.hosts)
+    assert backend._services == [MASTER_NAME]
+    connection = backend.get_connection('pysoa:service.x')
+    assert connection.connection_pool.get_master_address()[1] == cluster.master.port
+
+    client = RedisClientTransport('sentinel', noop_metrics, **settings(cluster))
+    server = RedisServerTransport('sentinel', noop_metrics, **settings(cluster, sentinel_services=[MASTER_NAME]))
+    client.send_request_message(1, {}, JOB)
+    request_id, meta, _ = server.receive_request_message()
+    assert request_id == 1 and meta is not None
+    server.send_response_message(request_id, meta, {'errors': [], 'context': {}, 'actions': []})
+    assert client.receive_response_message(5).request_id == 1
+
+
+def test_unknown_service_gives_up_after_the_retries(cluster: SentinelCluster) -> None:
+    backend = SentinelRedisClient(hosts=cluster.hosts, sentinel_services=['no-such-master'], sentinel_failover_retries=1)
+    start = time.monotonic()
+    with pytest.raises(CannotGetConnectionError):
+        backend.get_connection('pysoa:service.x')
+    assert time.monotonic() - start < 5
+
+
+def test_failover_under_traffic(cluster: SentinelCluster) -> None:
+    stop = threading.Event()
+    served: list[int] = []
+    answered: list[tuple[float, int]] = []
+    transient: list[str] = []
+    fatal: list[BaseException] = []
+
+    def serve() -> None:
+        server = RedisServerTransport('failover', noop_metrics, **settings(cluster))
+        while not stop.is_set():
+            try:
+                request_id, meta, _ = server.receive_request_message()
+                assert request_id is not None and meta is not None
+                server.send_response_message(request_id, meta, {'errors': [], 'context': {}, 'actions': []})
+                served.append(request_id)
+            except MessageReceiveTimeout:
+                continue
+            except TransientPySOATransportError as error:
+                transient.append(f'server: {error!r}')
+                time.sleep(0.1)  # the server loop backs off on transient errors, as the real one does
+            except BaseException as error:
+                fatal.append(error)
+                return
+
+    def call() -> None:
+        client = RedisClientTransport('failover', noop_metrics, **settings(cluster))
+        request_id = 0
+        while not stop.is_set():
+            request_id += 1
+            try:
+                client.send_request_message(request_id, {}, JOB, message_expiry_in_seconds=5)
+                response = client.receive_response_message(2)
+                if response.request_id == request_id:
+                    answered.append((time.monotonic(), request_id))
+            except TransientPySOATransportError as error:  # includes timeouts: a request lost in the failover
+                transient.append(f'client: {error!r}')
+                # A fresh transport (and reply queue) so late answers to lost requests cannot confuse it.
+                client = RedisClientTransport('failover', noop_metrics, **settings(cluster))
+            except BaseException as error:
+                fatal.append(error)
+                return
+
+    threads = [threading.Thread(target=serve, daemon=True), threading.Thread(target=call, daemon=True)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: len(answered) >= 20 or bool(fatal), 20, 'traffic before the failover')
+        old_port = cluster.master_port()
+        assert cluster.replica is not None
+        cluster.failover()
+        wait_for(lambda: cluster.master_port() != old_port or bool(fatal), 30, 'the failover')
+        assert cluster.master_port() == cluster.replica.port
+        switched_at = time.monotonic()
+        wait_for(lambda: sum(1 for at, _ in answered if at > switched_at) >= 20 or bool(fatal), 30,
+                 'traffic after the failover')
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not fatal, fatal
+    new_master = redis.Redis(host=cluster.replica.host, port=cluster.replica.port)
+    try:
+        assert new_master.info('replication')['role'] == 'master'
+    finally:
+        new_master.close()
