@@ -1,0 +1,200 @@
+"""The pre-forked worker pool behind `--fork N`: start N server processes, respawn crashed ones, stop them all.
+
+The parent process never serves requests. One monitor thread per worker starts the worker process,
+waits for it, and respawns it when it dies, unless the pool is stopping, respawning is off, or
+the worker keeps crashing (`RespawnPolicy`). The parent's main thread only handles signals and
+waits for the monitors:
+
+- the first SIGINT, SIGTERM or SIGHUP asks every worker to stop gracefully (SIGTERM) and stops respawning;
+- a different signal within a second of the previous one is a duplicate (Ctrl+C reaches the parent and its
+  workers at once; the file watcher sends SIGHUP then SIGTERM) and is ignored;
+- a second signal is forwarded again (a worker forced to exit by a second signal), a third kills the workers.
+"""
+
+import collections
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any, Protocol
+
+__all__ = ('RespawnPolicy', 'WorkerPool', 'cap_worker_count', 'use_fork_start_method')
+
+_logger = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+DUPLICATE_SIGNAL_WINDOW_SECONDS = 1.0
+WORKERS_PER_CPU_LIMIT = 5
+
+
+class ForkableServer(Protocol):
+    """What the pool needs from a server class: a hook run once before forking, and the worker entry point."""
+
+    @classmethod
+    def pre_fork(cls) -> None:
+        """Called once in the parent before the first worker is forked."""
+
+    @classmethod
+    def main(cls, forked_process_id: int | None = None) -> None:
+        """Run one server process (the body of each worker)."""
+
+
+def _say(message: str) -> None:
+    # The parent has no logging configuration of its own (workers configure logging), so it writes plainly.
+    sys.stdout.write(message + '\n')
+    sys.stdout.flush()
+
+
+def use_fork_start_method() -> None:
+    """Make workers plain forks of the parent (unless the program chose a start method itself).
+
+    Forking is what `Server.pre_fork` is for: workers inherit what the parent prepared. Newer Pythons
+    default to other start methods, which would re-import the service in each worker instead.
+    """
+    if multiprocessing.get_start_method(allow_none=True) is None and 'fork' in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method('fork')
+
+
+def cap_worker_count(requested: int) -> int:
+    """`requested`, capped at five workers per CPU (with a warning), as more only adds contention."""
+    cpu_count = multiprocessing.cpu_count()
+    limit = cpu_count * WORKERS_PER_CPU_LIMIT
+    if requested > limit:
+        _say(
+            f'WARNING: Number of requested process forks ({requested}) is greater than five times the number of CPU '
+            f'cores available ({cpu_count} cores). Capping number of forks at {limit}.'
+        )
+        return limit
+    return requested
+
+
+class RespawnPolicy:
+    """Decides whether a crashed worker may be respawned: not after 3 respawns in 15 s, nor after 8 in 60 s."""
+
+    def __init__(self, limits: Sequence[tuple[int, float]] = ((3, 15.0), (8, 60.0))) -> None:
+        self._windows = [(collections.deque[float](maxlen=count), seconds) for count, seconds in limits]
+
+    def refusal(self, now: float) -> str | None:
+        """None (and the respawn is recorded) when a respawn at `now` is allowed, else the reason it is not."""
+        for respawns, seconds in self._windows:
+            if len(respawns) == respawns.maxlen and now - respawns[0] < seconds:
+                return f'it has crashed too many times ({respawns.maxlen}) in the last {seconds:g} seconds'
+        for respawns, _ in self._windows:
+            respawns.append(now)
+        return None
+
+
+class _WorkerMonitor(threading.Thread):
+    """Starts one worker slot's process, waits for it, and respawns it as the policy allows."""
+
+    def __init__(self, pool: 'WorkerPool', index: int) -> None:
+        super().__init__(name=f'pysoa-worker-monitor-{index}', daemon=True)
+        self.pool = pool
+        self.index = index
+        self.policy = RespawnPolicy()
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._delivered_level = 0
+
+    def deliver(self, level: int) -> None:
+        """Bring the current process up to stop `level` (1, 2: SIGTERM; 3 and more: SIGKILL), once per level."""
+        with self._lock:
+            process = self._process
+            if process is None or self._delivered_level >= level:
+                return
+            self._delivered_level = level
+            if level >= 3:
+                process.kill()
+            else:
+                process.terminate()
+
+    def _start_process(self) -> Any:
+        # `multiprocessing.Process` is looked up at call time on purpose: it is the seam tests replace.
+        process = multiprocessing.Process(
+            target=self.pool.target,
+            name=f'pysoa-worker-{self.index}',
+            args=(self.index,),
+        )
+        process.start()
+        with self._lock:
+            self._process, self._delivered_level = process, 0
+        if self.pool.stop_level:
+            self.deliver(self.pool.stop_level)  # a stop signal came while this worker was being started
+        return process
+
+    def run(self) -> None:
+        """Keep this worker slot filled until the pool stops, respawning is off, or the policy gives up."""
+        while not self.pool.stop_level:
+            process = self._start_process()
+            process.join()
+            with self._lock:
+                self._process = None
+            if self.pool.stop_level or not self.pool.respawn:
+                return
+            _say(f'Server process #{self.index} (pid {process.pid}) exited with code {process.exitcode}')
+            refusal = self.policy.refusal(time.monotonic())
+            if refusal:
+                _say(f'Server process #{self.index} not respawned: {refusal}')
+                return
+            _say(f'Re-spawning failed server process #{self.index}')
+
+
+class WorkerPool:
+    """Runs `count` forked workers of `server_class` until they all exit or a signal stops them."""
+
+    def __init__(self, server_class: type[ForkableServer], count: int, respawn: bool = True) -> None:
+        self.server_class = server_class
+        self.target: Callable[..., Any] = server_class.main
+        self.count = count
+        self.respawn = respawn
+        self.stop_level = 0
+        self.monitors: list[_WorkerMonitor] = []
+        self._parent_pid = os.getpid()
+        self._handling = threading.Lock()
+        self._last_signal: tuple[int, float] | None = None
+
+    def _handle_signal(self, signal_number: int, _frame: FrameType | None) -> None:
+        if os.getpid() != self._parent_pid:
+            # A freshly forked worker can be signalled before its server installs handlers: act like a plain
+            # process would, and let the signal end it.
+            signal.signal(signal_number, signal.SIG_DFL)
+            os.kill(os.getpid(), signal_number)
+            return
+        if not self._handling.acquire(blocking=False):
+            return  # a signal arriving while we handle one is a duplicate of it
+        try:
+            now = time.monotonic()
+            last = self._last_signal
+            self._last_signal = (signal_number, now)
+            if last and last[0] != signal_number and now - last[1] < DUPLICATE_SIGNAL_WINDOW_SECONDS:
+                return
+            self.stop_level += 1
+            if self.stop_level == 1:
+                _say('Received stop signal; stopping server processes')
+            elif self.stop_level == 2:
+                _say('Received second stop signal; forcing server processes to exit')
+            for monitor in self.monitors:
+                monitor.deliver(self.stop_level)
+        finally:
+            self._handling.release()
+
+    def run(self) -> None:
+        """Fork the workers and block until every worker slot is done; restores the signal handlers after."""
+        previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        try:
+            for number in STOP_SIGNALS:
+                signal.signal(number, self._handle_signal)
+            self.server_class.pre_fork()
+            self.monitors = [_WorkerMonitor(self, index) for index in range(1, self.count + 1)]
+            for monitor in self.monitors:
+                monitor.start()
+            for monitor in self.monitors:
+                monitor.join()  # interruptible: signal handlers run in this thread meanwhile
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)

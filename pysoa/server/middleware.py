@@ -1,0 +1,43 @@
+"""Server middleware: wrappers around job processing and around each action.
+
+A middleware object has two methods, `job` and `action`. Each receives the next callable down
+the stack and returns a callable with the same signature; the server builds the stacks once, with
+the first configured middleware outermost. The base class passes everything through unchanged, so
+a subclass overrides only the level it cares about.
+"""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from conformity import fields
+
+from pysoa.common.types import ActionResponse, JobResponse
+
+if TYPE_CHECKING:
+    from pysoa.server.types import EnrichedActionRequest, EnrichedJobRequest
+
+__all__ = (
+    'ServerMiddleware',
+    'ServerMiddlewareActionTask',
+    'ServerMiddlewareJobTask',
+)
+
+ServerMiddlewareJobTask = Callable[['EnrichedJobRequest'], JobResponse]
+"""A callable that processes a job."""
+ServerMiddlewareActionTask = Callable[['EnrichedActionRequest'], ActionResponse]
+"""A callable that processes one action."""
+
+
+@fields.ClassConfigurationSchema.provider(
+    fields.Dictionary({}, description='Server middleware takes no arguments unless a subclass provides a schema'),
+)
+class ServerMiddleware:
+    """Base class for server middleware; override `job`, `action` or both."""
+
+    def job(self, process_job: ServerMiddlewareJobTask) -> ServerMiddlewareJobTask:
+        """Wrap `process_job` (which may raise); the base class returns it unchanged."""
+        return process_job
+
+    def action(self, process_action: ServerMiddlewareActionTask) -> ServerMiddlewareActionTask:
+        """Wrap `process_action` (which may raise); the base class returns it unchanged."""
+        return process_action

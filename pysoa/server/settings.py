@@ -1,0 +1,150 @@
+"""Server settings: the keys a service's `SOA_SERVER_SETTINGS` may hold, validated once at start-up.
+
+Keys (all optional; defaults below):
+
+- `transport`: the server transport (default: the Redis Gateway server transport).
+- `middleware`: `ServerMiddleware` classes, outermost first.
+- `metrics`: the metrics recorder.
+- `client_routing`: client settings, by service name, for the client that actions get in `request.client`.
+- `logging`: a `logging.config.dictConfig` dict. The default writes one JSON object per line to stderr;
+  to get plain text, point the `console` handler at the `console` formatter
+  (`{'handlers': {'console': {'formatter': 'console'}}}`).
+- `harakiri`: `timeout` (seconds a job may run, 0 disables; default 300) and `shutdown_grace` (seconds the
+  worker gets to stop after that before it is killed; default 30).
+- `request_log_success_level`, `request_log_error_level`: levels at which whole requests and responses are
+  logged (default INFO for both).
+- `heartbeat_file`: a file touched while the worker lives; `{{pid}}` and `{{fid}}` are replaced.
+- `extra_fields_to_redact`: more field names whose values are censored in logged requests and responses.
+- `coroutine_middleware`: middleware classes that wrap coroutines run with `request.run_coroutine`.
+
+Settings given as a dict are merged over the defaults recursively (nested dicts key by key).
+"""
+
+from typing import Any
+
+from conformity import fields
+from conformity.fields.logging import PYTHON_LOGGING_CONFIG_SCHEMA, PythonLogLevel
+
+from pysoa.common.settings import SOASettings
+from pysoa.common.transport.base import ServerTransport
+from pysoa.server.coroutine import CoroutineMiddleware
+from pysoa.server.middleware import ServerMiddleware
+
+__all__ = ('ServerSettings',)
+
+DEFAULT_TRANSPORT_PATH = 'pysoa.common.transport.redis_gateway.server:RedisServerTransport'
+"""The transport a server uses when its settings name none."""
+
+_FORMATTER_SCHEMA = fields.Dictionary(
+    {
+        'format': fields.UnicodeString(description='The format string (see `logging.Formatter`)'),
+        'datefmt': fields.UnicodeString(description='The date format (see `time.strftime`)'),
+        'style': fields.UnicodeString(description='The format style: `%`, `{` or `$`'),
+        '()': fields.UnicodeString(description='A factory (importable path) for a custom formatter'),
+        'class': fields.UnicodeString(description='A `logging.Formatter` subclass (importable path)'),
+    },
+    optional_keys=('format', 'datefmt', 'style', '()', 'class'),
+    allow_extra_keys=True,
+)
+
+# The standard schema admits only `format` and `datefmt` in formatters; the JSON formatter needs `()`.
+LOGGING_CONFIG_SCHEMA = PYTHON_LOGGING_CONFIG_SCHEMA.extend(
+    contents={
+        'formatters': fields.SchemalessDictionary(
+            key_type=fields.UnicodeString(),
+            value_type=_FORMATTER_SCHEMA,
+            description='Logging formatters by name',
+        ),
+    },
+)
+"""The schema of the `logging` setting: `dictConfig` dicts, including formatters built by a factory."""
+
+_CONTEXT_FILTER = 'pysoa_logging_context_filter'
+
+DEFAULT_LOGGING_CONFIG: dict[str, Any] = {
+    'version': 1,
+    'formatters': {
+        'console': {'format': '%(asctime)s %(levelname)7s %(correlation_id)s %(request_id)s: %(message)s'},
+        'json': {'()': 'pysoa.common.logging.JSONFormatter'},
+    },
+    'filters': {_CONTEXT_FILTER: {'()': 'pysoa.common.logging.PySOALogContextFilter'}},
+    'handlers': {
+        'console': {
+            'level': 'INFO',
+            'class': 'logging.StreamHandler',
+            'formatter': 'json',
+            'filters': [_CONTEXT_FILTER],
+        },
+    },
+    'loggers': {},
+    'root': {'handlers': ['console'], 'level': 'INFO'},
+    'disable_existing_loggers': False,
+}
+"""The default `logging` setting: JSON lines on stderr, with the request context on each record."""
+
+
+class ServerSettings(SOASettings):
+    """Settings of a server; transports must be `ServerTransport`s and middleware `ServerMiddleware`s."""
+
+    schema: dict[str, Any] = {
+        'transport': fields.ClassConfigurationSchema(
+            base_class=ServerTransport,
+            description='The server transport class (`path`) and its keyword arguments (`kwargs`)',
+        ),
+        'middleware': fields.List(
+            fields.ClassConfigurationSchema(base_class=ServerMiddleware),
+            description='The `ServerMiddleware` applied to every job and action, outermost first',
+        ),
+        'client_routing': fields.SchemalessDictionary(
+            key_type=fields.UnicodeString(),
+            value_type=fields.SchemalessDictionary(),
+            description='Client settings by service name, for the client that actions use to call other services '
+            '(validated by the client when it is built)',
+        ),
+        'logging': LOGGING_CONFIG_SCHEMA,
+        'harakiri': fields.Dictionary(
+            {
+                'timeout': fields.Integer(
+                    gte=0,
+                    description='Seconds a job may run before it is interrupted and the worker restarts; 0 disables',
+                ),
+                'shutdown_grace': fields.Integer(
+                    gt=0,
+                    description='Seconds the worker has to shut down after harakiri before it is killed',
+                ),
+            },
+            description='How long a job may run before the worker gives up on it',
+        ),
+        'request_log_success_level': PythonLogLevel(
+            description='The level at which whole requests and responses are logged when the job succeeds',
+        ),
+        'request_log_error_level': PythonLogLevel(
+            description='The level at which whole requests and responses are logged when the response has errors',
+        ),
+        'heartbeat_file': fields.Nullable(
+            fields.UnicodeString(
+                description='A file created at start-up, touched while the worker runs and removed at shut-down; '
+                '`{{pid}}` becomes the process id and `{{fid}}` the forked worker number',
+            ),
+        ),
+        'extra_fields_to_redact': fields.Set(
+            fields.UnicodeString(),
+            description='Field names, besides the built-in ones, whose values are censored in logged messages',
+        ),
+        'coroutine_middleware': fields.List(
+            fields.ClassConfigurationSchema(base_class=CoroutineMiddleware),
+            description='Middleware wrapping each coroutine run with `request.run_coroutine`, outermost first',
+        ),
+    }
+
+    defaults: dict[str, Any] = {
+        'transport': {'path': DEFAULT_TRANSPORT_PATH},
+        'client_routing': {},
+        'logging': DEFAULT_LOGGING_CONFIG,
+        'harakiri': {'timeout': 300, 'shutdown_grace': 30},
+        'request_log_success_level': 'INFO',
+        'request_log_error_level': 'INFO',
+        'heartbeat_file': None,
+        'extra_fields_to_redact': set(),
+        'coroutine_middleware': [{'path': 'pysoa.server.coroutine:DefaultCoroutineMiddleware'}],
+    }

@@ -1,0 +1,192 @@
+"""The command line of a service: `python -m my_service -s my_service.settings [--fork N] [--use-file-watcher]`.
+
+A service's `__main__` calls `simple_main(lambda: MyServer)` (or `django_main` for Django services).
+These parse the runner's own options and leave the rest of the command line (`-s/--settings`,
+`-d/--daemon`) to `Server.main`, which each server process runs:
+
+- `-f N`, `--fork N`, `--fork-processes N`: run N worker processes under a supervising parent
+  (`pysoa.server.forking`); with 0 or 1 the server runs in this process.
+- `--no-respawn`: do not respawn workers that die (by default a worker is respawned unless it
+  has been respawned 3 times in 15 seconds or 8 times in 60 seconds).
+- `--use-file-watcher [module,module]`: restart when source files change (`pysoa.server.autoreload`),
+  watching every loaded module or only those whose names start with the given prefixes.
+
+Importing this module from a script run as `python path/to/file.py` exits with status 99: that
+puts the script's package directory first on `sys.path` and imports the service's modules twice
+under two names (the "double-import trap"). Start services with `python -m` or an entry point.
+"""
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pysoa.utils
+
+if TYPE_CHECKING:
+    from pysoa.server.server import Server
+
+__all__ = ('django_main', 'simple_main')
+
+DOUBLE_IMPORT_EXIT_CODE = 99
+
+
+def _is_bin_directory(path: str) -> bool:
+    return path.rstrip('/').endswith(('/bin', '/sbin'))
+
+
+def is_double_import() -> bool:
+    """True when the program was started as `python path/to/script.py` from outside a `bin` directory."""
+    if not sys.path[0] or _is_bin_directory(sys.path[0]):
+        return False
+    arguments = pysoa.utils.get_python_interpreter_arguments()
+    if '-m' in arguments or '-c' in arguments or len(arguments) < 2:
+        return False
+    # An installed entry point (including the `pytest` runner) lives in a bin directory, which is harmless.
+    return not _is_bin_directory(os.path.dirname(arguments[-1]))
+
+
+if is_double_import():
+    sys.stderr.write(
+        'ERROR: You have triggered the double-import trap: starting a service with `python /path/to/file.py` puts '
+        "that file's directory first on the import path, so the service's modules get imported twice under "
+        'different names (and can mask standard modules), which breaks things in ways that are hard to diagnose. '
+        'Start the service with `python -m module.to.standalone` or with its entry-point executable instead. '
+        f'Debug information: sys.path[0]={sys.path[0]!r} sys.argv={sys.argv!r}\n'
+    )
+    sys.exit(DOUBLE_IMPORT_EXIT_CODE)
+
+
+def _parse_watched_modules(value: str) -> list[str] | None:
+    modules = [name.strip() for name in value.split(',') if name.strip()]
+    return modules or None
+
+
+def _get_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description='Run a PySOA service')
+    parser.add_argument(
+        '-f',
+        '--fork-processes',
+        '--fork',
+        help='The number of worker processes to fork (0 or 1: no fork, the server runs in this process)',
+        type=int,
+        default=0,
+    )
+    parser.add_argument(
+        '--no-respawn',
+        help='Never respawn crashed workers (by default a worker is respawned unless it has crashed 3 times in '
+        '15 seconds or 8 times in 60 seconds)',
+        action='store_true',
+        default=False,
+    )
+    parser.add_argument(
+        '--use-file-watcher',
+        help='Restart the service when its files change (development only). Without a value every loaded module '
+        'is watched; or give a comma-separated list of module name prefixes to watch.',
+        nargs='?',
+        type=_parse_watched_modules,
+        default=False,  # False: option absent; None: present without a value (watch everything)
+    )
+    return parser
+
+
+def _get_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    # Unknown arguments (-s, -d, ...) belong to `Server.main`, which parses the same command line.
+    return parser.parse_known_args()[0]
+
+
+def _run_server(args: argparse.Namespace, server_class: 'type[Server]') -> None:
+    if args.fork_processes > 1:
+        from pysoa.server.forking import WorkerPool, cap_worker_count, use_fork_start_method
+
+        use_fork_start_method()
+        WorkerPool(server_class, cap_worker_count(args.fork_processes), respawn=not args.no_respawn).run()
+    else:
+        server_class.main()
+
+
+def _get_main_module_name() -> str:
+    # `__main__` is the module given to `python -m`; its loader knows the real name. '' when run otherwise.
+    import __main__
+
+    loader = getattr(__main__, '__loader__', None)
+    name = getattr(loader, 'name', None) or getattr(loader, 'fullname', None) or ''
+    return '' if name == '__main__' else str(name)
+
+
+def _run_server_reloader_wrapper(args: argparse.Namespace, server_class: 'type[Server]') -> None:
+    if args.use_file_watcher is False:
+        _run_server(args, server_class)
+        return
+    from pysoa.server import autoreload
+
+    autoreload.get_reloader(
+        _get_main_module_name(),
+        args.use_file_watcher,
+        signal_forks=args.fork_processes > 1,
+    ).main(_run_server, (args, server_class))
+
+
+def simple_main(server_getter: 'Callable[[], type[Server]]') -> None:
+    """Run the service returned by `server_getter()` from the command line (call it in the service's `__main__`).
+
+    For services with `use_django = True`, use `django_main` instead.
+    """
+    _run_server_reloader_wrapper(_get_args(_get_arg_parser()), server_getter())
+
+
+def _apply_soa_logging_to_django(settings_module_name: str) -> bool:
+    """Make Django's `LOGGING` the server's logging settings; True when it replaced a different `LOGGING`."""
+    try:
+        django_settings: Any = importlib.import_module(settings_module_name)
+    except ImportError as error:
+        raise ValueError(f'Cannot import Django settings module `{settings_module_name}`: {error}')
+    try:
+        soa_settings = django_settings.SOA_SERVER_SETTINGS
+    except AttributeError:
+        raise ValueError('Cannot find `SOA_SERVER_SETTINGS` in the Django settings module.')
+    # Django configures logging during setup(), so the server's logging settings must be in place before it.
+    if 'logging' in soa_settings:
+        existing = getattr(django_settings, 'LOGGING', None)
+        replaced = bool(existing) and existing != soa_settings['logging']
+        django_settings.LOGGING = soa_settings['logging']
+        return replaced
+    if not getattr(django_settings, 'LOGGING', None):
+        from pysoa.server.settings import ServerSettings
+
+        django_settings.LOGGING = ServerSettings.defaults['logging']
+    return False
+
+
+def django_main(server_getter: 'Callable[[], type[Server]]', django_settings_module: str | None = None) -> None:
+    """Like `simple_main`, for services with `use_django = True`, after setting Django up.
+
+    The Django settings module comes from `-s/--settings`, else `DJANGO_SETTINGS_MODULE`, else
+    `django_settings_module`. Import nothing that needs Django before `server_getter` is called.
+    """
+    import django
+
+    default_module = os.environ.get('DJANGO_SETTINGS_MODULE') or django_settings_module
+    parser = _get_arg_parser()
+    parser.add_argument(
+        '-s',
+        '--settings',
+        help='The Django settings module to use (must be importable)',
+        required=not default_module,
+    )
+    args = _get_args(parser)
+    settings_module_name: str = args.settings or default_module or ''
+    os.environ['DJANGO_SETTINGS_MODULE'] = settings_module_name
+
+    replaced_logging = _apply_soa_logging_to_django(settings_module_name)
+    django.setup()
+    if replaced_logging:
+        logging.getLogger(__name__).warning(
+            "Django setting `LOGGING` differs from `SOA_SERVER_SETTINGS['logging']` and has been overwritten with "
+            "the value of `SOA_SERVER_SETTINGS['logging']`."
+        )
+
+    _run_server_reloader_wrapper(args, server_getter())

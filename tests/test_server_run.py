@@ -1,0 +1,288 @@
+"""Server.run: the worker loop, with graceful shutdown, harakiri, heartbeat and transport back-off.
+
+Signal and harakiri tests run a worker in a child process (signals and SIGALRM belong to a process's
+main thread); the others run `run()` in a thread, where no signal handler is installed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from conformity import fields
+
+from pysoa.common.transport.base import ReceivedMessage, ServerTransport
+from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout
+from pysoa.server.server import Server
+from pysoa.server.settings import ServerSettings
+
+WORKER_SCRIPT = textwrap.dedent(
+    '''
+    import json, os, signal, sys, time
+    from conformity import fields
+    from pysoa.common.transport.base import ServerTransport
+    from pysoa.common.transport.errors import MessageReceiveTimeout
+    from pysoa.server.server import Server
+
+    REQUESTS = json.loads(os.environ['WORKER_REQUESTS'])
+
+    @fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
+    class ScriptTransport(ServerTransport):
+        stop_sent = False
+
+        def receive_request_message(self):
+            if REQUESTS:
+                action, body = REQUESTS.pop(0)
+                job = {
+                    'control': {'continue_on_error': False},
+                    'context': {'switches': [], 'correlation_id': 'c'},
+                    'actions': [{'action': action, 'body': body}],
+                }
+                return len(REQUESTS), {'client_version': [2, 0, 0]}, job
+            if not self.stop_sent:
+                self.stop_sent = True
+                os.kill(os.getpid(), signal.SIGTERM)
+            raise MessageReceiveTimeout()
+
+        def send_response_message(self, request_id, meta, body):
+            print(json.dumps(body), flush=True)
+
+    def ok(settings):
+        return lambda request: _response(request, {'pid': os.getpid()})
+
+    def term_self(settings):
+        def run(request):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return _response(request, {'finished': True})
+        return run
+
+    def term_twice(settings):
+        def run(request):
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return _response(request, {'finished': True})
+        return run
+
+    def sleep(settings):
+        def run(request):
+            time.sleep(request.body['seconds'])
+            return _response(request, {'slept': True})
+        return run
+
+    def stubborn(settings):
+        def run(request):
+            try:
+                time.sleep(10)
+            except BaseException:
+                time.sleep(10)
+            return _response(request, {})
+        return run
+
+    def heartbeat(settings):
+        return lambda request: _response(
+            request, {'pid': os.getpid(), 'files': sorted(os.listdir(os.environ['HEARTBEAT_DIR']))},
+        )
+
+    def _response(request, body):
+        from pysoa.common.types import ActionResponse
+        return ActionResponse(action=request.action, body=body)
+
+    class WorkerServer(Server):
+        service_name = 'worker'
+        action_class_map = {
+            'ok': ok, 'term_self': term_self, 'term_twice': term_twice, 'sleep': sleep, 'stubborn': stubborn,
+            'heartbeat': heartbeat,
+        }
+
+    settings = WorkerServer.settings_class({
+        'transport': {'path': '__main__:ScriptTransport'},
+        'harakiri': {'timeout': 1, 'shutdown_grace': 1},
+        'heartbeat_file': os.environ.get('HEARTBEAT_TEMPLATE'),
+        'logging': {'root': {'level': 'WARNING'}},
+    })
+    WorkerServer(settings).run()
+    print('END', flush=True)
+    '''
+)
+
+
+def run_worker(requests: list[tuple[str, dict[str, Any]]], **env: str) -> tuple[int, list[Any]]:
+    result = subprocess.run(
+        [sys.executable, '-c', WORKER_SCRIPT],
+        env={**os.environ, 'WORKER_REQUESTS': json.dumps(requests), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [json.loads(line) if line != 'END' else line for line in result.stdout.splitlines()]
+    assert 'Traceback' not in result.stderr or result.returncode != 0, result.stderr
+    return result.returncode, lines
+
+
+def bodies(lines: list[Any]) -> list[Any]:
+    return [line['actions'][0]['body'] if line['actions'] else line['errors'] for line in lines if line != 'END']
+
+
+def test_worker_serves_until_sigterm_then_exits_cleanly() -> None:
+    code, lines = run_worker([('ok', {}), ('ok', {})])
+
+    assert code == 0
+    assert len(bodies(lines)) == 2
+    assert lines[-1] == 'END'
+
+
+def test_sigterm_during_a_job_finishes_it_and_takes_no_more() -> None:
+    code, lines = run_worker([('term_self', {}), ('ok', {})])
+
+    assert code == 0
+    assert bodies(lines) == [{'finished': True}]
+    assert lines[-1] == 'END'
+
+
+def test_second_sigterm_forces_exit() -> None:
+    code, lines = run_worker([('term_twice', {}), ('ok', {})])
+
+    assert code == 1
+    assert lines == []
+
+
+def test_job_past_harakiri_timeout_gets_action_timeout_and_worker_stops() -> None:
+    code, lines = run_worker([('sleep', {'seconds': 20}), ('ok', {})])
+
+    assert code == 0
+    [response] = [line for line in lines if line != 'END']
+    [error] = response['actions'][0]['errors']
+    assert error['code'] == 'ACTION_TIMEOUT'
+    assert lines[-1] == 'END'
+
+
+def test_worker_stuck_after_harakiri_is_killed_after_the_grace_period() -> None:
+    code, lines = run_worker([('stubborn', {})])
+
+    assert code == 1
+    assert lines == []
+
+
+def test_heartbeat_file_lives_as_long_as_the_worker(tmp_path: Path) -> None:
+    code, lines = run_worker(
+        [('heartbeat', {})],
+        HEARTBEAT_TEMPLATE=str(tmp_path / 'beat-{{pid}}.txt'),
+        HEARTBEAT_DIR=str(tmp_path),
+    )
+
+    assert code == 0
+    [body] = bodies(lines)
+    assert body['files'] == [f'beat-{body["pid"]}.txt']
+    assert list(tmp_path.iterdir()) == []
+
+
+@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
+class FlakyTransport(ServerTransport):
+    """Fails to receive `failures` times, then (if any) serves a shutdown request via `stop_server`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outcomes: deque[Exception | None] = deque()
+        self.server: Server | None = None
+
+    def receive_request_message(self) -> ReceivedMessage:
+        outcome = self.outcomes.popleft() if self.outcomes else None
+        if outcome is not None:
+            raise outcome
+        assert self.server is not None
+        self.server.request_shutdown()
+        raise MessageReceiveTimeout()
+
+    def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
+        raise AssertionError('nothing to answer')
+
+
+class FlakyServer(Server):
+    service_name = 'flaky'
+
+
+def run_in_thread(server: Server) -> None:
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def make_flaky_server(failures: int) -> tuple[FlakyServer, list[float]]:
+    server = FlakyServer(ServerSettings({'transport': {'path': f'{__name__}:FlakyTransport'}}))
+    transport = server.transport
+    assert isinstance(transport, FlakyTransport)
+    transport.server = server
+    transport.outcomes.extend(MessageReceiveError('redis went away') for _ in range(failures))
+    delays: list[float] = []
+    server._sleep_unless_shutting_down = delays.append  # type: ignore[method-assign]
+    return server, delays
+
+
+def test_transient_transport_errors_back_off_exponentially_then_recover() -> None:
+    server, delays = make_flaky_server(3)
+
+    run_in_thread(server)
+
+    assert len(delays) == 3
+    for attempt, delay in enumerate(delays):
+        assert 2**attempt / 4 <= delay < (2**attempt + 1) / 4
+    assert server.shutting_down
+
+
+def test_too_many_transient_errors_stop_the_worker() -> None:
+    server, delays = make_flaky_server(100)
+
+    run_in_thread(server)
+
+    assert len(delays) == 6
+    transport = server.transport
+    assert isinstance(transport, FlakyTransport)
+    assert len(transport.outcomes) == 100 - 7
+
+
+def test_lifecycle_hooks_run_in_order() -> None:
+    calls: list[str] = []
+
+    class HookServer(FlakyServer):
+        def setup(self) -> None:
+            calls.append('setup')
+
+        def teardown(self) -> None:
+            calls.append('teardown')
+
+        def perform_idle_actions(self) -> None:
+            calls.append('idle')
+
+    server = HookServer(ServerSettings({'transport': {'path': f'{__name__}:FlakyTransport'}}))
+    transport = server.transport
+    assert isinstance(transport, FlakyTransport)
+    transport.server = server
+
+    run_in_thread(server)
+
+    assert calls == ['setup', 'idle', 'teardown']
+
+
+def test_heartbeat_file_path_replaces_pid_and_fid_and_throttles_writes(tmp_path: Path) -> None:
+    import logging
+
+    from pysoa.server.heartbeat import HeartbeatFile, resolve_heartbeat_path
+
+    assert resolve_heartbeat_path(str(tmp_path / '{{pid}}-{{fid}}'), 3, pid=42) == str(tmp_path / '42-3')
+    assert resolve_heartbeat_path(str(tmp_path / '{{fid}}'), None) == str(tmp_path / '{{fid}}')
+
+    beat = HeartbeatFile(str(tmp_path / 'hb'), None, logging.getLogger('test'))
+    beat.create()
+    first = (tmp_path / 'hb').read_text()
+    beat.update()
+    assert (tmp_path / 'hb').read_text() == first
+    beat.update(force=True)
+    assert float((tmp_path / 'hb').read_text()) >= float(first)
+    beat.delete()
+    assert not (tmp_path / 'hb').exists()
