@@ -1,0 +1,147 @@
+"""Performs the expansions a caller asked for on a set of action responses.
+
+Work goes in rounds. Each round gathers, from the objects found so far, every id still to expand,
+groups the ids by (service, action) and sends one request per group, all before receiving any
+response (so the services work in parallel). Fetched objects are placed into their destination
+fields, then searched for objects that need expanding in the next round: by the expansions nested
+under the one just done, and by every requested top-level type. An id already requested for a
+route is not requested again, which stops cycles between types.
+"""
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from pysoa.client.errors import CallActionError, CallJobError
+from pysoa.client.expander import ExpansionNode, TypeNode
+from pysoa.common.errors import Error
+from pysoa.common.types import ActionResponse, JobResponse
+
+if TYPE_CHECKING:
+    from pysoa.client.client import Client
+
+__all__ = ('expand_responses', 'find_candidates')
+
+_logger = logging.getLogger(__name__)
+
+_Candidate = tuple[dict[Any, Any], list[ExpansionNode]]
+"""An object to expand and the expansions to try on it."""
+
+
+def find_candidates(trees: Iterable[TypeNode], bodies: Iterable[dict[str, Any]]) -> list[_Candidate]:
+    """Every object in `bodies` whose type is the root of one of `trees`, with that tree's expansions."""
+    bodies = list(bodies)
+    return [(obj, tree.expansions) for tree in trees for body in bodies for obj in tree.find_objects(body)]
+
+
+class _Group:
+    """The ids to fetch with one (service, action) in one round, and the objects waiting for them."""
+
+    __slots__ = ('field', 'ids', 'targets')
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.ids: set[Any] = set()
+        self.targets: list[tuple[dict[Any, Any], ExpansionNode]] = []
+
+
+def expand_responses(
+    client: 'Client',
+    trees: list[TypeNode],
+    candidates: list[_Candidate],
+    request_kwargs: dict[str, Any],
+) -> None:
+    """Expand `candidates` in place, calling services through `client`; raise errors as the expansions ask."""
+    already_requested: dict[str, set[Any]] = {}
+    receive_timeout = request_kwargs.get('message_expiry_in_seconds')
+    while candidates:
+        groups = _group_round(candidates)
+        sent = _send_round(client, groups, already_requested, request_kwargs)
+        candidates = []
+        job_errors: list[Error] = []
+        action_errors: list[ActionResponse] = []
+        for service_name, targets_by_request in sent.items():
+            responses = client._receive_job_responses(service_name, set(targets_by_request), receive_timeout)
+            for request_id, response in responses.items():
+                candidates.extend(
+                    _apply_response(response, targets_by_request[request_id], trees, job_errors, action_errors),
+                )
+        if action_errors:
+            raise CallActionError(action_errors)
+        if job_errors:
+            raise CallJobError(job_errors)
+
+
+def _group_round(candidates: list[_Candidate]) -> dict[str, dict[str, _Group]]:
+    groups: dict[str, dict[str, _Group]] = {}
+    for obj, nodes in candidates:
+        for node in nodes:
+            # An object already expanded, or without an id to expand, needs no call.
+            if node.destination_field in obj or not obj.get(node.source_field):
+                continue
+            by_action = groups.setdefault(node.service, {})
+            group = by_action.get(node.action)
+            if group is None:
+                group = by_action[node.action] = _Group(node.request_field)
+            group.ids.add(obj[node.source_field])
+            group.targets.append((obj, node))
+    return groups
+
+
+def _send_round(
+    client: 'Client',
+    groups: dict[str, dict[str, _Group]],
+    already_requested: dict[str, set[Any]],
+    request_kwargs: dict[str, Any],
+) -> dict[str, dict[int, list[tuple[dict[Any, Any], ExpansionNode]]]]:
+    sent: dict[str, dict[int, list[tuple[dict[Any, Any], ExpansionNode]]]] = {}
+    for service_name, by_action in groups.items():
+        for action_name, group in by_action.items():
+            key = f'{service_name}.{action_name}.{group.field}'
+            requested = already_requested.setdefault(key, set())
+            ids = group.ids - requested
+            if not ids:
+                _logger.info('Skipping duplicate expansion to avoid infinite recursion: %s = %s', key, group.ids)
+                continue
+            requested |= ids
+            request_id = client.send_request(
+                service_name,
+                actions=[{'action': action_name, 'body': {group.field: list(ids)}}],
+                **request_kwargs,
+            )
+            sent.setdefault(service_name, {})[request_id] = group.targets
+    return sent
+
+
+def _apply_response(
+    response: JobResponse,
+    targets: list[tuple[dict[Any, Any], ExpansionNode]],
+    trees: list[TypeNode],
+    job_errors: list[Error],
+    action_errors: list[ActionResponse],
+) -> list[_Candidate]:
+    """Put fetched objects in place; collect errors that must be raised; return the next round's candidates."""
+    if response.errors:
+        if any(node.raise_action_errors for _, node in targets):
+            job_errors.extend(response.errors)
+        return []
+    action_response = response.actions[0]
+    if action_response.errors and any(node.raise_action_errors for _, node in targets):
+        action_errors.append(action_response)
+    body = action_response.body
+    if not body:
+        return []
+
+    next_candidates: list[_Candidate] = []
+    nested_done: set[int] = set()
+    for obj, node in targets:
+        fetched = body[node.response_field]
+        key = obj[node.source_field]
+        if key in fetched:  # a missing id just means there is nothing to expand it into
+            obj[node.destination_field] = fetched[key]
+        if node.expansions and id(node) not in nested_done:
+            nested_done.add(id(node))
+            next_candidates.extend((found, node.expansions) for found in node.find_objects(body))
+    if not action_response.errors:
+        next_candidates.extend(find_candidates(trees, [body]))
+    return next_candidates

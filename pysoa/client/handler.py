@@ -1,0 +1,161 @@
+"""`ServiceHandler`: the client's connection to one service (its transport and middleware stacks).
+
+A handler is built once per service, the first time the client calls it, and then reused: the
+transport, metrics recorder and both middleware stacks are made here and never again, so a call
+costs only the work of that call.
+"""
+
+import itertools
+import random
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+from pysoa.client.middleware import ClientMiddleware, ClientRequestMiddlewareTask, ClientResponseMiddlewareTask
+from pysoa.client.settings import ClientSettings
+from pysoa.common.metrics import MetricsRecorder, NoOpMetricsRecorder
+from pysoa.common.transport.base import ClientTransport
+from pysoa.common.types import JobRequest, JobResponse
+from pysoa.version import __version_info__
+
+__all__ = ('ServiceHandler', 'job_request_to_dict')
+
+try:
+    from pymetrics.instruments import TimerResolution
+    from pymetrics.recorders.noop import NonOperationalMetricsRecorder
+
+    _TIMER_KWARGS: dict[str, Any] = {'resolution': TimerResolution.MICROSECONDS}
+    _NOOP_RECORDERS: tuple[type, ...] = (NoOpMetricsRecorder, NonOperationalMetricsRecorder)
+except ImportError:  # pragma: no cover  # pymetrics is optional
+    _TIMER_KWARGS = {'resolution': 10**6}
+    _NOOP_RECORDERS = (NoOpMetricsRecorder,)
+
+_Task = TypeVar('_Task', ClientRequestMiddlewareTask, ClientResponseMiddlewareTask)
+
+
+def job_request_to_dict(job_request: JobRequest) -> dict[str, Any]:
+    """The wire form of a job request (bodies, control and context are passed as they are, not copied)."""
+    return {
+        'control': job_request.control,
+        'context': job_request.context,
+        'actions': [{'action': a.action, 'body': a.body} for a in job_request.actions],
+    }
+
+
+def _job_response_from_dict(message: dict[str, Any]) -> JobResponse:
+    # Keys are read one by one so that a newer peer's extra keys are ignored rather than fatal.
+    return JobResponse(
+        errors=message.get('errors') or [],
+        context=message.get('context') or {},
+        actions=message.get('actions') or [],
+    )
+
+
+class ServiceHandler:
+    """Sends job requests to one service and receives its job responses, through the configured middleware."""
+
+    _client_version = list(__version_info__)
+
+    def __init__(self, service_name: str, settings: ClientSettings) -> None:
+        self.service_name = service_name
+        metrics_config = settings['metrics']
+        self.metrics: MetricsRecorder = metrics_config['object'](**metrics_config.get('kwargs', {}))
+        # A no-op recorder is skipped entirely on the per-call path instead of being called to do nothing.
+        self._measured = not isinstance(self.metrics, _NOOP_RECORDERS)
+
+        transport_config = settings['transport']
+        with self.metrics.timer('client.transport.initialize', **_TIMER_KWARGS):
+            self.transport: ClientTransport = transport_config['object'](
+                service_name,
+                self.metrics,
+                **transport_config.get('kwargs', {}),
+            )
+
+        with self.metrics.timer('client.middleware.initialize', **_TIMER_KWARGS):
+            self._middleware: list[ClientMiddleware] = [
+                m['object'](**m.get('kwargs', {})) for m in settings['middleware']
+            ]
+            self._middleware_send_request_wrapper: ClientRequestMiddlewareTask = self._make_middleware_stack(
+                [m.request for m in self._middleware],
+                self._base_send_request,
+            )
+            self._middleware_get_response_wrapper: ClientResponseMiddlewareTask = self._make_middleware_stack(
+                [m.response for m in self._middleware],
+                self._base_get_response,
+            )
+
+        # Several clients may share one reply queue; starting at a random id keeps their ids apart.
+        # itertools.count hands out ids atomically, so one handler may serve several threads.
+        self._request_ids = itertools.count(random.randint(1, 1000000))
+
+    @staticmethod
+    def _make_middleware_stack(middleware: list[Callable[[_Task], _Task]], base: _Task) -> _Task:
+        """Wrap `base` in each middleware layer so that the first in the list is the outermost."""
+        for layer in reversed(middleware):
+            base = layer(base)
+        return base
+
+    def _base_send_request(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        job_request: JobRequest,
+        message_expiry_in_seconds: int | None = None,
+    ) -> None:
+        body = job_request_to_dict(job_request)
+        if self._measured:
+            with self.metrics.timer('client.send.excluding_middleware', **_TIMER_KWARGS):
+                self.transport.send_request_message(request_id, meta, body, message_expiry_in_seconds)
+        else:
+            self.transport.send_request_message(request_id, meta, body, message_expiry_in_seconds)
+
+    def send_request(self, job_request: JobRequest, message_expiry_in_seconds: int | None = None) -> int:
+        """Send `job_request` through the middleware and transport; return its request id."""
+        request_id = next(self._request_ids)
+        meta: dict[str, Any] = {'client_version': self._client_version}
+        if not self._measured:
+            self._middleware_send_request_wrapper(request_id, meta, job_request, message_expiry_in_seconds)
+            return request_id
+        try:
+            with self.metrics.timer('client.send.including_middleware', **_TIMER_KWARGS):
+                self._middleware_send_request_wrapper(request_id, meta, job_request, message_expiry_in_seconds)
+            return request_id
+        finally:
+            self.metrics.publish_all()
+
+    def _base_get_response(
+        self,
+        receive_timeout_in_seconds: int | None = None,
+    ) -> tuple[int | None, JobResponse | None]:
+        if self._measured:
+            with self.metrics.timer('client.receive.excluding_middleware', **_TIMER_KWARGS):
+                request_id, _, message = self.transport.receive_response_message(receive_timeout_in_seconds)
+        else:
+            request_id, _, message = self.transport.receive_response_message(receive_timeout_in_seconds)
+        if message is None:
+            return None, None
+        return request_id, _job_response_from_dict(message)
+
+    def get_all_responses(
+        self,
+        receive_timeout_in_seconds: int | None = None,
+    ) -> Generator[tuple[int, JobResponse], None, None]:
+        """Yield `(request_id, job_response)` for each response until the transport has none outstanding.
+
+        Blocks for each response up to the receive timeout, then raises `MessageReceiveTimeout`.
+        """
+        receive = self._middleware_get_response_wrapper
+        if not self._measured:
+            while True:
+                request_id, response = receive(receive_timeout_in_seconds)
+                if request_id is None or response is None:
+                    return
+                yield request_id, response
+        try:
+            while True:
+                with self.metrics.timer('client.receive.including_middleware', **_TIMER_KWARGS):
+                    request_id, response = receive(receive_timeout_in_seconds)
+                if request_id is None or response is None:
+                    return
+                yield request_id, response
+        finally:
+            self.metrics.publish_all()
