@@ -1,0 +1,443 @@
+"""`unittest`-style `self.assert*` methods for pytest-style test classes.
+
+PySOA 1.x's `ServerTestCase` once inherited from `unittest.TestCase`; when it became a plain pytest class it kept
+these methods so that existing test suites run unchanged. New tests should use bare `assert` statements, which give
+pytest's richer failure reports.
+
+Every deprecation warning issued from the test helpers starts with `DEPRECATION_PREFIX`, so that a project running
+with warnings as errors can let these through with one filter.
+"""
+
+import logging
+import re
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
+from types import TracebackType
+from typing import Any, NamedTuple, NoReturn
+
+import pytest
+
+__all__ = (
+    'DEPRECATION_PREFIX',
+    'LogCapture',
+    'RaisesContext',
+    'UnitTestStyleAssertions',
+    'WarnsContext',
+    'warn_deprecated',
+)
+
+DEPRECATION_PREFIX = 'Deprecated PySOA test API:'
+"""The start of every deprecation message from `pysoa.test` (filter on it to let them through)."""
+
+_ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
+_WarningTypes = type[Warning] | tuple[type[Warning], ...]
+
+
+def warn_deprecated(message: str, stacklevel: int = 3) -> None:
+    """Issue a `DeprecationWarning` whose message starts with `DEPRECATION_PREFIX`."""
+    warnings.warn(f'{DEPRECATION_PREFIX} {message}', DeprecationWarning, stacklevel=stacklevel)
+
+
+def _deprecated_alias(replacement: str) -> Callable[..., Any]:
+    def alias(self: Any, *args: Any, **kwargs: Any) -> Any:
+        warn_deprecated(f'use `{replacement}` instead; the old unittest name will be removed.')
+        return getattr(self, replacement)(*args, **kwargs)
+
+    alias.__doc__ = f'Deprecated alias of `{replacement}`.'
+    return alias
+
+
+def _compile(pattern: str | bytes | re.Pattern[Any] | None) -> re.Pattern[Any]:
+    assert pattern is not None, 'The regex must not be None'
+    assert pattern, 'The regex must not be empty'
+    if isinstance(pattern, re.Pattern):
+        return pattern
+    return re.compile(pattern)
+
+
+class RaisesContext:
+    """`pytest.raises` whose captured info also answers to unittest's `.exception` name."""
+
+    def __init__(self, expected: _ExceptionTypes, match: str | re.Pattern[str] | None = None) -> None:
+        self._raises = pytest.raises(expected, match=match)
+
+    def __enter__(self) -> '_CapturedException':
+        return _CapturedException(self._raises.__enter__())
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        return bool(self._raises.__exit__(exc_type, exc_value, traceback))
+
+
+class _CapturedException:
+    """Delegates to pytest's `ExceptionInfo`, adding `exception` as unittest's name for `value`."""
+
+    def __init__(self, info: pytest.ExceptionInfo[BaseException]) -> None:
+        self._info = info
+
+    @property
+    def exception(self) -> BaseException:
+        """The exception that was raised (unittest's name for `value`)."""
+        return self._info.value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._info, name)
+
+
+class WarnsContext:
+    """Like unittest's `assertWarns` context: passes if a matching warning was issued inside the block."""
+
+    def __init__(self, expected: _WarningTypes, regex: str | re.Pattern[str] | None = None) -> None:
+        self.expected = expected
+        self.regex = None if regex is None else _compile(regex)
+        self.list: list[warnings.WarningMessage] = []
+        self._catcher = warnings.catch_warnings(record=True)
+
+    def __enter__(self) -> 'WarnsContext':
+        self.list = self._catcher.__enter__()
+        warnings.simplefilter('always')
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._catcher.__exit__(exc_type, exc_value, traceback)
+        if exc_type is not None:
+            return
+        if not any(self._matches(w) for w in self.list):
+            wanted = f' matching {self.regex.pattern!r}' if self.regex is not None else ''
+            seen = [f'{w.category.__name__}: {w.message}' for w in self.list]
+            pytest.fail(f'No {self._expected_names()} warning{wanted} was issued (saw {seen})')
+
+    def _matches(self, record: warnings.WarningMessage) -> bool:
+        if not issubclass(record.category, self.expected):
+            return False
+        return self.regex is None or self.regex.search(str(record.message)) is not None
+
+    def _expected_names(self) -> str:
+        expected = self.expected if isinstance(self.expected, tuple) else (self.expected,)
+        return ' or '.join(e.__name__ for e in expected)
+
+
+class LogWatcher(NamedTuple):
+    """What `assertLogs` captured: the records and their `LEVEL:logger:message` renderings."""
+
+    records: list[logging.LogRecord]
+    output: list[str]
+
+
+class _WatchingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.watcher = LogWatcher([], [])
+        self.setFormatter(logging.Formatter('%(levelname)s:%(name)s:%(message)s'))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.watcher.records.append(record)
+        self.watcher.output.append(self.format(record))
+
+
+class LogCapture:
+    """Like unittest's `assertLogs` context: the block must log at least one record at `level` or above."""
+
+    def __init__(self, logger: str | logging.Logger | None = None, level: str | int | None = None) -> None:
+        self.logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger)
+        if isinstance(level, str):
+            level = logging.getLevelNamesMapping()[level]
+        self.level = level or logging.INFO
+        self._handler = _WatchingHandler()
+        self._saved: tuple[list[logging.Handler], int, bool] | None = None
+
+    def __enter__(self) -> LogWatcher:
+        self._saved = (self.logger.handlers[:], self.logger.level, self.logger.propagate)
+        self.logger.handlers = [self._handler]
+        self.logger.setLevel(self.level)
+        self.logger.propagate = False
+        return self._handler.watcher
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._saved is not None
+        self.logger.handlers, level, self.logger.propagate = self._saved
+        self.logger.setLevel(level)
+        if exc_type is None and not self._handler.watcher.records:
+            raise AssertionError(
+                f'No logs of level {logging.getLevelName(self.level)} or higher were logged on {self.logger.name}'
+            )
+
+
+def _check(condition: Any, msg: object, default: str) -> None:
+    if not condition:
+        raise AssertionError(msg if msg is not None else default)
+
+
+class UnitTestStyleAssertions:
+    """Mixin providing `unittest.TestCase`'s assertion methods on top of plain `assert`."""
+
+    def fail(self, msg: object = None) -> NoReturn:
+        """Fail the test with `msg`."""
+        if msg:
+            raise AssertionError(msg)
+        raise AssertionError()
+
+    def assertEqual(self, first: Any, second: Any, msg: object = None) -> None:
+        """Assert `first == second`."""
+        _check(first == second, msg, f'{first!r} != {second!r}')
+
+    def assertNotEqual(self, first: Any, second: Any, msg: object = None) -> None:
+        """Assert `first != second`."""
+        _check(first != second, msg, f'{first!r} == {second!r}')
+
+    def assertMultiLineEqual(self, first: str, second: str, msg: object = None) -> None:
+        """Assert two strings are equal."""
+        _check(isinstance(first, str), None, 'The first argument is not a string')
+        _check(isinstance(second, str), None, 'The second argument is not a string')
+        self.assertEqual(first, second, msg)
+
+    def assertSequenceEqual(
+        self,
+        first: Any,
+        second: Any,
+        msg: object = None,
+        seq_type: type[Any] | None = None,
+    ) -> None:
+        """Assert two sequences are equal (and both of `seq_type`, if given)."""
+        if seq_type is not None:
+            _check(isinstance(first, seq_type), None, f'The first argument is not a {seq_type.__name__}')
+            _check(isinstance(second, seq_type), None, f'The second argument is not a {seq_type.__name__}')
+        self.assertEqual(first, second, msg)
+
+    def assertListEqual(self, first: list[Any], second: list[Any], msg: object = None) -> None:
+        """Assert two lists are equal."""
+        self.assertSequenceEqual(first, second, msg, list)
+
+    def assertTupleEqual(self, first: tuple[Any, ...], second: tuple[Any, ...], msg: object = None) -> None:
+        """Assert two tuples are equal."""
+        self.assertSequenceEqual(first, second, msg, tuple)
+
+    def assertSetEqual(self, first: AbstractSet[Any], second: AbstractSet[Any], msg: object = None) -> None:
+        """Assert two sets are equal."""
+        _check(isinstance(first, AbstractSet), None, 'The first argument is not a set')
+        _check(isinstance(second, AbstractSet), None, 'The second argument is not a set')
+        self.assertEqual(first, second, msg)
+
+    def assertDictEqual(self, first: dict[Any, Any], second: dict[Any, Any], msg: object = None) -> None:
+        """Assert two dicts are equal."""
+        _check(isinstance(first, dict), None, 'The first argument is not a dict')
+        _check(isinstance(second, dict), None, 'The second argument is not a dict')
+        self.assertEqual(first, second, msg)
+
+    def assertCountEqual(self, first: Iterable[Any], second: Iterable[Any], msg: object = None) -> None:
+        """Deprecated: assert both iterables hold the same elements, each the same number of times."""
+        warn_deprecated('`assertCountEqual` has no replacement and will be removed.')
+        first_list, second_list = list(first), list(second)
+        try:
+            same = Counter(first_list) == Counter(second_list)
+        except TypeError:  # unhashable elements: match them one by one
+            remaining = list(second_list)
+            same = True
+            for element in first_list:
+                try:
+                    remaining.remove(element)
+                except ValueError:
+                    same = False
+                    break
+            same = same and not remaining
+        _check(same, msg, f'Element counts differ: {first_list!r} vs {second_list!r}')
+
+    def assertAlmostEqual(
+        self,
+        first: float,
+        second: float,
+        places: int | None = None,
+        msg: object = None,
+        delta: float | None = None,
+    ) -> None:
+        """Assert `first` and `second` differ by at most `delta`, or are equal when rounded to `places` (7)."""
+        if first == second:
+            return
+        _check(delta is None or places is None, None, 'Specify delta or places, not both')
+        diff = abs(first - second)
+        if delta is not None:
+            _check(diff <= delta, msg, f'{first} != {second} within {delta} delta ({diff} difference)')
+        else:
+            places = 7 if places is None else places
+            _check(round(diff, places) == 0, msg, f'{first} != {second} within {places} places ({diff} difference)')
+
+    def assertNotAlmostEqual(
+        self,
+        first: float,
+        second: float,
+        places: int | None = None,
+        msg: object = None,
+        delta: float | None = None,
+    ) -> None:
+        """Assert `first` and `second` differ by more than `delta`, or differ when rounded to `places` (7)."""
+        _check(first != second, msg, f'{first} == {second}')
+        _check(delta is None or places is None, None, 'Specify delta or places, not both')
+        diff = abs(first - second)
+        if delta is not None:
+            _check(diff > delta, msg, f'{first} == {second} within {delta} delta ({diff} difference)')
+        else:
+            places = 7 if places is None else places
+            _check(round(diff, places) != 0, msg, f'{first} == {second} within {places} places ({diff} difference)')
+
+    def assertTrue(self, expr: Any, msg: object = None) -> None:
+        """Assert `expr` is truthy."""
+        _check(expr, msg, f'{expr!r} is not true')
+
+    def assertFalse(self, expr: Any, msg: object = None) -> None:
+        """Assert `expr` is falsy."""
+        _check(not expr, msg, f'{expr!r} is not false')
+
+    def assertIs(self, first: Any, second: Any, msg: object = None) -> None:
+        """Assert `first is second`."""
+        _check(first is second, msg, f'{first!r} is not {second!r}')
+
+    def assertIsNot(self, first: Any, second: Any, msg: object = None) -> None:
+        """Assert `first is not second`."""
+        _check(first is not second, msg, f'unexpectedly identical: {first!r}')
+
+    def assertIsNone(self, expr: Any, msg: object = None) -> None:
+        """Assert `expr is None`."""
+        _check(expr is None, msg, f'{expr!r} is not None')
+
+    def assertIsNotNone(self, expr: Any, msg: object = None) -> None:
+        """Assert `expr is not None`."""
+        _check(expr is not None, msg, 'unexpectedly None')
+
+    def assertIn(self, member: Any, container: Any, msg: object = None) -> None:
+        """Assert `member in container`."""
+        _check(member in container, msg, f'{member!r} not found in {container!r}')
+
+    def assertNotIn(self, member: Any, container: Any, msg: object = None) -> None:
+        """Assert `member not in container`."""
+        _check(member not in container, msg, f'{member!r} unexpectedly found in {container!r}')
+
+    def assertIsInstance(self, obj: Any, cls: type[Any] | tuple[type[Any], ...], msg: object = None) -> None:
+        """Assert `isinstance(obj, cls)`."""
+        _check(isinstance(obj, cls), msg, f'{obj!r} is not an instance of {cls!r}')
+
+    def assertNotIsInstance(self, obj: Any, cls: type[Any] | tuple[type[Any], ...], msg: object = None) -> None:
+        """Assert `not isinstance(obj, cls)`."""
+        _check(not isinstance(obj, cls), msg, f'{obj!r} is an instance of {cls!r}')
+
+    def assertGreater(self, first: Any, second: Any, msg: object = None) -> None:
+        """Assert `first > second`."""
+        _check(first > second, msg, f'{first!r} not greater than {second!r}')
+
+    def assertGreaterEqual(self, first: Any, second: Any, msg: object = None) -> None:
+        """Assert `first >= second`."""
+        _check(first >= second, msg, f'{first!r} not greater than or equal to {second!r}')
+
+    def assertLess(self, first: Any, second: Any, msg: object = None) -> None:
+        """Assert `first < second`."""
+        _check(first < second, msg, f'{first!r} not less than {second!r}')
+
+    def assertLessEqual(self, first: Any, second: Any, msg: object = None) -> None:
+        """Assert `first <= second`."""
+        _check(first <= second, msg, f'{first!r} not less than or equal to {second!r}')
+
+    def assertRegex(self, text: Any, regex: Any, msg: object = None) -> None:
+        """Assert `regex` matches somewhere in `text`."""
+        pattern = _compile(regex)
+        _check(pattern.search(text) is not None, msg, f'Pattern {pattern.pattern!r} does not match {text!r}')
+
+    def assertNotRegex(self, text: Any, regex: Any, msg: object = None) -> None:
+        """Assert `regex` matches nowhere in `text`."""
+        pattern = _compile(regex)
+        _check(pattern.search(text) is None, msg, f'Pattern {pattern.pattern!r} unexpectedly matches {text!r}')
+
+    def assertRaises(
+        self,
+        expected_exception: _ExceptionTypes,
+        callable: Callable[..., Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> RaisesContext | None:
+        """Assert the call (or, with no callable, the `with` block) raises `expected_exception`."""
+        if callable is None:
+            kwargs.pop('msg', None)
+            return RaisesContext(expected_exception, **kwargs)
+        with pytest.raises(expected_exception):
+            callable(*args, **kwargs)
+        return None
+
+    def assertRaisesRegex(
+        self,
+        expected_exception: _ExceptionTypes,
+        expected_regex: str | re.Pattern[str],
+        callable: Callable[..., Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> RaisesContext | None:
+        """Assert the call (or the `with` block) raises `expected_exception` with a message matching the regex."""
+        if callable is None:
+            return RaisesContext(expected_exception, match=expected_regex)
+        with pytest.raises(expected_exception, match=expected_regex):
+            callable(*args, **kwargs)
+        return None
+
+    def assertWarns(
+        self,
+        expected_warning: _WarningTypes,
+        callable: Callable[..., Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> WarnsContext | None:
+        """Assert the call (or the `with` block) issues `expected_warning`."""
+        context = WarnsContext(expected_warning)
+        if callable is None:
+            return context
+        with context:
+            callable(*args, **kwargs)
+        return None
+
+    def assertWarnsRegex(
+        self,
+        expected_warning: _WarningTypes,
+        expected_regex: str | re.Pattern[str],
+        callable: Callable[..., Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> WarnsContext | None:
+        """Assert the call (or the `with` block) issues `expected_warning` with a message matching the regex."""
+        context = WarnsContext(expected_warning, expected_regex)
+        if callable is None:
+            return context
+        with context:
+            callable(*args, **kwargs)
+        return None
+
+    def assertLogs(self, logger: str | logging.Logger | None = None, level: str | int | None = None) -> LogCapture:
+        """Assert the `with` block logs at least one record at `level` (INFO) or above on `logger` (root)."""
+        return LogCapture(logger, level)
+
+    assertEquals = _deprecated_alias('assertEqual')
+    failUnlessEqual = _deprecated_alias('assertEqual')
+    assertNotEquals = _deprecated_alias('assertNotEqual')
+    failIfEqual = _deprecated_alias('assertNotEqual')
+    assertAlmostEquals = _deprecated_alias('assertAlmostEqual')
+    failUnlessAlmostEqual = _deprecated_alias('assertAlmostEqual')
+    assertNotAlmostEquals = _deprecated_alias('assertNotAlmostEqual')
+    failIfAlmostEqual = _deprecated_alias('assertNotAlmostEqual')
+    failUnless = _deprecated_alias('assertTrue')
+    assert_ = _deprecated_alias('assertTrue')
+    failIf = _deprecated_alias('assertFalse')
+    assertRegexpMatches = _deprecated_alias('assertRegex')
+    assertNotRegexpMatches = _deprecated_alias('assertNotRegex')
+    failUnlessRaises = _deprecated_alias('assertRaises')
+    assertRaisesRegexp = _deprecated_alias('assertRaisesRegex')

@@ -1,0 +1,612 @@
+"""Test doubles for code that calls services: `stub_action`, and `StubClient` over in-process stub servers.
+
+`stub_action(service, action)` replaces one action of one service, in every `Client`, for the duration of a `with`
+block, a decorated test, or `start()`/`stop()`. The stub is a `MagicMock` called with each request body; what it
+returns (or raises) becomes the action's response:
+
+- a dict is the response body; an `ActionResponse` is used as it is; a `JobResponse` contributes its errors to the
+  job and its first action response, if any; anything else is an empty response;
+- `ActionError` gives the action those errors; `JobError` gives the job those errors and stops it;
+  `MessageReceiveError`/`MessageReceiveTimeout` are raised when the response is collected; other exceptions
+  propagate out of the call.
+
+Stubbed and real actions may be mixed in one job: the real ones go to the service in one request, and the
+responses are merged back in order. As on a server, the job stops at the first action with errors unless
+`continue_on_error` is set; real actions after a stubbed action that stops the job are not sent.
+
+How it works: while any stub is active, `Client.send_request` and `Client.get_all_responses` are replaced by
+routing versions (every call path of the client goes through these two methods); the originals are restored
+when the last stub stops.
+"""
+
+import contextlib
+import functools
+import inspect
+import itertools
+import re
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+import attr
+from conformity import fields
+
+from pysoa.client.client import Client
+from pysoa.client.errors import ImproperlyConfigured
+from pysoa.client.settings import ClientSettings
+from pysoa.common.errors import Error
+from pysoa.common.metrics import MetricsRecorder, noop_metrics
+from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout
+from pysoa.common.transport.local import LocalClientTransport
+from pysoa.common.types import ActionRequest, ActionResponse, Body, JobResponse
+from pysoa.server.action.base import Action
+from pysoa.server.errors import ActionError, JobError
+from pysoa.server.server import Server
+from pysoa.server.types import EnrichedActionRequest
+from pysoa.test.compatibility import mock
+
+__all__ = (
+    'Errors',
+    'StubActionMock',
+    'StubClient',
+    'StubClientSettings',
+    'StubClientTransport',
+    'StubClientTransportSchema',
+    'StubServer',
+    'get_stubbed_requests',
+    'get_stubbed_responses',
+    'stub_action',
+)
+
+Errors = Iterable[Mapping[str, Any]] | Iterable[Error]
+"""Errors given to a stub: `Error` objects or dicts of `Error`'s fields."""
+
+_Decorated = TypeVar('_Decorated', bound=Callable[..., Any])
+_Class = TypeVar('_Class', bound=type)
+
+
+def _camel_case(name: str) -> str:
+    return ''.join(part.capitalize() for part in re.split(r'[^a-zA-Z0-9]+', name))
+
+
+# --- Stub servers: real servers whose actions answer with canned bodies or errors ---
+
+
+class _CannedAction(Action):
+    """An action that answers every request with `canned_body`, or raises `canned_errors` if there are any."""
+
+    canned_body: Body = {}
+    canned_errors: list[Error] = []
+
+    def run(self, request: EnrichedActionRequest) -> Body:
+        if self.canned_errors:
+            raise ActionError(errors=self.canned_errors)
+        return dict(self.canned_body)
+
+
+def _make_canned_action(action: str, body: Body | None = None, errors: Errors | None = None) -> type[Action]:
+    canned_errors = [e if isinstance(e, Error) else Error(**e) for e in errors or ()]
+    return type(_camel_case(action), (_CannedAction,), {'canned_body': body or {}, 'canned_errors': canned_errors})
+
+
+class StubServer(Server):
+    """A `Server` whose actions can be defined at run time with canned responses."""
+
+    def stub_action(self, action: str, body: Body | None = None, errors: Errors | None = None) -> None:
+        """Make `action` answer with `body`, or with `errors` if any are given."""
+        # The server looks actions up at request time, so replacing the map takes effect at once. Each
+        # `StubClientTransport` makes its own subclass, so this reaches no other transport's server.
+        cls = type(self)
+        cls.action_class_map = {**cls.action_class_map, action: _make_canned_action(action, body, errors)}
+
+
+class StubClientTransportSchema(fields.Dictionary):
+    """The keyword arguments of `StubClientTransport`."""
+
+    contents = {
+        'action_map': fields.SchemalessDictionary(
+            key_type=fields.UnicodeString(description='The name of the action to stub'),
+            value_type=fields.Dictionary(
+                {
+                    'body': fields.SchemalessDictionary(description='The body the action answers with'),
+                    'errors': fields.List(
+                        fields.Any(
+                            fields.ObjectInstance(Error),
+                            fields.Dictionary(
+                                {
+                                    'code': fields.UnicodeString(),
+                                    'message': fields.UnicodeString(),
+                                    'field': fields.Nullable(fields.UnicodeString()),
+                                    'traceback': fields.Nullable(fields.UnicodeString()),
+                                    'variables': fields.Nullable(fields.SchemalessDictionary()),
+                                    'denied_permissions': fields.Nullable(fields.List(fields.UnicodeString())),
+                                    'is_caller_error': fields.Boolean(),
+                                },
+                                optional_keys=(
+                                    'field',
+                                    'traceback',
+                                    'variables',
+                                    'denied_permissions',
+                                    'is_caller_error',
+                                ),
+                            ),
+                        ),
+                        description='The errors the action answers with (they take precedence over the body)',
+                    ),
+                },
+                optional_keys=('body', 'errors'),
+                description='How the stubbed action answers',
+            ),
+        ),
+    }
+    optional_keys = ('action_map',)
+    description = 'The settings of the stub client transport'
+
+
+@fields.ClassConfigurationSchema.provider(StubClientTransportSchema())
+class StubClientTransport(LocalClientTransport):
+    """A local transport to a `StubServer` built from an action map: `{action: {'body': ..., 'errors': [...]}}`."""
+
+    def __init__(
+        self,
+        service_name: str = 'test',
+        metrics: MetricsRecorder | None = None,
+        action_map: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        action_class_map = {
+            name: _make_canned_action(name, spec.get('body'), spec.get('errors'))
+            for name, spec in (action_map or {}).items()
+        }
+        server_class = type(
+            f'{_camel_case(service_name)}Server',
+            (StubServer,),
+            {'service_name': service_name, 'action_class_map': action_class_map},
+        )
+        super().__init__(service_name, metrics or noop_metrics, server_class, {})
+
+    def stub_action(self, action: str, body: Body | None = None, errors: Errors | None = None) -> None:
+        """Make the stub server's `action` answer with `body`, or with `errors` if any are given."""
+        cast(StubServer, self.server).stub_action(action, body=body, errors=errors)
+
+
+class StubClientSettings(ClientSettings):
+    """Client settings whose transport defaults to `StubClientTransport`."""
+
+    defaults: dict[str, Any] = {
+        'transport': {'path': 'pysoa.test.stub_service:StubClientTransport'},
+    }
+
+
+class StubClient(Client):
+    """A client whose services are stub servers: `StubClient({service: {action: {'body': ..., 'errors': ...}}})`.
+
+    The calls run through the real client and server code, so the code under test sees genuine responses and errors.
+    """
+
+    settings_class = StubClientSettings
+
+    def __init__(
+        self,
+        service_action_map: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+        **_: Any,
+    ) -> None:
+        super().__init__(
+            {
+                service: {'transport': {'kwargs': {'action_map': dict(action_map)}}}
+                for service, action_map in (service_action_map or {}).items()
+            },
+        )
+
+    def stub_action(
+        self,
+        service_name: str,
+        action: str,
+        body: Body | None = None,
+        errors: Errors | None = None,
+    ) -> None:
+        """Make `service_name`'s `action` answer with `body` (or `errors`), adding the service if it is new."""
+        if service_name not in self.settings:
+            self.settings[service_name] = self.settings_class({})
+        transport = self._get_handler(service_name).transport
+        cast(StubClientTransport, transport).stub_action(action, body=body, errors=errors)
+
+
+# --- stub_action: replace one action in every client ---
+
+
+class StubActionMock(mock.MagicMock):
+    """The mock behind a stubbed action; it is called with each request body."""
+
+    @property
+    def call_body(self) -> Any:
+        """The body of the latest call, or `None` if there was none."""
+        return self.call_args[0][0] if self.called else None
+
+    @property
+    def call_bodies(self) -> tuple[Any, ...]:
+        """The bodies of all calls, in order."""
+        return tuple(call[0][0] for call in self.call_args_list)
+
+
+_stubbed_requests: list[dict[str, Any]] = []
+_stubbed_responses: list[dict[str, Any]] = []
+
+
+def get_stubbed_requests() -> list[dict[str, Any]]:
+    """Every `{'service', 'action', 'body'}` request body that a stub received (when it registers contracts)."""
+    return _stubbed_requests
+
+
+def get_stubbed_responses() -> list[dict[str, Any]]:
+    """Every `{'service', 'action', 'body'}` response body that a stub gave (when it registers contracts)."""
+    return _stubbed_responses
+
+
+@attr.s(slots=True)
+class _StubbedJob:
+    """The stubbed half of a job whose other actions went to the real service."""
+
+    continue_on_error: bool = attr.ib()
+    stubbed_positions: list[bool] = attr.ib()
+    results: dict[int, ActionResponse] = attr.ib()
+    job_errors: list[Error] = attr.ib()
+    transport_error: Exception | None = attr.ib()
+
+    def merge(self, real: JobResponse) -> JobResponse:
+        """Interleave the real action responses with the stubbed ones, in request order, stopping where the job did."""
+        if self.transport_error is not None:
+            raise self.transport_error
+        real_actions = iter(real.actions)
+        merged: list[ActionResponse] = []
+        for position, stubbed in enumerate(self.stubbed_positions):
+            response = self.results.get(position) if stubbed else next(real_actions, None)
+            if response is None:
+                break
+            merged.append(response)
+            if response.errors and not self.continue_on_error:
+                break
+        real.actions = merged
+        real.errors = [*real.errors, *self.job_errors]
+        return real
+
+
+@attr.s(slots=True)
+class _ClientState:
+    """What one client has in flight through stubs, per service."""
+
+    merges: dict[str, dict[int, _StubbedJob]] = attr.ib(factory=dict)
+    ready: dict[str, dict[int, JobResponse | Exception]] = attr.ib(factory=dict)
+    real_requests_sent: set[str] = attr.ib(factory=set)
+
+
+class _Router:
+    """Owns the replacement of `Client.send_request`/`get_all_responses` while stubs are active."""
+
+    _patched_names = ('send_request', 'get_all_responses')
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._active: list[stub_action] = []
+        self._saved: dict[str, Any] = {}
+        self._states: weakref.WeakKeyDictionary[Client, _ClientState] = weakref.WeakKeyDictionary()
+        # Negative, so stubbed request ids never collide with a client's (positive) ones.
+        self._request_ids = itertools.count(-1, -1)
+        self._send_signature: inspect.Signature | None = None
+
+    def activate(self, stub: 'stub_action') -> None:
+        with self._lock:
+            if not self._active:
+                self._install()
+            self._active.append(stub)
+
+    def deactivate(self, stub: 'stub_action') -> None:
+        with self._lock:
+            self._active.remove(stub)
+            if not self._active:
+                self._uninstall()
+
+    def _install(self) -> None:
+        self._saved = {name: Client.__dict__.get(name) for name in self._patched_names}
+        original_send = Client.send_request
+        original_get_all = Client.get_all_responses
+        self._send_signature = inspect.signature(original_send)
+        router = self
+
+        @functools.wraps(original_send)
+        def send_request(client: Client, *args: Any, **kwargs: Any) -> int:
+            return router.send_request(original_send, client, *args, **kwargs)
+
+        @functools.wraps(original_get_all)
+        def get_all_responses(client: Client, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            return router.get_all_responses(original_get_all, client, service_name, *args, **kwargs)
+
+        Client.send_request = send_request  # type: ignore[method-assign,assignment]
+        Client.get_all_responses = get_all_responses  # type: ignore[method-assign,assignment]
+
+    def _uninstall(self) -> None:
+        for name, original in self._saved.items():
+            if original is None:
+                delattr(Client, name)
+            else:
+                setattr(Client, name, original)
+        self._saved = {}
+        self._states = weakref.WeakKeyDictionary()
+
+    def _find_stub(self, service_name: str, action: str) -> 'stub_action | None':
+        for stub in reversed(self._active):
+            if stub.service == service_name and stub.action == action:
+                return stub
+        return None
+
+    def _state(self, client: Client) -> _ClientState:
+        with self._lock:
+            state = self._states.get(client)
+            if state is None:
+                state = self._states[client] = _ClientState()
+            return state
+
+    def send_request(self, original: Callable[..., int], client: Client, *args: Any, **kwargs: Any) -> int:
+        assert self._send_signature is not None
+        call = self._send_signature.bind(client, *args, **kwargs)
+        call.apply_defaults()
+        service_name: str = call.arguments['service_name']
+        if not isinstance(service_name, str):
+            raise ValueError(f'The service name must be a str, not {service_name!r}')
+        given_actions = list(call.arguments['actions'])
+        requests = [a if isinstance(a, ActionRequest) else ActionRequest(**a) for a in given_actions]
+        stubs = [self._find_stub(service_name, r.action) for r in requests]
+        if not any(stubs):
+            return original(*call.args, **call.kwargs)
+
+        continue_on_error = bool(call.arguments.get('continue_on_error'))
+        results: dict[int, ActionResponse] = {}
+        job_errors: list[Error] = []
+        transport_error: Exception | None = None
+        end = len(requests)  # actions from `end` on never run, because the job stopped before them
+        for position, (request, stub) in enumerate(zip(requests, stubs, strict=True)):
+            if stub is None:
+                continue
+            try:
+                response, errors = stub.respond(request.body or {})
+            except (MessageReceiveError, MessageReceiveTimeout) as error:
+                transport_error = error
+                end = position
+                break
+            job_errors.extend(errors)
+            if response is not None:
+                results[position] = response
+            if errors or response is None:
+                end = position if response is None else position + 1
+                break
+            if response.errors and not continue_on_error:
+                end = position + 1
+                break
+
+        state = self._state(client)
+        real_actions = [a for position, a in enumerate(given_actions[:end]) if stubs[position] is None]
+        suppressed = bool(call.arguments.get('suppress_response'))
+        if real_actions:
+            call.arguments['actions'] = real_actions
+            request_id = original(*call.args, **call.kwargs)
+            state.real_requests_sent.add(service_name)
+            if not suppressed:
+                state.merges.setdefault(service_name, {})[request_id] = _StubbedJob(
+                    continue_on_error=continue_on_error,
+                    stubbed_positions=[stub is not None for stub in stubs[:end]],
+                    results=results,
+                    job_errors=job_errors,
+                    transport_error=transport_error,
+                )
+            return request_id
+
+        request_id = next(self._request_ids)
+        if not suppressed:
+            ready: JobResponse | Exception
+            if transport_error is not None:
+                ready = transport_error
+            else:
+                ready = JobResponse(errors=job_errors, actions=[results[p] for p in sorted(results)])
+            state.ready.setdefault(service_name, {})[request_id] = ready
+        return request_id
+
+    def get_all_responses(
+        self,
+        original: Callable[..., Iterable[tuple[int, JobResponse]]],
+        client: Client,
+        service_name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Iterator[tuple[int, JobResponse]]:
+        state = self._state(client)
+        merges = state.merges.get(service_name, {})
+        try:
+            for request_id, response in original(client, service_name, *args, **kwargs):
+                job = merges.pop(request_id, None)
+                yield request_id, (job.merge(response) if job is not None else response)
+        except ImproperlyConfigured:
+            # A service that only stubs have answered need not be configured on the client.
+            if service_name in state.real_requests_sent:
+                raise
+        ready = state.ready.pop(service_name, {})
+        for request_id, response_or_error in ready.items():
+            if isinstance(response_or_error, Exception):
+                raise response_or_error
+            yield request_id, response_or_error
+
+
+_router = _Router()
+
+
+class stub_action:
+    """Stub `service`'s `action` in every `Client`: a context manager, a decorator, or `start()`/`stop()`.
+
+    The stub is a `StubActionMock` called with each request body. It answers with `body` (or `errors`, which take
+    precedence) unless given a `side_effect` or later a `return_value`/`side_effect` (see the module docstring for
+    what these may be). As a decorator, like `mock.patch`, it passes the mock as an extra positional argument after
+    the test's own (the innermost decorator's first), and on a class it decorates each `test*` method.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        action: str,
+        body: Body | None = None,
+        errors: Errors | None = None,
+        side_effect: Any = None,
+        register_response_schema_contract: bool = True,
+        register_request_schema_contract: bool = True,
+    ) -> None:
+        if not isinstance(service, str):
+            raise ValueError(f'The stubbed service name must be a str, not {service!r}')
+        if not isinstance(action, str):
+            raise ValueError(f'The stubbed action name must be a str, not {action!r}')
+        self.service = service
+        self.action = action
+        self.body = body or {}
+        self.errors: list[Any] = list(errors or ())
+        self.side_effect = side_effect
+        self.register_response_schema_contract = register_response_schema_contract
+        self.register_request_schema_contract = register_request_schema_contract
+        self.enabled = False
+        self.mock: StubActionMock | None = None
+        # What `mock.patch` decorators look for on their fellow patchers, and pytest to count the injected arguments.
+        self.attribute_name: str | None = None
+        self.new = mock.DEFAULT
+
+    def copy(self) -> 'stub_action':
+        """A new, inactive stub with the same settings."""
+        return type(self)(
+            self.service,
+            self.action,
+            self.body,
+            self.errors,
+            self.side_effect,
+            self.register_response_schema_contract,
+            self.register_request_schema_contract,
+        )
+
+    def __enter__(self) -> StubActionMock:
+        if self.enabled:
+            assert self.mock is not None
+            return self.mock
+        stub_mock = StubActionMock(name=f'{self.service}.{self.action}')
+        if self.body or self.errors:
+            stub_mock.return_value = ActionResponse(self.action, errors=self.errors, body=self.body)
+        if isinstance(self.side_effect, Mapping):
+            # A mock would iterate a dict side effect (its keys); a body given here is meant as the answer.
+            stub_mock.return_value = self.side_effect
+        elif self.side_effect is not None:
+            stub_mock.side_effect = self.side_effect
+        self.mock = stub_mock
+        _router.activate(self)
+        self.enabled = True
+        return stub_mock
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        if self.enabled:
+            _router.deactivate(self)
+            self.enabled = False
+
+    def start(self) -> StubActionMock:
+        """Activate the stub and return its mock (pair with `stop()`)."""
+        return self.__enter__()
+
+    def stop(self) -> None:
+        """Deactivate the stub."""
+        self.__exit__()
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the stub is active (the name `mock.patch` uses)."""
+        return self.enabled
+
+    def respond(self, body: Body) -> tuple[ActionResponse | None, list[Error]]:
+        """Call the mock with `body`; return the action response (if any) and any job errors."""
+        assert self.mock is not None
+        if self.register_request_schema_contract:
+            _stubbed_requests.append({'service': self.service, 'action': self.action, 'body': body})
+        job_errors: list[Error] = []
+        try:
+            answer = self.mock(body)
+        except ActionError as error:
+            answer = ActionResponse(self.action, errors=error.errors)
+        except JobError as error:
+            return None, list(error.errors)
+        if isinstance(answer, JobResponse):
+            job_errors = list(answer.errors)
+            answer = answer.actions[0] if answer.actions else None
+        elif isinstance(answer, Mapping):
+            answer = ActionResponse(self.action, body=dict(answer))
+        elif not isinstance(answer, ActionResponse):
+            answer = ActionResponse(self.action)
+        if answer is not None and self.register_response_schema_contract:
+            _stubbed_responses.append({'service': self.service, 'action': self.action, 'body': answer.body})
+        return answer, job_errors
+
+    def __call__(self, target: _Decorated) -> _Decorated:
+        if isinstance(target, type):
+            return cast(_Decorated, self.decorate_class(target))
+        return self.decorate_callable(target)
+
+    def decorate_class(self, klass: _Class) -> _Class:
+        """Decorate each `test*` method of `klass`, each with its own copy of this stub."""
+        for name in dir(klass):
+            if not name.startswith(mock.patch.TEST_PREFIX):
+                continue
+            method = getattr(klass, name)
+            if callable(method):
+                setattr(klass, name, self.copy()(method))
+        return klass
+
+    def decorate_callable(self, func: _Decorated) -> _Decorated:
+        """Wrap `func` so that the stub is active during each call and its mock is passed as an extra argument."""
+        patchings = getattr(func, 'patchings', None)
+        if patchings is not None:
+            # Already wrapped by a fellow patcher (this class or `mock.patch`): join its list instead of nesting.
+            patchings.append(self)
+            return func
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with _entered(async_wrapper, args, kwargs) as (all_args, all_kwargs):
+                    return await func(*all_args, **all_kwargs)
+
+            wrapper: Any = async_wrapper
+        else:
+
+            @functools.wraps(func)
+            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with _entered(sync_wrapper, args, kwargs) as (all_args, all_kwargs):
+                    return func(*all_args, **all_kwargs)
+
+            wrapper = sync_wrapper
+        wrapper.patchings = [self]
+        return cast(_Decorated, wrapper)
+
+
+@contextlib.contextmanager
+def _entered(
+    wrapper: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Enter every patcher of a wrapped function, as `mock.patch` does, and give the arguments to call it with."""
+    extra: list[Any] = []
+    kwargs = dict(kwargs)
+    with contextlib.ExitStack() as stack:
+        for patching in wrapper.patchings:
+            value = stack.enter_context(patching)
+            if patching.attribute_name is not None:
+                kwargs.update(value)
+            elif patching.new is mock.DEFAULT:
+                extra.append(value)
+        yield (*args, *extra), kwargs
