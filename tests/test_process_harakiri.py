@@ -1,0 +1,61 @@
+"""Harakiri in a real worker: a job stuck past `harakiri.timeout` is answered with a timeout error, then the worker
+is replaced; and the heartbeat file a worker keeps while it lives."""
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from examples.echo_client import make_client
+from examples.service_process import EchoServiceProcess, wait_until
+from pysoa.common.constants import ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_JOB_TIMEOUT
+
+
+@pytest.fixture
+def service(redis_url: str, tmp_path: Path) -> Iterator[EchoServiceProcess]:
+    # The idle receive (1 s in the example settings) must end well before the harakiri timeout.
+    env = {'ECHO_HARAKIRI_TIMEOUT': '2', 'ECHO_HARAKIRI_SHUTDOWN_GRACE': '2'}
+    service = EchoServiceProcess(redis_url, workers=2, env=env, heartbeat_dir=str(tmp_path))
+    service.start()
+    service.wait_for_workers()
+    yield service
+    service.stop(timeout=10)
+    service.cleanup()
+
+
+def test_a_stuck_job_gets_a_timeout_error_and_its_worker_is_replaced(service: EchoServiceProcess, redis_url: str) -> None:
+    client = make_client(redis_url)
+    before = service.wait_for_workers()
+
+    started = time.monotonic()
+    response = client.call_action('echo', 'sleep', {'seconds': 30}, raise_action_errors=False, timeout=20)
+    assert time.monotonic() - started < 10
+
+    codes = {error.code for error in response.errors}
+    assert codes & {ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_JOB_TIMEOUT}, response
+    stuck_pid = next(pid for pid in before.values() if pid not in service.worker_pids().values()) if wait_until(
+        lambda: set(service.worker_pids().values()) != set(before.values()), timeout=15
+    ) else None
+    assert stuck_pid is not None, service.output()
+    assert wait_until(lambda: len(service.worker_pids()) == 2, timeout=15), service.output()
+    assert client.call_action('echo', 'square', {'number': 3}).body == {'square': 9}
+
+
+def test_each_worker_keeps_a_heartbeat_file_and_removes_it_when_it_stops(
+    service: EchoServiceProcess, tmp_path: Path
+) -> None:
+    workers = service.wait_for_workers()
+    files = {number: tmp_path / f'hb-{number}-{pid}' for number, pid in workers.items()}
+    first_beats = {number: float(path.read_text()) for number, path in files.items()}
+    for beat in first_beats.values():
+        assert abs(beat - time.time()) < 30
+
+    # Idle workers beat at most every 2.5 s, at the end of each (1 s) receive.
+    assert wait_until(
+        lambda: all(float(path.read_text() or 0) > first_beats[number] for number, path in files.items()), timeout=10
+    )
+
+    assert service.stop(timeout=15) == 0
+    assert not [name for name in os.listdir(tmp_path) if name.startswith('hb-')]
