@@ -506,3 +506,33 @@ def test_stub_client_transport_settings_are_validated() -> None:
     bad = {'svc': {'transport': {'path': 'pysoa.test.stub_service:StubClientTransport', 'kwargs': {'nope': 1}}}}
     with pytest.raises(Exception, match='nope'):
         Client(bad)
+
+
+# --- the main use: a service under test whose action calls another service ---
+
+
+class ProfileAction(Action):
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        assert request.client is not None
+        user = request.client.call_action('user', 'get_user', {'id': request.body['id']}).body
+        return {'profile': f'{user["name"]} (via {request.client.context["calling_service"]})'}
+
+
+class ProfileServer(Server):
+    service_name = 'profile'
+    action_class_map = {'get_profile': ProfileAction}
+
+
+class TestServiceCallingAStubbedService(ServerTestCase):
+    server_class = ProfileServer
+    server_settings: dict[str, Any] = {}
+
+    @stub_action('user', 'get_user', body={'name': 'Ada'})
+    def test_downstream_call_is_stubbed(self, get_user: StubActionMock) -> None:
+        assert self.call_action('get_profile', {'id': 5}).body == {'profile': 'Ada (via profile)'}
+        get_user.assert_called_once_with({'id': 5})
+
+    def test_downstream_errors_reach_the_caller(self) -> None:
+        with stub_action('user', 'get_user', errors=[{'code': 'NOT_FOUND', 'message': 'no such user'}]):
+            errors = self.assertActionRunsWithAndReturnErrors('get_profile', {'id': 5})
+        assert [e.code for e in errors] == ['SERVER_ERROR']

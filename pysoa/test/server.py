@@ -7,6 +7,10 @@
 Set `server_class` (and usually `server_settings`) on your subclass. Without `server_settings`, the settings come
 from Django's `SOA_SERVER_SETTINGS` (for a `use_django` server) or from `SOA_SERVER_SETTINGS` in the module named by
 the `PYSOA_SETTINGS_MODULE` environment variable.
+
+Test classes written for PySOA 1.x (`setUp`, `addCleanup`, `assertEquals`, ...) still run, with deprecation warnings
+whose messages start with `pysoa.test.legacy_assertions.DEPRECATION_PREFIX`; a suite that turns warnings into errors
+can let them through with `filterwarnings = always:Deprecated PySOA test API:DeprecationWarning`.
 """
 
 import importlib

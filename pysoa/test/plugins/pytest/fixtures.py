@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pysoa.test.stub_service import StubActionMock
 
 __all__ = (
+    'ActionStubber',
     'action_stubber',
     'server_class',
     'server_settings',
