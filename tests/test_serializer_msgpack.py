@@ -2,13 +2,15 @@
 
 import datetime
 import decimal
+import tempfile
 import threading
+import uuid
 import zoneinfo
 from collections.abc import Hashable, Iterator
 from typing import Any
 
 import currint
-import msgpack  # type: ignore[import-untyped]  # ships no type information
+import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 import pytest
 from conformity import fields
 from conformity.error import ValidationError
@@ -300,6 +302,16 @@ def test_malformed_extension_payloads_are_invalid_messages(serializer: MsgpackSe
         serializer.blob_to_dict(MAP_V + bytes.fromhex(ext))
 
 
+def test_standard_msgpack_timestamps_decode_as_aware_datetimes(serializer: MsgpackSerializer) -> None:
+    blob = msgpack.packb({'v': msgpack.Timestamp(seconds=1577934245, nanoseconds=678901000)})
+    assert serializer.blob_to_dict(blob) == {'v': datetime.datetime(2020, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)}
+
+
+def test_long_malformed_payload_is_abbreviated_in_the_error(serializer: MsgpackSerializer) -> None:
+    with pytest.raises(InvalidMessage, match=r'\(1000 bytes\)'):
+        serializer.blob_to_dict(MAP_V + bytes.fromhex('c8 03e8 05 0001') + b'x' * 998)
+
+
 def test_datetime_out_of_range_is_an_invalid_message(serializer: MsgpackSerializer) -> None:
     with pytest.raises(InvalidMessage):
         serializer.blob_to_dict(MAP_V + bytes.fromhex('d7 01 7fffffffffffffff'))
@@ -336,6 +348,28 @@ def test_concurrent_threads_get_their_own_bytes() -> None:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
     assert errors == []
+
+
+def test_subclasses_can_add_extension_types_as_in_pysoa_1() -> None:
+    class UUIDSerializer(MsgpackSerializer):
+        def _default(self, value: Any) -> Any:
+            if isinstance(value, uuid.UUID):
+                return msgpack.ExtType(20, value.bytes)
+            return super()._default(value)
+
+        def _ext_hook(self, code: int, data: bytes) -> Any:
+            if code == 20:
+                return uuid.UUID(bytes=data)
+            return super()._ext_hook(code, data)
+
+    serializer = UUIDSerializer()
+    message = {'id': uuid.UUID(int=7), 'day': datetime.date(2020, 1, 2)}
+    assert serializer.blob_to_dict(serializer.dict_to_blob(message)) == message
+    with pytest.raises(InvalidField, match='set'):
+        serializer.dict_to_blob({'v': {1}})
+    with pytest.raises(InvalidMessage, match='unknown extension type code 20'):
+        MsgpackSerializer().blob_to_dict(serializer.dict_to_blob(message))
+    assert type(Serializer.resolve_serializer('application/msgpack')) is MsgpackSerializer
 
 
 # The registry
@@ -409,3 +443,47 @@ def test_serializers_are_configurable_through_conformity() -> None:
     assert isinstance(schema.instantiate_from(config), MsgpackSerializer)
     with pytest.raises(ValidationError):
         schema.instantiate_from({'path': 'pysoa.common.serializer:JSONSerializer', 'kwargs': {'indent': 2}})
+
+
+# Against PySOA 1.4.9's own serializer (msgpack 0.6), in the cached upstream virtualenv
+
+_UPSTREAM_SCRIPT = '''
+import pickle, sys
+from pysoa.common.serializer import MsgpackSerializer
+serializer = MsgpackSerializer()
+results = []
+for value, our_blob in pickle.load(sys.stdin.buffer):
+    results.append((serializer.dict_to_blob(value), serializer.blob_to_dict(our_blob)))
+sys.stdout.buffer.write(pickle.dumps(results, protocol=4))
+'''
+
+
+def test_bytes_match_pysoa_1_both_ways() -> None:
+    import pickle
+    import subprocess
+
+    from interop.peers import require_upstream_env
+
+    pytz = pytest.importorskip('pytz')
+    upstream = require_upstream_env()
+    serializer = MsgpackSerializer()
+    messages: list[dict[Any, Any]] = [
+        {'v': datetime.datetime(2020, 1, 2, 3, 4, 5, 678901)},
+        {'v': datetime.datetime(1969, 12, 31, 23, 59, 59, 999999)},
+        {'v': datetime.datetime(2017, 4, 28, 14, 30, 21, 231718, tzinfo=pytz.UTC)},
+        {'v': datetime.date(2020, 1, 2), 'w': datetime.time(3, 4, 5, 6)},
+        {'v': decimal.Decimal('-1.2345E+5'), 'w': currint.Amount.from_code_and_minor('jpy', -5)},
+        {'s': 'x' * 40, 'b': b'\x00\x01' * 200, 'u': '\U0001f37a', 't': (1, [2]), 'i': [2**64 - 1, -2**63], 1: 1.5},
+        {'request_id': 3, 'meta': {'client_version': [1, 4, 9]}, 'body': {'actions': [{'action': 'a', 'body': {}}]}},
+    ]
+    cases = [(message, serializer.dict_to_blob(message)) for message in messages]
+    completed = subprocess.run(
+        [str(upstream.python), '-P', '-c', _UPSTREAM_SCRIPT],
+        input=pickle.dumps(cases, protocol=4), capture_output=True, timeout=60, check=False,
+        env=upstream.environ(), cwd=tempfile.gettempdir(),
+    )
+    assert completed.returncode == 0, completed.stderr.decode(errors='replace')[-2000:]
+    results = pickle.loads(completed.stdout)
+    for (message, our_blob), (upstream_blob, upstream_decoded) in zip(cases, results, strict=True):
+        assert our_blob == upstream_blob, message
+        assert upstream_decoded == serializer.blob_to_dict(our_blob), message

@@ -354,7 +354,7 @@ class PlainTextFormatter(logging.Formatter):
         except Exception:
             return f'{self.formatTime(record)} {record.levelname} {record.name}: {_safe_message(record)}'
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (stdlib name)
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """RFC 3339 with the UTC offset, unless a `datefmt` is given."""
         if datefmt:
             return super().formatTime(record, datefmt)
@@ -390,7 +390,9 @@ class SyslogHandler(logging.handlers.SysLogHandler):
     """
 
     OVERFLOW_BEHAVIOR_FRAGMENT = 0
+    """Split a record that is too long into several packets, each repeating the record's preamble."""
     OVERFLOW_BEHAVIOR_TRUNCATE = 1
+    """Cut a record that is too long at the limit (on a character boundary)."""
 
     _MINIMUM_MTU_CACHE: ClassVar[dict[str, int]] = {}
 
@@ -401,10 +403,10 @@ class SyslogHandler(logging.handlers.SysLogHandler):
         socket_type: int | None = None,
         overflow: int = OVERFLOW_BEHAVIOR_FRAGMENT,
     ) -> None:
-        super().__init__(address, facility, socket_type)  # type: ignore[arg-type]  # typeshed wants SocketKind
+        super().__init__(address, facility, socket_type)  # type: ignore[arg-type,unused-ignore]  # typeshed: SocketKind
         self.overflow: int
         self.maximum_length: int
-        if not self.unixsocket and self.socktype == socket.SOCK_DGRAM and isinstance(address, tuple):
+        if not self.unixsocket and self.socktype == socket.SOCK_DGRAM and isinstance(address, (tuple, list)):
             host = address[0]
             if host not in self._MINIMUM_MTU_CACHE:
                 # Routes rarely change while a process runs, and every handler to the same host shares one.

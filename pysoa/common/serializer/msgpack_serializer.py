@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import currint
-import msgpack  # type: ignore[import-untyped]  # ships no type information
+import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 from conformity import fields
 
 from pysoa.common.serializer.base import Serializer, locate_unencodable, type_name
@@ -33,12 +33,13 @@ from pysoa.common.serializer.errors import InvalidField, InvalidMessage
 __all__ = ('MsgpackSerializer',)
 
 try:
-    import pytz  # type: ignore[import-untyped]  # optional, and its stubs are a separate package
+    import pytz  # type: ignore[import-untyped,import-not-found,unused-ignore]  # optional; stubs are separate
 except ImportError:  # pragma: no cover - depends on the environment
     _DECODED_UTC: datetime.tzinfo = datetime.UTC
 else:
     _DECODED_UTC = pytz.UTC
 
+# Extension type codes on the wire (see the table above).
 EXT_DATETIME = 1
 EXT_CURRINT = 2
 EXT_DATE = 3
@@ -199,8 +200,12 @@ def _ext_hook(code: int, data: bytes) -> Any:
         return decoder(data)
     except Exception as error:
         raise InvalidMessage(
-            f'Cannot deserialize MessagePack extension type {code} from {data.hex()}: {error}'
+            f'Cannot deserialize MessagePack extension type {code} from {_preview(data)}: {error}'
         ) from error
+
+
+def _preview(data: bytes) -> str:
+    return data.hex() if len(data) <= 32 else f'{data[:32].hex()}... ({len(data)} bytes)'
 
 
 def _new_packer() -> msgpack.Packer:
@@ -227,16 +232,46 @@ class MsgpackSerializer(Serializer):
     # are not thread-safe. A shared free list gives each concurrent call (threads, or a re-entrant call
     # from a signal handler) a packer of its own; list.pop/append are atomic.
     _packers: list[msgpack.Packer] = []
+    _custom_hooks = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # PySOA 1.x users added extension types by overriding these two methods; honour that (on a
+        # slower path) rather than silently ignoring the override.
+        cls._custom_hooks = (
+            cls._default is not MsgpackSerializer._default or cls._ext_hook is not MsgpackSerializer._ext_hook
+        )
+
+    def _default(self, value: Any) -> msgpack.ExtType:
+        """Encode a value msgpack does not know (override and call super() to add extension types)."""
+        return _default(value)
+
+    def _ext_hook(self, code: int, data: bytes) -> Any:
+        """Decode an extension type (override and call super() to add extension types)."""
+        return _ext_hook(code, data)
 
     def dict_to_blob(self, message_dict: dict[Any, Any]) -> bytes:
         """Serialize a message dict to MessagePack bytes."""
         if not isinstance(message_dict, dict):
             raise ValueError(f'Input must be a dict, not {type_name(type(message_dict))}')
+        if self._custom_hooks:
+            packer = msgpack.Packer(
+                default=self._default, use_bin_type=True, unicode_errors='surrogatepass', datetime=False,
+            )
+            return self._pack(packer, message_dict)
         packers = self._packers
         try:
             packer = packers.pop()
         except IndexError:
             packer = _new_packer()
+        try:
+            return self._pack(packer, message_dict)
+        finally:
+            # msgpack empties the packer's buffer when packing fails, so it is safe to reuse either way.
+            packers.append(packer)
+
+    @staticmethod
+    def _pack(packer: msgpack.Packer, message_dict: dict[Any, Any]) -> bytes:
         try:
             blob: bytes = packer.pack(message_dict)
         except InvalidField:
@@ -245,9 +280,6 @@ class MsgpackSerializer(Serializer):
             raise InvalidField(
                 f"Can't serialize message: {error}{locate_unencodable(message_dict, _ENCODABLE)}"
             ) from error
-        finally:
-            # msgpack empties the packer's buffer when packing fails, so it is safe to reuse either way.
-            packers.append(packer)
         return blob
 
     def blob_to_dict(self, blob: bytes) -> dict[Any, Any]:
@@ -256,10 +288,12 @@ class MsgpackSerializer(Serializer):
             message = msgpack.unpackb(
                 blob,
                 raw=False,
-                ext_hook=_ext_hook,
+                ext_hook=self._ext_hook if self._custom_hooks else _ext_hook,
                 # PySOA 1.x (msgpack 0.6) accepted non-string map keys, so peers may send them.
                 strict_map_key=False,
                 unicode_errors='surrogatepass',
+                # The standard timestamp type (-1), which other msgpack peers may send, as an aware datetime.
+                timestamp=3,
             )
         except InvalidMessage:
             raise
