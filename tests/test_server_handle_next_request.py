@@ -143,6 +143,7 @@ def test_message_without_request_id_is_logged_and_dropped(caplog: pytest.LogCapt
         server.handle_next_request()
 
     assert transport.sent == []
+    assert transport.acknowledged == [None]
     assert any('no request_id' in r.getMessage() for r in caplog.records)
 
 
@@ -269,3 +270,15 @@ def test_response_bodies_are_made_plain() -> None:
 
     body = transport.sent[0][2]['actions'][0]['body']
     assert body == {'tuple': [1, 2], 'set': [3], 'nested': {'inner': [4]}, 'list': [5, [6]]}
+
+
+def test_odd_context_keys_do_not_break_the_logging_context() -> None:
+    server, transport = make_server()
+    request = job('greet')
+    request['context'].update({'request_id': 'from-context', 7: 'int key'})
+    transport.incoming.append(ReceivedMessage(13, dict(NEW_CLIENT), request))
+
+    server.handle_next_request()
+
+    [(_, _, body)] = transport.sent
+    assert body['errors'] == [] and body['actions'][0]['errors'] == []

@@ -33,6 +33,7 @@ class Echo(Action):
             'body': request.body,
             'switches': sorted(request.switches),
             'client_context': dict(request.client.context) if request.client else None,
+            'context': dict(request.context),
         }
 
 
@@ -341,3 +342,65 @@ def test_server_without_service_name_is_refused() -> None:
 
     with pytest.raises(AttributeError):
         Nameless(ServerSettings({'transport': LOCAL_SERVER_TRANSPORT}))
+
+
+def test_client_routing_is_validated_once_and_shared_by_per_job_clients() -> None:
+    class RoutingServer(ProcessJobServer):
+        pass
+
+    routing = {
+        'other': {
+            'transport': {
+                'path': 'pysoa.common.transport.local:LocalClientTransport',
+                'kwargs': {'server_class': f'{__name__}:ProcessJobServer', 'server_settings': {}},
+            },
+        },
+    }
+    server = RoutingServer(ServerSettings({'transport': LOCAL_SERVER_TRANSPORT, 'client_routing': routing}))
+
+    first = server.make_client({'correlation_id': 'a', 'switches': []})
+    second = server.make_client({'correlation_id': 'b', 'switches': []})
+
+    assert first.settings['other'] is second.settings['other']
+    assert first.context['correlation_id'] == 'a' and second.context['correlation_id'] == 'b'
+    assert first.context['calling_service'] == 'test_service'
+
+
+def test_make_client_merges_extra_context_without_touching_the_original() -> None:
+    server = make_server()
+    original = {'correlation_id': 'a', 'switches': []}
+
+    client = server.make_client(original, extra_context={'tenant': 't1'})
+
+    assert client.context == {'correlation_id': 'a', 'switches': [], 'tenant': 't1', 'calling_service': 'test_service'}
+    assert original == {'correlation_id': 'a', 'switches': []}
+
+
+def test_action_can_call_another_service_through_request_client() -> None:
+    class Relay(Action):
+        def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+            assert request.client is not None
+            response = request.client.call_action('test_service', 'echo', {'relayed': True})
+            return {'inner': response.body['context']}
+
+    class RelayServer(Server):
+        service_name = 'relay'
+        action_class_map = {'relay': Relay}
+
+    routing = {
+        'test_service': {
+            'transport': {
+                'path': 'pysoa.common.transport.local:LocalClientTransport',
+                'kwargs': {'server_class': ProcessJobServer, 'server_settings': {}},
+            },
+        },
+    }
+    server = RelayServer(ServerSettings({'transport': LOCAL_SERVER_TRANSPORT, 'client_routing': routing}))
+
+    response = server.process_job(make_job(('relay', {}), switches=[4]))
+
+    assert response.actions[0].errors == []
+    inner = response.actions[0].body['inner']
+    assert inner['correlation_id'] == 'cid-1'
+    assert inner['switches'] == [4]
+    assert inner['calling_service'] == 'relay'

@@ -286,3 +286,52 @@ def test_heartbeat_file_path_replaces_pid_and_fid_and_throttles_writes(tmp_path:
     assert float((tmp_path / 'hb').read_text()) >= float(first)
     beat.delete()
     assert not (tmp_path / 'hb').exists()
+
+
+MAIN_SCRIPT = WORKER_SCRIPT.replace(
+    "WorkerServer(settings).run()",
+    'WorkerServer.main()',
+)
+
+
+def run_main(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / 'worker_settings.py').write_text(
+        "SOA_SERVER_SETTINGS = {'transport': {'path': '__main__:ScriptTransport'}, 'harakiri': {'timeout': 5}}\n",
+    )
+    return subprocess.run(
+        [sys.executable, '-c', MAIN_SCRIPT, *args],
+        env={
+            **os.environ,
+            'WORKER_REQUESTS': json.dumps([['ok', {}]]),
+            'PYTHONPATH': os.pathsep.join([str(tmp_path), *sys.path]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_main_loads_the_settings_module_and_logs_json_lines(tmp_path: Path) -> None:
+    result = run_main(tmp_path, '-s', 'worker_settings')
+
+    assert result.returncode == 0, result.stderr
+    assert len(bodies([json.loads(line) for line in result.stdout.splitlines() if line != 'END'])) == 1
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    messages = [r.get('message') or r.get('msg') for r in records]
+    assert any('starting up' in str(m) for m in messages)
+    assert any('Job request' in str(m) for m in messages)
+
+
+def test_main_can_log_plain_text(tmp_path: Path) -> None:
+    result = run_main(tmp_path, '--settings', 'worker_settings', '--log-format', 'text')
+
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if 'starting up' in line]
+    assert lines and not lines[0].startswith('{')
+
+
+def test_main_refuses_a_missing_settings_module(tmp_path: Path) -> None:
+    result = run_main(tmp_path, '-s', 'no_such_settings_module')
+
+    assert result.returncode != 0
+    assert 'no_such_settings_module' in result.stderr

@@ -125,3 +125,14 @@ def test_enriched_job_request_converts_actions() -> None:
 
     assert job.actions[0].action == 'a'
     assert job.client is None and job.run_coroutine is None
+
+
+def test_middleware_may_attach_attributes_to_requests() -> None:
+    action_request = EnrichedActionRequest(action='a')
+    job_request = EnrichedJobRequest()
+
+    action_request.user = 'someone'  # type: ignore[attr-defined]
+    job_request.started_at = 1.5  # type: ignore[attr-defined]
+
+    assert action_request.user == 'someone'  # type: ignore[attr-defined]
+    assert job_request.started_at == 1.5  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """The wire messages as objects: job and action requests and responses.
 
-These are mutable attrs classes on purpose: middleware written for PySOA 1.x edits responses
-in place (for example appending an error), and that must keep working.
+These are mutable, unslotted attrs classes on purpose: middleware written for PySOA 1.x edits
+responses in place (appending an error) and attaches attributes of its own, and that must keep working.
 """
 
 from collections.abc import Iterable, Mapping
@@ -38,7 +38,7 @@ def _to_errors(errors: Iterable[Error | Mapping[str, Any]]) -> list[Error]:
     return [e if isinstance(e, Error) else Error(**e) for e in errors]
 
 
-@attr.s(slots=True)
+@attr.s
 class ActionRequest:
     """A request to run one action with a body."""
 
@@ -50,7 +50,7 @@ def _to_action_requests(actions: Iterable[ActionRequest | Mapping[str, Any]]) ->
     return [a if isinstance(a, ActionRequest) else ActionRequest(**a) for a in actions]
 
 
-@attr.s(slots=True)
+@attr.s
 class ActionResponse:
     """The result of one action: its body, or the errors that stopped it."""
 
@@ -63,7 +63,7 @@ def _to_action_responses(actions: Iterable[ActionResponse | Mapping[str, Any]]) 
     return [a if isinstance(a, ActionResponse) else ActionResponse(**a) for a in actions]
 
 
-@attr.s(slots=True)
+@attr.s
 class JobRequest:
     """A job: one or more action requests run in order, with control and context headers."""
 
@@ -72,7 +72,7 @@ class JobRequest:
     actions: list[ActionRequest] = attr.ib(factory=list, converter=_to_action_requests)
 
 
-@attr.s(slots=True)
+@attr.s
 class JobResponse:
     """The result of a job: job-level errors, the context, and one response per action that ran."""
 

@@ -54,7 +54,8 @@ def _clean_files(file_list: Iterable[str | None]) -> list[str]:
         if file_name.endswith(('.pyc', '.pyo')):
             file_name = file_name[:-1]
         elif file_name.endswith('$py.class'):
-            file_name = file_name[: -len('$py.class')] + '.py'
+            # Jython's compiled files, as 1.x mapped them (`module.$py.class` -> `module.py`).
+            file_name = file_name[: -len('$py.class')] + 'py'
         if os.path.exists(file_name):
             file_names.append(file_name)
     return file_names

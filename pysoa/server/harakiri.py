@@ -59,9 +59,9 @@ class Harakiri:
         self._previous: Any = None
         self._installed = False
 
-    def install(self) -> None:
-        """Install the SIGALRM handler."""
-        self._previous = signal.signal(signal.SIGALRM, self.handle)
+    def install(self, handler: Callable[[int, FrameType | None], None] | None = None) -> None:
+        """Install `handler` (default: `handle`) for SIGALRM."""
+        self._previous = signal.signal(signal.SIGALRM, handler or self.handle)
         self._installed = True
 
     def restore(self) -> None:

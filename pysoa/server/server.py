@@ -27,6 +27,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
 from typing import Any, ClassVar, TypeVar
 
 from pysoa.client.client import Client
@@ -159,10 +160,19 @@ class Server:
                 },
             )
 
+        self._client_routing: Mapping[str, Any] | None = None
         self._default_status_action_class: ActionType | None = None
         self._idle_timer: Timer | None = None
         self._heartbeat: HeartbeatFile | None = None
         self._skip_django_database_cleanup = False
+        self._shutdown_signals = ShutdownSignalHandler(self.request_shutdown, self.logger)
+        self._harakiri = Harakiri(
+            settings['harakiri']['timeout'],
+            settings['harakiri']['shutdown_grace'],
+            self.request_shutdown,
+            self.logger,
+            self.metrics,
+        )
         self._coroutine_runner = AsyncEventLoopThread(
             [m['object'](**m.get('kwargs', {})) for m in settings['coroutine_middleware']],
         )
@@ -191,7 +201,20 @@ class Server:
         if extra_context:
             context.update(extra_context)
         context['calling_service'] = self.service_name
-        return self.client_class(self.settings['client_routing'], context=context, **kwargs)
+        return self.client_class(self._validated_client_routing(), context=context, **kwargs)
+
+    def _validated_client_routing(self) -> Mapping[str, Any]:
+        # Validated once, on first use (as PySOA 1.x did lazily), then shared by every per-job client.
+        routing = self._client_routing
+        if routing is None:
+            settings_class = getattr(self.client_class, 'settings_class', None)
+            raw: dict[str, Any] = self.settings['client_routing']
+            if settings_class is None:
+                routing = raw
+            else:
+                routing = {name: settings_class(config) for name, config in raw.items()}
+            self._client_routing = routing
+        return routing
 
     @staticmethod
     def make_middleware_stack(middleware: Sequence[Callable[[_MT], _MT]], base: _MT) -> _MT:
@@ -229,8 +252,9 @@ class Server:
                 request_id,
                 meta,
             )
-            if request_id is not None and meta is not None:
-                self.transport.acknowledge_request_message(request_id, meta)
+            if isinstance(meta, dict):
+                # Acknowledged all the same: redelivering a message that cannot be answered would not help.
+                self.transport.acknowledge_request_message(request_id, meta)  # type: ignore[arg-type]  # may be None
             self._set_busy_metrics(False)
             return
 
@@ -337,12 +361,10 @@ class Server:
 
     @staticmethod
     def _set_logging_context(request_id: int, context: dict[Any, Any]) -> None:
-        if all(type(k) is str for k in context):
-            PySOALogContextFilter.set_logging_request_context(request_id=request_id, **context)
-        else:
-            PySOALogContextFilter.set_logging_request_context(
-                request_id=request_id, **{str(k): v for k, v in context.items()},
-            )
+        # Keys become keyword arguments: they must be strings, and the request id wins over a context key.
+        values = {k if type(k) is str else str(k): v for k, v in context.items()}
+        values['request_id'] = request_id
+        PySOALogContextFilter.set_logging_request_context(**values)
 
     def process_job(self, job_request: dict[str, Any]) -> JobResponse:
         """Validate the job request dict, run it through the job middleware and return the `JobResponse`."""
@@ -439,6 +461,7 @@ class Server:
 
     def _execute_action(self, action_request: EnrichedActionRequest) -> tuple[ActionResponse, bool]:
         name = action_request.action
+        PySOALogContextFilter.set_logging_action_name(name)
         try:
             action = self._resolve_action(name)
             if action is None:
@@ -452,7 +475,6 @@ class Server:
             if self._action_middleware:
                 # Per request, as in PySOA 1.x: middleware may look at the action instance it wraps.
                 action = self.make_middleware_stack(self._action_middleware, action)
-            PySOALogContextFilter.set_logging_action_name(name)
             return action(action_request), False
         except HarakiriInterrupt:
             self.metrics.counter('server.error.harakiri', harakiri_level='action').increment()
@@ -569,6 +591,14 @@ class Server:
         self.metrics.gauge('server.worker.running').set(1 if running else 0)
         self.metrics.gauge('server.worker.busy').set(1 if busy else 0)
 
+    def handle_shutdown_signal(self, signal_number: int, stack_frame: FrameType | None) -> None:
+        """The SIGINT/SIGTERM handler `run` installs: stop after this job; a second signal exits at once."""
+        self._shutdown_signals.handle(signal_number, stack_frame)
+
+    def harakiri(self, signal_number: int, stack_frame: FrameType | None) -> None:
+        """The SIGALRM handler `run` installs: interrupt the running job, or exit if already interrupted."""
+        self._harakiri.handle(signal_number, stack_frame)
+
     def request_shutdown(self) -> None:
         """Ask the loop to stop after the current request (what SIGINT and SIGTERM do)."""
         self.shutting_down = True
@@ -592,18 +622,12 @@ class Server:
             self._heartbeat = HeartbeatFile(self.settings['heartbeat_file'], self._forked_process_id, self.logger)
             self._heartbeat.create()
 
-        harakiri = Harakiri(
-            self.settings['harakiri']['timeout'],
-            self.settings['harakiri']['shutdown_grace'],
-            self.request_shutdown,
-            self.logger,
-            self.metrics,
-        )
-        signals = ShutdownSignalHandler(self.request_shutdown, self.logger)
+        harakiri = self._harakiri
+        signals = self._shutdown_signals
         if threading.current_thread() is threading.main_thread():
             # Signal handlers can only be installed from the main thread (tests may run a server elsewhere).
-            signals.install()
-            harakiri.install()
+            signals.install(self.handle_shutdown_signal)
+            harakiri.install(self.harakiri)
 
         try:
             self._loop(harakiri)
@@ -614,11 +638,11 @@ class Server:
             self.metrics.counter('server.error.unknown').increment()
             self.logger.exception('Unhandled server error; shutting down')
         finally:
+            # A pending harakiri alarm stays armed through shutdown: it kills a worker whose teardown hangs.
             try:
                 self._shut_down()
             finally:
-                if not harakiri.triggered:
-                    harakiri.restore()
+                harakiri.restore()
                 signals.restore()
 
     def _loop(self, harakiri: Harakiri) -> None:

@@ -18,6 +18,13 @@ SHUTDOWN_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 _DUPLICATE_WINDOW_SECONDS = 1.0
 
 
+def _name(signal_number: int) -> str:
+    try:
+        return signal.Signals(signal_number).name
+    except ValueError:
+        return f'signal {signal_number}'
+
+
 class ShutdownSignalHandler:
     """Handles shutdown signals for one worker: the first one calls `request_shutdown`, a second one exits."""
 
@@ -35,10 +42,10 @@ class ShutdownSignalHandler:
         """Whether a shutdown signal has arrived."""
         return self._received
 
-    def install(self) -> None:
-        """Install the handler for SIGINT and SIGTERM (main thread only), remembering the previous handlers."""
+    def install(self, handler: Callable[[int, FrameType | None], None] | None = None) -> None:
+        """Install `handler` (default: `handle`) for SIGINT and SIGTERM (main thread only), keeping the old ones."""
         for signum in SHUTDOWN_SIGNALS:
-            self._previous[signum] = signal.signal(signum, self.handle)
+            self._previous[signum] = signal.signal(signum, handler or self.handle)
 
     def restore(self) -> None:
         """Put back the handlers that `install` replaced."""
@@ -54,7 +61,7 @@ class ShutdownSignalHandler:
         try:
             now = time.monotonic()
             if not self._received:
-                self._logger.warning('Received signal %s, shutting down after the current job', signal_number)
+                self._logger.warning('Received %s, shutting down after the current job', _name(signal_number))
                 self._received = True
                 self._request_shutdown()
             elif (

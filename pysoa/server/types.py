@@ -101,7 +101,8 @@ def _to_request_switch_set(value: Iterable[Switch] | None) -> RequestSwitchSet:
     return RequestSwitchSet(value)
 
 
-@attr.s(slots=True)
+# Not slotted, as in PySOA 1.x: middleware commonly attaches its own attributes to requests.
+@attr.s(slots=False)
 class EnrichedJobRequest(JobRequest):
     """The job request that job middleware sees: a `JobRequest` plus the client and coroutine runner."""
 
@@ -109,7 +110,7 @@ class EnrichedJobRequest(JobRequest):
     run_coroutine: RunCoroutineType | None = attr.ib(default=None)
 
 
-@attr.s(slots=True)
+@attr.s(slots=False)
 class EnrichedActionRequest(ActionRequest):
     """The request an action receives: the action and body plus what it needs from its job.
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from conformity import fields
 
-from pysoa.common.metrics import MetricsRecorder, noop_metrics
+from pysoa.common.metrics import MetricsRecorder
 from pysoa.common.transport.base import ClientTransport, ReceivedMessage, ServerTransport
 from pysoa.server.server import Server
 
@@ -73,9 +73,9 @@ class LocalClientTransport(ClientTransport, ServerTransport):
     def __init__(
         self,
         service_name: str,
-        metrics: MetricsRecorder = noop_metrics,
-        server_class: type[Server] | str = Server,
-        server_settings: dict[str, Any] | str | None = None,
+        metrics: MetricsRecorder,
+        server_class: type[Server] | str,
+        server_settings: dict[str, Any] | str | None,
     ) -> None:
         """Build the server (`server_class`, a class or `module:Class` path) with `server_settings` (dict or path)."""
         ClientTransport.__init__(self, service_name, metrics)
