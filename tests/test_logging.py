@@ -552,3 +552,18 @@ def test_syslog_emit_errors_go_to_handle_error(monkeypatch: pytest.MonkeyPatch) 
         handler.close()
     assert len(handled) == 1
 
+
+
+def test_request_id_zero_is_kept_not_replaced_by_the_placeholder() -> None:
+    import logging as std_logging
+
+    from pysoa.common.logging import PySOALogContextFilter
+
+    record = std_logging.LogRecord('x', std_logging.INFO, __file__, 1, 'msg', None, None)
+    PySOALogContextFilter.set_logging_request_context(request_id=0, correlation_id='c')
+    try:
+        PySOALogContextFilter().filter(record)
+    finally:
+        PySOALogContextFilter.clear_logging_request_context()
+    assert record.request_id == 0
+    assert record.correlation_id == 'c'

@@ -60,7 +60,9 @@ class PySOALogContextFilter(logging.Filter):
         if contexts:
             context = contexts[-1]
             record.correlation_id = context.get('correlation_id') or _NO_ID
-            record.request_id = context.get('request_id') or _NO_ID
+            request_id = context.get('request_id')
+            # 0 is a valid request id; only a missing one gets the placeholder.
+            record.request_id = _NO_ID if request_id is None else request_id
         else:
             record.correlation_id = _NO_ID
             record.request_id = _NO_ID
