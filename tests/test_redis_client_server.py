@@ -265,7 +265,7 @@ def test_chunking_settings_are_validated() -> None:
             'redis.standard', chunk_messages_larger_than_bytes=102_400, maximum_message_size_in_bytes=102_400 * 5 - 1
         )
     with pytest.raises(TypeError, match='chunk_messages_larger_than_bytes'):
-        RedisTransportClientCore('redis.standard', chunk_messages_larger_than_bytes=102_400)  # type: ignore[call-arg]
+        RedisTransportClientCore('redis.standard', chunk_messages_larger_than_bytes=102_400)
     with pytest.raises(ValueError, match='backend_type'):
         RedisTransportServerCore('hello')
 
@@ -396,6 +396,20 @@ def test_wrong_body_type_is_answered_with_an_error(
     assert response.meta is not None and isinstance(response.meta['serializer'], type(serializer))
 
 
+def test_error_answer_to_a_pre_0_70_client_has_no_is_caller_error(backend: dict[str, Any], raw: 'redis.Redis') -> None:
+    client, server = make_pair(backend)
+    reply_to = f'service.echo.{client.client_id}!' + format(threading.get_ident(), '012x')
+    envelope = {'request_id': 3, 'meta': {'reply_to': reply_to, 'client_version': [0, 60, 1]}, 'body': 'job'}
+    raw.rpush(SERVICE_QUEUE, MsgpackSerializer().dict_to_blob(envelope))
+    client._requests_outstanding = 1
+    with pytest.raises(MessageReceiveTimeout):
+        server.receive_request_message()
+    response = client.receive_response_message(5)
+    assert response.body is not None
+    assert response.body['errors'][0]['code'] == 'INVALID'
+    assert 'is_caller_error' not in response.body['errors'][0]
+
+
 def test_garbage_response_is_an_invalid_message_and_is_not_awaited_again(
     backend: dict[str, Any], raw: 'redis.Redis'
 ) -> None:
@@ -408,10 +422,17 @@ def test_garbage_response_is_an_invalid_message_and_is_not_awaited_again(
     assert client.requests_outstanding == 0
 
 
-def test_missing_reply_queue_is_an_invalid_message(backend: dict[str, Any]) -> None:
+@pytest.mark.parametrize(('meta', 'message'), [({}, 'Missing reply queue'), ({'reply_to': 12}, 'Invalid reply queue')])
+def test_missing_reply_queue_is_an_invalid_message(
+    backend: dict[str, Any], raw: 'redis.Redis', meta: dict[str, Any], message: str
+) -> None:
+    # Such a request is received as it is (the server may still run it); only answering it fails.
     _, server = make_pair(backend)
-    with pytest.raises(InvalidMessageError, match='Missing reply queue'):
-        server.send_response_message(1, {}, {})
+    raw.rpush(SERVICE_QUEUE, MsgpackSerializer().dict_to_blob({'request_id': 1, 'meta': meta, 'body': JOB}))
+    request_id, received_meta, _ = server.receive_request_message()
+    assert request_id == 1 and received_meta is not None
+    with pytest.raises(InvalidMessageError, match=message):
+        server.send_response_message(1, received_meta, {})
 
 
 def test_send_without_request_id_is_refused(backend: dict[str, Any]) -> None:

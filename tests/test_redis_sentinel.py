@@ -55,12 +55,15 @@ class SentinelCluster:
             sentinel.start()
             self.sentinels.append(sentinel)
             with self.connect(sentinel) as connection:
-                connection.execute_command('SENTINEL', 'MONITOR', MASTER_NAME, self.master.host, self.master.port, 2)
-                connection.execute_command('SENTINEL', 'SET', MASTER_NAME, 'down-after-milliseconds', '2000')
-                connection.execute_command('SENTINEL', 'SET', MASTER_NAME, 'failover-timeout', '10000')
+                command: Any = connection.execute_command
+                command('SENTINEL', 'MONITOR', MASTER_NAME, self.master.host, self.master.port, 2)
+                command('SENTINEL', 'SET', MASTER_NAME, 'down-after-milliseconds', '2000')
+                command('SENTINEL', 'SET', MASTER_NAME, 'failover-timeout', '10000')
         for sentinel in self.sentinels:
-            with self.connect(sentinel) as connection:
-                wait_for(lambda c=connection: self._knows_replica(c), 20, 'the Sentinels to discover the replica')
+            with self.connect(sentinel) as sentinel_connection:
+                wait_for(
+                    lambda: self._knows_replica(sentinel_connection), 20, 'the Sentinels to discover the replica'
+                )
 
     @staticmethod
     def connect(server: RedisServerProcess) -> 'redis.Redis':
@@ -68,7 +71,8 @@ class SentinelCluster:
 
     @staticmethod
     def _knows_replica(connection: 'redis.Redis') -> bool:
-        replicas = connection.execute_command('SENTINEL', 'REPLICAS', MASTER_NAME)
+        command: Any = connection.execute_command
+        replicas = command('SENTINEL', 'REPLICAS', MASTER_NAME)
         return any('s_down' not in replica.get('flags', '') for replica in replicas)
 
     def master_port(self) -> int:
@@ -100,6 +104,9 @@ def cluster() -> Iterator[SentinelCluster]:
     except RedisServerError as error:
         cluster.stop()
         pytest.skip(f'cannot run Sentinel: {error}')
+    except BaseException:
+        cluster.stop()
+        raise
     try:
         yield cluster
     finally:
@@ -117,8 +124,8 @@ def settings(cluster: SentinelCluster, **backend: Any) -> dict[str, Any]:
 def test_services_are_discovered_and_used(cluster: SentinelCluster) -> None:
     backend = SentinelRedisClient(hosts=cluster.hosts)
     assert backend._services == [MASTER_NAME]
-    connection = backend.get_connection('pysoa:service.x')
-    assert connection.connection_pool.get_master_address()[1] == cluster.master.port
+    pool: Any = backend.get_connection('pysoa:service.x').connection_pool
+    assert pool.get_master_address()[1] == cluster.master.port
 
     client = RedisClientTransport('sentinel', noop_metrics, **settings(cluster))
     server = RedisServerTransport('sentinel', noop_metrics, **settings(cluster, sentinel_services=[MASTER_NAME]))
@@ -130,7 +137,9 @@ def test_services_are_discovered_and_used(cluster: SentinelCluster) -> None:
 
 
 def test_unknown_service_gives_up_after_the_retries(cluster: SentinelCluster) -> None:
-    backend = SentinelRedisClient(hosts=cluster.hosts, sentinel_services=['no-such-master'], sentinel_failover_retries=1)
+    backend = SentinelRedisClient(
+        hosts=cluster.hosts, sentinel_services=['no-such-master'], sentinel_failover_retries=1
+    )
     start = time.monotonic()
     with pytest.raises(CannotGetConnectionError):
         backend.get_connection('pysoa:service.x')

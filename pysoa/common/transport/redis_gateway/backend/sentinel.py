@@ -62,6 +62,11 @@ class SentinelRedisClient(BaseRedisClient):
             self._services = self._get_service_names()
         super().__init__(ring_size=len(self._services))
 
+    def _script_host_connection(self) -> redis.Redis:
+        # Creating a master client does not connect; it only lends the script its encoder.
+        client: redis.Redis = self._sentinel.master_for(self._services[0])  # type: ignore[no-untyped-call]
+        return client
+
     @classmethod
     def _convert_hosts(cls, hosts: Iterable[HostSpec] | None) -> list[tuple[str, int]]:
         if isinstance(hosts, (str, bytes)):
@@ -111,10 +116,9 @@ class SentinelRedisClient(BaseRedisClient):
 
     def reset_clients(self) -> None:
         """Forget the cached master clients, so the next call asks the Sentinels again."""
+        # Not closed here: another thread may be mid-command on one; dropped clients close when collected.
         with self._lock:
-            clients, self._master_clients = self._master_clients, {}
-        for client in clients.values():
-            client.close()
+            self._master_clients = {}
 
     def _get_master_client_for(self, service_name: str) -> redis.Redis:
         client = self._master_clients.get(service_name)
@@ -142,6 +146,9 @@ class SentinelRedisClient(BaseRedisClient):
 
     def close(self) -> None:
         """Close the master clients and the Sentinel connections."""
-        self.reset_clients()
+        with self._lock:
+            clients, self._master_clients = self._master_clients, {}
+        for client in clients.values():
+            client.close()
         for sentinel in self._sentinel.sentinels:
             sentinel.close()
