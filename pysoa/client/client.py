@@ -7,21 +7,21 @@ until its own caller asks for it, so futures can be resolved in any order.
 """
 
 import os
-import threading
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
+from pysoa.client.async_calls import async_twin, jobs_services, single_service
 from pysoa.client.errors import (
     CallActionError,
     CallJobError,
     ImproperlyConfigured,
     InvalidExpansionKey,
-    PySOAClientError,
 )
 from pysoa.client.expander import ExpansionConverter, Expansions, ExpansionSettings
 from pysoa.client.expansion_runner import expand_responses, find_candidates
 from pysoa.client.future import FutureSOAResponse
 from pysoa.client.handler import ServiceHandler
+from pysoa.client.matching import ResponseMatcher, Responses, no_response
 from pysoa.client.settings import ClientSettings
 from pysoa.common.transport.errors import PySOATransportError
 from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Control, JobRequest, JobResponse
@@ -29,10 +29,10 @@ from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Con
 __all__ = (
     'ActionRequestArgument',
     'Client',
-    'FutureResponse',
     'FutureSOAResponse',
     'JobRequestArgument',
     'ServiceHandler',
+    'new_correlation_id',
 )
 
 ActionRequestArgument = ActionRequest | dict[str, Any]
@@ -42,13 +42,6 @@ JobRequestArgument = dict[str, Any]
 """A job to call in parallel: `{'service_name': str, 'actions': [ActionRequestArgument, ...]}`."""
 
 Switches = Collection[int]
-
-FutureResponse = FutureSOAResponse
-"""The 0.x name of `FutureSOAResponse`."""
-
-_Responses = dict[int, JobResponse]
-
-_LOCAL_CREATION_LOCK = threading.Lock()
 
 # Bits that make 128 random bits a version 4 (random) UUID: variant 10x, version 0100.
 _UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
@@ -87,7 +80,7 @@ class Client:
 
     def __init__(
         self,
-        config: Mapping[str, dict[str, Any]],
+        config: Mapping[str, dict[str, Any] | ClientSettings],
         expansion_config: dict[str, Any] | None = None,
         settings_class: type[ClientSettings] | None = None,
         context: Context | None = None,
@@ -95,16 +88,17 @@ class Client:
         self.settings_class = settings_class or type(self).settings_class
         self.context: Context = context or {}
         self.handlers: dict[str, ServiceHandler] = {}
-        self.config: Mapping[str, dict[str, Any]] = config or {}
+        self.config: Mapping[str, dict[str, Any] | ClientSettings] = config or {}
         # A value that is already a validated settings object (a server passes the same ones to every
-        # per-request client) is used as it is instead of being validated again.
-        self.settings: dict[str, ClientSettings] = {
-            service_name: (
-                service_config if isinstance(service_config, self.settings_class)
-                else self.settings_class(service_config)
-            )
-            for service_name, service_config in self.config.items()
-        }
+        # per-job client) is used as it is, not validated again, and its handler is shared: see _get_handler.
+        self.settings: dict[str, ClientSettings] = {}
+        self._shared_settings: set[str] = set()
+        for service_name, service_config in self.config.items():
+            if isinstance(service_config, self.settings_class):
+                self.settings[service_name] = service_config
+                self._shared_settings.add(service_name)
+            else:
+                self.settings[service_name] = self.settings_class(service_config)
         self.expansion_converter: ExpansionConverter | None = None
         if expansion_config:
             expansion_settings = ExpansionSettings(expansion_config)
@@ -112,9 +106,7 @@ class Client:
                 type_routes=expansion_settings['type_routes'],
                 type_expansions=expansion_settings['type_expansions'],
             )
-        # Per thread: responses received while waiting for another request's response. Made on first
-        # use, because servers build a client per request and most never need it.
-        self._local: threading.local | None = None
+        self._matcher = ResponseMatcher()
 
     # Blocking calls: send, then wait for the response.
 
@@ -150,8 +142,15 @@ class Client:
         )
         response = self._receive_job_response(service_name, request_id, timeout)
         return self._single_action_result(
-            response, expansions, raise_job_errors, raise_action_errors,
-            timeout, switches, correlation_id, context, control_extra,
+            response,
+            expansions,
+            raise_job_errors,
+            raise_action_errors,
+            timeout,
+            switches,
+            correlation_id,
+            context,
+            control_extra,
         )
 
     def call_actions(
@@ -185,8 +184,15 @@ class Client:
         )
         response = self._receive_job_response(service_name, request_id, timeout)
         return self._job_result(
-            response, expansions, raise_job_errors, raise_action_errors,
-            timeout, switches, correlation_id, context, control_extra,
+            response,
+            expansions,
+            raise_job_errors,
+            raise_action_errors,
+            timeout,
+            switches,
+            correlation_id,
+            context,
+            control_extra,
         )
 
     def call_actions_parallel(
@@ -257,6 +263,13 @@ class Client:
             control_extra=control_extra,
         ).result()
 
+    # Awaitable twins of the blocking calls (see pysoa.client.async_calls).
+
+    call_action_async = async_twin(call_action, single_service)
+    call_actions_async = async_twin(call_actions, single_service)
+    call_actions_parallel_async = async_twin(call_actions_parallel, single_service)
+    call_jobs_parallel_async = async_twin(call_jobs_parallel, jobs_services)
+
     # Non-blocking calls: send now, return a future that receives the response when asked.
 
     def call_action_future(
@@ -287,8 +300,15 @@ class Client:
         def get_response(result_timeout: int | None) -> ActionResponse:
             response = self._receive_job_response(service_name, request_id, result_timeout or timeout)
             return self._single_action_result(
-                response, expansions, raise_job_errors, raise_action_errors,
-                timeout, switches, correlation_id, context, control_extra,
+                response,
+                expansions,
+                raise_job_errors,
+                raise_action_errors,
+                timeout,
+                switches,
+                correlation_id,
+                context,
+                control_extra,
             )
 
         return FutureSOAResponse(get_response)
@@ -322,8 +342,15 @@ class Client:
         def get_response(result_timeout: int | None) -> JobResponse:
             response = self._receive_job_response(service_name, request_id, result_timeout or timeout)
             return self._job_result(
-                response, expansions, raise_job_errors, raise_action_errors,
-                timeout, switches, correlation_id, context, control_extra,
+                response,
+                expansions,
+                raise_job_errors,
+                raise_action_errors,
+                timeout,
+                switches,
+                correlation_id,
+                context,
+                control_extra,
             )
 
         return FutureSOAResponse(get_response)
@@ -406,7 +433,7 @@ class Client:
             outstanding.setdefault(service_name, set()).add(request_id)
 
         # Kept across calls of get_response, so that a retry after a receive timeout loses nothing.
-        received: dict[str, _Responses] = {name: {} for name in outstanding}
+        received: dict[str, Responses] = {name: {} for name in outstanding}
 
         def get_response(result_timeout: int | None) -> list[JobResponse]:
             receive_errors: dict[str, Exception] = {}
@@ -418,8 +445,17 @@ class Client:
                         raise
                     receive_errors[name] = e
             return self._parallel_results(
-                slots, received, receive_errors, expansions, raise_job_errors, raise_action_errors,
-                timeout, switches, correlation_id, context, control_extra,
+                slots,
+                received,
+                receive_errors,
+                expansions,
+                raise_job_errors,
+                raise_action_errors,
+                timeout,
+                switches,
+                correlation_id,
+                context,
+                control_extra,
             )
 
         return FutureSOAResponse(get_response)
@@ -464,10 +500,8 @@ class Client:
         """
         handler = self._get_handler(service_name)
         live = handler.get_all_responses(receive_timeout_in_seconds)
-        kept = self._kept_responses().get(service_name)
-        if kept:
-            earlier = list(kept.items())
-            kept.clear()
+        earlier = self._matcher.take_kept(service_name)
+        if earlier:
             return _chain(earlier, live)
         return live
 
@@ -482,7 +516,11 @@ class Client:
         settings = self.settings.get(service_name)
         if settings is None:
             raise self.ImproperlyConfigured(f'Unrecognized service name "{service_name}"')
-        handler = self.handlers[service_name] = self.handler_class(service_name, settings)
+        if service_name in self._shared_settings:
+            handler = _shared_handler(self.handler_class, service_name, settings)
+        else:
+            handler = self.handler_class(service_name, settings)
+        self.handlers[service_name] = handler
         return handler
 
     @staticmethod
@@ -522,70 +560,22 @@ class Client:
             context.update((k, v) for k, v in context_extra.items() if k != 'switches')
         return context
 
-    def _kept_responses(self) -> dict[str, _Responses]:
-        local = self._local
-        if local is None:
-            with _LOCAL_CREATION_LOCK:
-                local = self._local
-                if local is None:
-                    local = self._local = threading.local()
-        try:
-            kept: dict[str, _Responses] = local.kept
-        except AttributeError:
-            kept = local.kept = {}
-        return kept
-
     def _receive_job_response(self, service_name: str, request_id: int, timeout: int | None) -> JobResponse:
-        """Receive the response to `request_id`, keeping any other response that arrives first."""
-        kept = self._kept_responses()
-        kept_for_service = kept.get(service_name)
-        if kept_for_service:
-            response = kept_for_service.pop(request_id, None)
-            if response is not None:
-                return response
-        for received_id, response in self.get_all_responses(service_name, receive_timeout_in_seconds=timeout):
-            if received_id == request_id:
-                return response
-            kept.setdefault(service_name, {})[received_id] = response
-        raise self._no_response(service_name, [request_id])
+        return self._matcher.receive_one(self.get_all_responses, service_name, request_id, timeout)
 
     def _receive_job_responses(
         self,
         service_name: str,
         request_ids: Collection[int],
         timeout: int | None,
-        into: _Responses | None = None,
-    ) -> _Responses:
-        """Receive the responses to all of `request_ids` into `into` (filled as they arrive, so a failure
-        part-way keeps what was received); keep any other response that arrives meanwhile."""
-        found: _Responses = {} if into is None else into
-        missing = set(request_ids) - found.keys()
-        kept = self._kept_responses()
-        kept_for_service = kept.get(service_name)
-        if kept_for_service:
-            for request_id in list(missing):
-                response = kept_for_service.pop(request_id, None)
-                if response is not None:
-                    found[request_id] = response
-                    missing.discard(request_id)
-        if not missing:
-            return found
-        for received_id, response in self.get_all_responses(service_name, receive_timeout_in_seconds=timeout):
-            if received_id in missing:
-                found[received_id] = response
-                missing.discard(received_id)
-                if not missing:
-                    return found
-            else:
-                kept.setdefault(service_name, {})[received_id] = response
-        raise self._no_response(service_name, sorted(missing))
-
-    @staticmethod
-    def _no_response(service_name: str, request_ids: list[int]) -> PySOAClientError:
-        # Reached only if the transport reports nothing outstanding while we still wait (for example a
-        # response suppressed through `control_extra`): waiting longer would never help.
-        return PySOAClientError(
-            f'The transport for service "{service_name}" has no response outstanding for request(s) {request_ids}',
+        into: Responses | None = None,
+    ) -> Responses:
+        return self._matcher.receive_many(
+            self.get_all_responses,
+            service_name,
+            request_ids,
+            timeout,
+            {} if into is None else into,
         )
 
     def _single_action_result(
@@ -601,8 +591,15 @@ class Client:
         control_extra: Control | None,
     ) -> ActionResponse:
         job = self._job_result(
-            response, expansions, raise_job_errors, raise_action_errors,
-            timeout, switches, correlation_id, context, control_extra,
+            response,
+            expansions,
+            raise_job_errors,
+            raise_action_errors,
+            timeout,
+            switches,
+            correlation_id,
+            context,
+            control_extra,
         )
         if job.errors:
             # Only when the caller asked not to raise job errors: 1.x returned the error list here.
@@ -643,7 +640,7 @@ class Client:
     def _parallel_results(
         self,
         slots: list[tuple[str, int | Exception]],
-        received: dict[str, _Responses],
+        received: dict[str, Responses],
         receive_errors: dict[str, Exception],
         expansions: Expansions | None,
         raise_job_errors: bool,
@@ -665,7 +662,7 @@ class Client:
                 if service_name in receive_errors:
                     results.append(receive_errors[service_name])
                     continue
-                raise self._no_response(service_name, [request_id_or_error])
+                raise no_response(service_name, [request_id_or_error])
             if raise_job_errors and response.errors:
                 raise self.JobError(response.errors)
             if raise_action_errors:
@@ -699,12 +696,33 @@ class Client:
         expand_responses(self, trees, candidates, kwargs)
 
 
-def _first_actions(job_responses: list[JobResponse]) -> Generator[ActionResponse, None, None]:
+def _shared_handler(handler_class: type[ServiceHandler], service_name: str, settings: ClientSettings) -> ServiceHandler:
+    """The handler for `service_name` that every client built from this very `settings` object shares.
+
+    A server builds a client per job from the same validated routing settings; sharing makes the
+    transport (and its connections) and the middleware once per process instead of once per job.
+    Handlers made before a fork are not reused in the child, which must not share connections.
+    """
+    handlers: dict[tuple[type[ServiceHandler], str], tuple[int, ServiceHandler]] | None
+    handlers = settings.__dict__.get('_pysoa_shared_handlers')
+    if handlers is None:
+        handlers = settings.__dict__.setdefault('_pysoa_shared_handlers', {})
+    key = (handler_class, service_name)
+    pid = os.getpid()
+    entry = handlers.get(key)
+    if entry is None or entry[0] != pid:
+        entry = handlers[key] = (pid, handler_class(service_name, settings))
+    return entry[1]
+
+
+def _first_actions(job_responses: list[Any]) -> Generator[Any, None, None]:
+    # Items are job responses, or caught transport errors (with catch_transport_errors); a job's errors
+    # replace its action (with raise_job_errors=False), as in 1.x.
     for job in job_responses:
         if isinstance(job, Exception):
-            yield job  # a caught transport error, only with catch_transport_errors
+            yield job
         elif job.errors:
-            yield job.errors  # type: ignore[misc]  # job errors, only with raise_job_errors=False
+            yield job.errors
         else:
             yield job.actions[0]
 
@@ -715,4 +733,3 @@ def _chain(
 ) -> Generator[tuple[int, JobResponse], None, None]:
     yield from earlier
     yield from live
-

@@ -69,9 +69,11 @@ class ExpansionSettings(Settings):
                 key_type=fields.UnicodeString(description='The expansion name, as callers request it'),
                 value_type=fields.Dictionary(
                     {
-                        'type': fields.Nullable(fields.UnicodeString(
-                            description='The type of the fetched object (for nested expansions), or null',
-                        )),
+                        'type': fields.Nullable(
+                            fields.UnicodeString(
+                                description='The type of the fetched object (for nested expansions), or null',
+                            )
+                        ),
                         'route': fields.UnicodeString(description='The `type_routes` key used to fetch the object'),
                         'source_field': fields.UnicodeString(description='The field holding the id to expand'),
                         'destination_field': fields.UnicodeString(
@@ -208,7 +210,7 @@ class ExpansionConverter:
         if definition['destination_field'] == definition['source_field']:
             raise ValueError(
                 'Expansion configuration destination_field error: destination_field can not have the same name as '
-                f"the source_field: {definition['source_field']}",
+                f'the source_field: {definition["source_field"]}',
             )
         return ExpansionNode(
             node_type=definition['type'],

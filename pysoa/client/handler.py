@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pysoa.client.middleware import ClientMiddleware, ClientRequestMiddlewareTask, ClientResponseMiddlewareTask
 from pysoa.client.settings import ClientSettings
 from pysoa.common.metrics import MetricsRecorder, NoOpMetricsRecorder
-from pysoa.common.transport.base import ClientTransport
+from pysoa.common.transport.base import ClientTransport, ServerTransport
 from pysoa.common.types import JobRequest, JobResponse
 from pysoa.version import __version_info__
 
@@ -32,13 +32,27 @@ except ImportError:  # pragma: no cover  # pymetrics is optional
 _Task = TypeVar('_Task', ClientRequestMiddlewareTask, ClientResponseMiddlewareTask)
 
 
-def job_request_to_dict(job_request: JobRequest) -> dict[str, Any]:
-    """The wire form of a job request (bodies, control and context are passed as they are, not copied)."""
+def job_request_to_dict(job_request: JobRequest, copy: bool = False) -> dict[str, Any]:
+    """The wire form of a job request; with `copy`, its dicts and lists are copied (deeply), not shared."""
+    if copy:
+        return {
+            'control': _copy(job_request.control),
+            'context': _copy(job_request.context),
+            'actions': [{'action': a.action, 'body': _copy(a.body)} for a in job_request.actions],
+        }
     return {
         'control': job_request.control,
         'context': job_request.context,
         'actions': [{'action': a.action, 'body': a.body} for a in job_request.actions],
     }
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _job_response_from_dict(message: dict[str, Any]) -> JobResponse:
@@ -69,6 +83,10 @@ class ServiceHandler:
                 self.metrics,
                 **transport_config.get('kwargs', {}),
             )
+
+        # A transport that is also the server's (in process: local, stub) hands our dicts to the service
+        # unserialized; copying them keeps an action that edits its request from editing the caller's data.
+        self._copy_requests = isinstance(self.transport, ServerTransport)
 
         with self.metrics.timer('client.middleware.initialize', **_TIMER_KWARGS):
             self._middleware: list[ClientMiddleware] = [
@@ -101,7 +119,7 @@ class ServiceHandler:
         job_request: JobRequest,
         message_expiry_in_seconds: int | None = None,
     ) -> None:
-        body = job_request_to_dict(job_request)
+        body = job_request_to_dict(job_request, self._copy_requests)
         if self._measured:
             with self.metrics.timer('client.send.excluding_middleware', **_TIMER_KWARGS):
                 self.transport.send_request_message(request_id, meta, body, message_expiry_in_seconds)

@@ -1,0 +1,79 @@
+"""Awaitable twins of the blocking `Client` calls: `await client.call_action_async(...)` and friends.
+
+Each twin takes exactly the arguments of its blocking method and returns (or raises) the same.
+Transports block, so a call to out-of-process services (Redis) runs whole, send and receive, in a
+worker thread (`asyncio.to_thread`): the event loop keeps running, and concurrent awaits become
+concurrent calls, each on its own thread and so on its own reply queue. A call that involves an
+in-process transport (one that is also the server transport, like the local and stub transports)
+runs inline instead: the service's work happens in this thread anyway, and those transports are
+not made for several threads.
+"""
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+from pysoa.common.transport.base import ServerTransport
+
+if TYPE_CHECKING:
+    from pysoa.client.client import Client
+
+__all__ = ('async_twin', 'jobs_services', 'single_service')
+
+_P = ParamSpec('_P')
+_R = TypeVar('_R')
+
+ServiceNames = Callable[[tuple[Any, ...], dict[str, Any]], tuple[list[str], tuple[Any, ...], dict[str, Any]]]
+"""Finds the services a call involves: `(args, kwargs) -> (service names, args, kwargs)`; it may
+replace a one-shot iterable argument with a list it has read."""
+
+
+def single_service(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], tuple[Any, ...], dict[str, Any]]:
+    """For calls whose first argument is `service_name`."""
+    name = args[0] if args else kwargs.get('service_name')
+    return ([name] if isinstance(name, str) else []), args, kwargs
+
+
+def jobs_services(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], tuple[Any, ...], dict[str, Any]]:
+    """For calls whose first argument is `jobs`, which may be a generator: it is read once, into a list."""
+    if args:
+        jobs = list(args[0])
+        args = (jobs, *args[1:])
+    elif 'jobs' in kwargs:
+        jobs = kwargs['jobs'] = list(kwargs['jobs'])
+    else:
+        return [], args, kwargs
+    return [job['service_name'] for job in jobs if isinstance(job, dict) and 'service_name' in job], args, kwargs
+
+
+def _waits_in_thread(client: 'Client', service_names: list[str]) -> bool:
+    if not service_names:
+        return False
+    for name in service_names:
+        if name not in client.settings:
+            return False  # only a test stub can answer a service the client has no settings for
+        if isinstance(client._get_handler(name).transport, ServerTransport):
+            return False
+    return True
+
+
+def async_twin(
+    method: 'Callable[Concatenate[Client, _P], _R]',
+    services: ServiceNames,
+) -> 'Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]':
+    """Make the awaitable twin of a blocking `Client` method."""
+
+    async def twin(self: 'Client', /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        names, call_args, call_kwargs = services(args, kwargs)
+        # Looked up on the instance, so that a patched or stubbed method is the one that runs.
+        blocking = getattr(self, method.__name__)
+        if _waits_in_thread(self, names):
+            return await asyncio.to_thread(blocking, *call_args, **call_kwargs)
+        return blocking(*call_args, **call_kwargs)  # type: ignore[no-any-return]
+
+    twin.__name__ = f'{method.__name__}_async'
+    twin.__qualname__ = f'{method.__qualname__}_async'
+    twin.__doc__ = f'Awaitable twin of `{method.__name__}`: same arguments, same result and errors.'
+    # Lets `inspect.signature` show the blocking method's parameters.
+    twin.__wrapped__ = method  # type: ignore[attr-defined]
+    return twin

@@ -1,0 +1,148 @@
+"""The awaitable twins of the client's blocking calls."""
+
+import asyncio
+import collections
+import inspect
+import threading
+from typing import Any
+
+import pytest
+from conformity import fields
+
+from pysoa.client import Client
+from pysoa.client.errors import CallActionError, ImproperlyConfigured
+from pysoa.common.errors import Error
+from pysoa.common.transport.base import ClientTransport, ReceivedMessage
+from pysoa.server.action import Action
+from pysoa.server.errors import ActionError
+from pysoa.server.server import Server
+
+
+class EchoAction(Action):
+    request_schema = fields.SchemalessDictionary(key_type=fields.UnicodeString())
+
+    def run(self, request: Any) -> dict[str, Any]:
+        return {'body': dict(request.body), 'thread': threading.get_ident()}
+
+
+class FailAction(Action):
+    def run(self, request: Any) -> dict[str, Any]:
+        raise ActionError(errors=[Error(code='NOPE', message='no')])
+
+
+class EchoServer(Server):
+    service_name = 'echo'
+    action_class_map = {'echo': EchoAction, 'fail': FailAction}
+
+
+@fields.ClassConfigurationSchema.provider(fields.Dictionary({'parties': fields.Integer()}))
+class RendezvousTransport(ClientTransport):
+    """An out-of-process style transport: replies per thread, and the first `parties` sends wait for each
+    other, so the calls complete only if they really run at the same time."""
+
+    def __init__(self, service_name: str, metrics: Any, parties: int) -> None:
+        super().__init__(service_name, metrics)
+        self.barrier = threading.Barrier(parties)
+        self.lock = threading.Lock()
+        self.sends_to_hold = parties
+        self.replies: dict[int, collections.deque[ReceivedMessage]] = collections.defaultdict(collections.deque)
+
+    def send_request_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | None = None,
+    ) -> None:
+        with self.lock:
+            hold = self.sends_to_hold > 0
+            self.sends_to_hold -= 1
+        if hold:
+            self.barrier.wait(timeout=10)
+        thread = threading.get_ident()
+        actions = [{'action': a['action'], 'body': {'echo': a['body'], 'thread': thread}} for a in body['actions']]
+        self.replies[thread].append(ReceivedMessage(request_id, meta, {'context': body['context'], 'actions': actions}))
+
+    def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
+        queue = self.replies[threading.get_ident()]
+        return queue.popleft() if queue else ReceivedMessage(None, None, None)
+
+
+def local_client() -> Client:
+    return Client(
+        {
+            'echo': {
+                'transport': {
+                    'path': 'pysoa.common.transport.local:LocalClientTransport',
+                    'kwargs': {'server_class': EchoServer, 'server_settings': {}},
+                },
+            },
+        },
+    )
+
+
+def remote_client(parties: int) -> Client:
+    return Client(
+        {'remote': {'transport': {'path': f'{__name__}:RendezvousTransport', 'kwargs': {'parties': parties}}}}
+    )
+
+
+def test_twins_have_the_blocking_signatures() -> None:
+    for name in ('call_action', 'call_actions', 'call_actions_parallel', 'call_jobs_parallel'):
+        twin = getattr(Client, f'{name}_async')
+        assert inspect.iscoroutinefunction(twin)
+        assert inspect.signature(twin) == inspect.signature(getattr(Client, name))
+
+
+def test_in_process_services_are_called_inline() -> None:
+    client = local_client()
+
+    async def main() -> Any:
+        return await client.call_action_async('echo', 'echo', {'a': 1}), threading.get_ident()
+
+    response, loop_thread = asyncio.run(main())
+
+    assert response.body == {'body': {'a': 1}, 'thread': loop_thread}
+
+
+def test_out_of_process_calls_wait_in_threads_and_run_concurrently() -> None:
+    client = remote_client(parties=3)
+
+    async def main() -> Any:
+        return await asyncio.gather(
+            client.call_action_async('remote', 'a', {'n': 1}),
+            client.call_actions_async('remote', [{'action': 'b', 'body': {'n': 2}}]),
+            client.call_jobs_parallel_async(
+                ({'service_name': 'remote', 'actions': [{'action': 'c', 'body': {'n': n}}]} for n in (3, 4)),
+            ),
+        ), threading.get_ident()
+
+    (single, job, jobs), loop_thread = asyncio.run(main())
+
+    assert single.body['echo'] == {'n': 1}
+    assert job.actions[0].body['echo'] == {'n': 2}
+    assert [j.actions[0].body['echo'] for j in jobs] == [{'n': 3}, {'n': 4}]
+    threads = {single.body['thread'], job.actions[0].body['thread'], jobs[0].actions[0].body['thread']}
+    assert len(threads) == 3
+    assert loop_thread not in threads
+
+
+def test_errors_are_raised_from_the_await() -> None:
+    client = local_client()
+
+    with pytest.raises(CallActionError):
+        asyncio.run(client.call_action_async('echo', 'fail'))
+    with pytest.raises(ImproperlyConfigured):
+        asyncio.run(client.call_action_async('nobody', 'echo'))
+    with pytest.raises(TypeError):
+        asyncio.run(client.call_action_async('echo', 'echo', suppress_response=True))  # type: ignore[call-arg]
+
+
+def test_parallel_twin_returns_responses_in_order() -> None:
+    client = local_client()
+
+    responses = asyncio.run(
+        client.call_actions_parallel_async('echo', [{'action': 'echo', 'body': {'n': n}} for n in range(3)])
+    )
+
+    assert [r.body['body']['n'] for r in responses] == [0, 1, 2]
