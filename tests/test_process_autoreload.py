@@ -63,7 +63,7 @@ def test_clean_files_maps_compiled_names_to_sources_and_drops_missing_files() ->
         '/no/such/file.py',
         pysoa.__file__,
         pysoa.client.__file__ + 'c',
-        pysoa.server.__file__[:-3] + '$py.class',
+        pysoa.server.__file__[:-2] + '$py.class',
         '',
         None,
         version_file + 'o',
@@ -110,7 +110,7 @@ def test_watched_file_names_follow_the_loaded_modules(tmp_path: Path, monkeypatc
     assert reloader.get_watch_file_names(only_new=True) == []
 
     try:
-        import reload_probe_module  # noqa: F401  # imported for its effect on sys.modules
+        import reload_probe_module  # type: ignore[import-not-found]  # noqa: F401  # for its effect on sys.modules
 
         assert reloader.get_watch_file_names(only_new=True) == [str(tmp_path / 'reload_probe_module.py')]
         assert len(reloader.get_watch_file_names()) == 3

@@ -20,11 +20,11 @@ def start_service(redis_url: str, tmp_path: Path) -> Iterator[ServiceFactory]:
     """Start the echo service (stopped, by PID, after the test); its heartbeat files tell when workers serve."""
     started: list[EchoServiceProcess] = []
 
-    def start(workers: int = 2, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> EchoServiceProcess:
+    def start(workers: int = 2, extra_args: tuple[str, ...] = ()) -> EchoServiceProcess:
         heartbeats = tmp_path / f'heartbeats-{len(started)}'
         heartbeats.mkdir()
         service = EchoServiceProcess(
-            redis_url, workers=workers, extra_args=extra_args, env=env, heartbeat_dir=str(heartbeats)
+            redis_url, workers=workers, extra_args=extra_args, heartbeat_dir=str(heartbeats)
         )
         started.append(service)
         service.start()
@@ -100,7 +100,7 @@ def test_a_worker_that_keeps_crashing_is_given_up(start_service: ServiceFactory,
     for _ in range(3):  # three crashes in quick succession: each one respawned
         pid = service.wait_for_workers()[1]
         os.kill(pid, signal.SIGKILL)
-        assert wait_until(lambda pid=pid: service.worker_pids().get(1, pid) != pid, timeout=15), service.output()
+        assert wait_until(lambda: service.worker_pids().get(1, pid) != pid, timeout=15), service.output()  # noqa: B023
 
     os.kill(service.worker_pids()[1], signal.SIGKILL)  # the fourth within 15 seconds: not respawned
     assert wait_until(lambda: 'Server process #1 not respawned' in service.output(), timeout=10), service.output()

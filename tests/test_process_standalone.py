@@ -227,3 +227,19 @@ def test_django_main_needs_a_settings_module(standalone: ModuleType, argv: list[
         with pytest.raises(SystemExit) as caught:
             standalone.django_main(mock.MagicMock())
     assert caught.value.code == 2  # argparse: -s/--settings is required
+
+
+def test_a_worker_that_cannot_be_started_counts_as_a_crash(
+    standalone: ModuleType, argv: list[str], restore_signals: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv += ['--fork', '2']
+
+    with mock.patch('multiprocessing.cpu_count', return_value=2), mock.patch(
+        'multiprocessing.Process', side_effect=OSError('fork failed')
+    ):
+        standalone.simple_main(mock.MagicMock())  # would never return if a failed start were retried forever
+
+    output = capsys.readouterr().out
+    for index in (1, 2):
+        assert output.count(f'Server process #{index} could not be started') == 4  # then 3 respawns in 15 s
+        assert f'Server process #{index} not respawned: it has crashed too many times (3)' in output

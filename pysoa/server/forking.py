@@ -8,11 +8,11 @@ waits for the monitors:
 - the first SIGINT, SIGTERM or SIGHUP asks every worker to stop gracefully (SIGTERM) and stops respawning;
 - a different signal within a second of the previous one is a duplicate (Ctrl+C reaches the parent and its
   workers at once; the file watcher sends SIGHUP then SIGTERM) and is ignored;
-- a second signal is forwarded again (a worker forced to exit by a second signal), a third kills the workers.
+- a second signal is forwarded again (a worker exits at once on a second signal); workers still alive
+  5 seconds later, or at a third signal, are killed.
 """
 
 import collections
-import logging
 import multiprocessing
 import os
 import signal
@@ -25,11 +25,10 @@ from typing import Any, Protocol
 
 __all__ = ('RespawnPolicy', 'WorkerPool', 'cap_worker_count', 'use_fork_start_method')
 
-_logger = logging.getLogger(__name__)
-
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 DUPLICATE_SIGNAL_WINDOW_SECONDS = 1.0
 WORKERS_PER_CPU_LIMIT = 5
+FORCED_EXIT_GRACE_SECONDS = 5.0
 
 
 class ForkableServer(Protocol):
@@ -44,10 +43,16 @@ class ForkableServer(Protocol):
         """Run one server process (the body of each worker)."""
 
 
+# Forking while another thread holds a lock (stdout's, say) leaves that lock held forever in the child, so
+# the parent's threads never write while one of them forks.
+_fork_lock = threading.Lock()
+
+
 def _say(message: str) -> None:
     # The parent has no logging configuration of its own (workers configure logging), so it writes plainly.
-    sys.stdout.write(message + '\n')
-    sys.stdout.flush()
+    with _fork_lock:
+        sys.stdout.write(message + '\n')
+        sys.stdout.flush()
 
 
 def use_fork_start_method() -> None:
@@ -110,8 +115,13 @@ class _WorkerMonitor(threading.Thread):
             self._delivered_level = level
             if level >= 3:
                 process.kill()
-            else:
-                process.terminate()
+                return
+            process.terminate()
+        if level == 2:
+            # A worker that misses or ignores the second SIGTERM (stuck in C code, say) is killed a little later.
+            timer = threading.Timer(FORCED_EXIT_GRACE_SECONDS, self.deliver, args=(3,))
+            timer.daemon = True
+            timer.start()
 
     def _start_process(self) -> Any:
         # `multiprocessing.Process` is looked up at call time on purpose: it is the seam tests replace.
@@ -120,7 +130,8 @@ class _WorkerMonitor(threading.Thread):
             name=f'pysoa-worker-{self.index}',
             args=(self.index,),
         )
-        process.start()
+        with _fork_lock:
+            process.start()
         with self._lock:
             self._process, self._delivered_level = process, 0
         if self.pool.stop_level:
@@ -130,13 +141,19 @@ class _WorkerMonitor(threading.Thread):
     def run(self) -> None:
         """Keep this worker slot filled until the pool stops, respawning is off, or the policy gives up."""
         while not self.pool.stop_level:
-            process = self._start_process()
-            process.join()
-            with self._lock:
-                self._process = None
-            if self.pool.stop_level or not self.pool.respawn:
+            try:
+                process = self._start_process()
+            except Exception as error:  # noqa: BLE001 -- a worker that cannot start counts as a crash
+                _say(f'Server process #{self.index} could not be started: {error!r}')
+            else:
+                process.join()
+                with self._lock:
+                    self._process = None
+                if self.pool.stop_level:
+                    return
+                _say(f'Server process #{self.index} (pid {process.pid}) exited with code {process.exitcode}')
+            if not self.pool.respawn:
                 return
-            _say(f'Server process #{self.index} (pid {process.pid}) exited with code {process.exitcode}')
             refusal = self.policy.refusal(time.monotonic())
             if refusal:
                 _say(f'Server process #{self.index} not respawned: {refusal}')
