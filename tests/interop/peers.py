@@ -1,0 +1,146 @@
+"""Start interop peers (the `peer` package) under our interpreter or upstream's, and read what they report.
+
+A peer server runs `python -P -m peer.echo_service -s peer.settings` in its own process, stopped by its PID; a
+peer client runs `python -P -m peer.client` with a JSON plan on stdin. `-P` and a working directory outside the
+repo keep our `pysoa` from shadowing upstream's in the upstream venv.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import pytest
+import redis
+
+# The venv builder lives with the benchmark, which shares it (pytest puts the repo root on sys.path).
+from bench.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env
+
+PEER_PATH = Path(__file__).resolve().parent
+
+_BLOCKING_COMMANDS = frozenset({'blpop', 'brpop', 'blmove', 'brpoplpush', 'blmpop', 'bzpopmin', 'xreadgroup'})
+
+
+def in_ci() -> bool:
+    """True when running in CI, where a missing upstream venv or Redis is a failure, not a skip."""
+    return os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+
+
+def require_upstream_env() -> UpstreamEnv:
+    """The cached upstream venv, built on first use; skips the test (fails it in CI) when it cannot be made."""
+    try:
+        return ensure_upstream_env()
+    except UpstreamEnvError as error:
+        reason = f'cannot build the upstream pysoa==1.4.9 virtualenv: {error}'
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def peer_environ(base: dict[str, str], redis_address: str, service: str) -> dict[str, str]:
+    """The environment for a peer process: `peer` importable, pointed at one Redis and service name."""
+    env = dict(base)
+    env['PYTHONPATH'] = str(PEER_PATH)
+    env['PYSOA_INTEROP_REDIS'] = redis_address
+    env['PYSOA_INTEROP_SERVICE'] = service
+    return env
+
+
+def our_environ() -> dict[str, str]:
+    """This process's environment minus anything that would change what a child Python imports."""
+    return {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PYTHONHOME')}
+
+
+def _blocked_clients(connection: redis.Redis, name: str) -> int:
+    """How many connections named `name` are blocked waiting on a list."""
+    clients = connection.client_list()
+    return sum(1 for client in clients if client.get('name') == name and client.get('cmd') in _BLOCKING_COMMANDS)
+
+
+class PeerServer:
+    """The echo service in a child process, under `python`, serving `service` on the Redis at host:port."""
+
+    def __init__(self, python: Path | str, env: dict[str, str], host: str, port: int, service: str) -> None:
+        self.python = str(python)
+        self.env = peer_environ(env, f'{host}:{port}', service)
+        self.host = host
+        self.port = port
+        self.service = service
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix=f'pysoa-interop-{service}-', suffix='.log', delete=False)
+
+    def start(self, timeout: float = 30) -> Self:
+        """Start the server and wait until its connection (named after the service) blocks on its queue."""
+        connection = redis.Redis(host=self.host, port=self.port)
+        try:
+            self._process = subprocess.Popen(
+                [self.python, '-P', '-m', 'peer.echo_service', '-s', 'peer.settings'],
+                env=self.env,
+                cwd=tempfile.gettempdir(),
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + timeout
+            while not _blocked_clients(connection, f'peer-{self.service}'):
+                if self._process.poll() is not None:
+                    raise RuntimeError(f'peer server {self.service} exited early:\n{self.log_tail()}')
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f'peer server {self.service} not receiving after {timeout}s:\n{self.log_tail()}')
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            connection.close()
+        return self
+
+    def log_tail(self, size: int = 4000) -> str:
+        """The end of what the server printed."""
+        self._log.flush()
+        return Path(self._log.name).read_bytes()[-size:].decode('utf-8', 'replace')
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the server by its PID: SIGTERM, then SIGKILL if it lingers."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        self._log.close()
+
+    def remove_log(self) -> None:
+        """Delete the log file."""
+        Path(self._log.name).unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def run_peer_client(python: Path | str, env: dict[str, str], plan: dict[str, Any], timeout: float = 60) -> Any:
+    """Run `peer.client` under `python` with `plan`, and return the JSON it printed."""
+    done = subprocess.run(
+        [str(python), '-P', '-m', 'peer.client'],
+        input=json.dumps(plan).encode(),
+        env=peer_environ(env, plan['redis'], plan['service']),
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise AssertionError(
+            f'peer client exited with {done.returncode}:\n{done.stderr.decode("utf-8", "replace")[-4000:]}'
+        )
+    return json.loads(done.stdout)
