@@ -3,6 +3,7 @@
 import asyncio
 import datetime
 import decimal
+import gc
 import json
 import logging
 import logging.handlers
@@ -407,6 +408,14 @@ def test_syslog_handler_defaults() -> None:
         assert handler.maximum_length >= 1252
     finally:
         handler.close()
+
+
+def test_syslog_handler_dropped_without_close_releases_its_socket() -> None:
+    handler = SyslogHandler()
+    sock = handler.socket
+    del handler  # no close(): under filterwarnings=error a leaked socket would fail the test with ResourceWarning
+    gc.collect()
+    assert sock.fileno() == -1
 
 
 def test_syslog_short_record_is_one_packet() -> None:

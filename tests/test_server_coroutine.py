@@ -6,9 +6,13 @@ import threading
 from typing import Any
 
 import pytest
+from conformity import fields
+from conformity.error import ValidationError
 
 from pysoa.server.action.base import Action
 from pysoa.server.coroutine import AsyncEventLoopThread, CoroutineMiddleware, DefaultCoroutineMiddleware
+from pysoa.server.internal import event_loop
+from pysoa.server.internal.event_loop import coroutine_middleware_config
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest
@@ -87,6 +91,114 @@ def test_default_middleware_logs_and_reraises(caplog: pytest.LogCaptureFixture) 
 
 def test_stop_before_start_is_harmless() -> None:
     AsyncEventLoopThread().stop()
+
+
+def test_the_server_module_and_the_internal_module_share_one_thread_class() -> None:
+    assert AsyncEventLoopThread is event_loop.AsyncEventLoopThread
+
+
+def test_started_thread_joins_once_stopped_and_closed_and_join_is_idempotent() -> None:
+    thread = AsyncEventLoopThread([])
+    thread.start()
+    thread.start()  # a second start is ignored rather than raising
+    assert thread.running
+
+    async def where() -> threading.Thread:
+        return threading.current_thread()
+
+    assert thread.run_coroutine(where()).result(timeout=10) is thread
+    thread.join()
+    thread.join()
+
+    assert not thread.running
+    assert not thread.loop.is_running()
+    assert thread.loop.is_closed()
+
+
+def test_join_right_after_start_does_not_hang() -> None:
+    thread = AsyncEventLoopThread()
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert thread.loop.is_closed()
+
+
+def test_pending_coroutines_finish_before_the_loop_closes() -> None:
+    thread = AsyncEventLoopThread()
+    started = threading.Event()
+
+    async def slow() -> str:
+        started.set()
+        await asyncio.sleep(0.2)  # still sleeping when join() below stops the loop
+        return 'finished'
+
+    future = thread.run_coroutine(slow())
+    assert started.wait(timeout=10)
+    thread.join()
+
+    assert future.result(timeout=0) == 'finished'
+    assert thread.loop.is_closed()
+
+
+def test_coroutines_still_pending_after_the_grace_period_are_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(event_loop, '_SHUTDOWN_TIMEOUT_SECONDS', 0.05)
+    thread = AsyncEventLoopThread()
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    future = thread.run_coroutine(forever())
+    thread.join(timeout=10)
+
+    assert future.cancelled()
+    assert thread.loop.is_closed()
+
+
+def test_run_coroutine_after_stop_raises_and_closes_the_coroutine() -> None:
+    thread = AsyncEventLoopThread()
+    thread.start()
+    thread.stop()
+
+    async def never() -> None:
+        raise AssertionError('must not run')
+
+    coroutine = never()
+    with pytest.raises(RuntimeError):
+        thread.run_coroutine(coroutine)
+    assert coroutine.cr_frame is None  # closed, so no 'never awaited' warning
+
+
+def test_loop_created_but_never_started_is_closed_by_stop() -> None:
+    thread = AsyncEventLoopThread()
+    loop = thread.loop
+    thread.stop()
+    assert loop.is_closed()
+
+
+@fields.ClassConfigurationSchema.provider(fields.Dictionary({'name': fields.UnicodeString()}))
+class Named(CoroutineMiddleware):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
+class NotAMiddleware:
+    pass
+
+
+def test_coroutine_middleware_config_builds_middleware_and_rejects_bad_config() -> None:
+    middleware = coroutine_middleware_config.contents.instantiate_from(
+        {'path': f'{__name__}:Named', 'kwargs': {'name': 'x'}},
+    )
+    assert isinstance(middleware, Named) and middleware.name == 'x'
+
+    for bad in (
+        {'path': f'{__name__}:Named'},
+        {'path': f'{__name__}:Named', 'kwargs': {'name': 3}},
+        {'path': f'{__name__}:NotAMiddleware'},
+    ):
+        with pytest.raises(ValidationError):
+            coroutine_middleware_config.contents.instantiate_from(bad)
 
 
 class AsyncAction(Action):

@@ -13,6 +13,9 @@ from pysoa.test.plugins.pytest.fixtures import ActionStubber
 
 pytest_plugins = ('pytester',)
 
+# The inner runs need neither the cache nor pytest-asyncio (which, unconfigured there, warns about its loop scope).
+INNER_RUN_ARGS = ('-p', 'no:cacheprovider', '-p', 'no:asyncio')
+
 
 class SixAction(Action):
     def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
@@ -99,13 +102,13 @@ def test_plugin_is_registered_and_reads_pysoa_settings_module(
     pytester.makepyfile(user_settings='SOA_SERVER_SETTINGS = {}', test_user=USER_TEST)
     monkeypatch.setenv('PYSOA_SETTINGS_MODULE', 'user_settings')
     monkeypatch.syspath_prepend(pytester.path)
-    result = pytester.runpytest_inprocess('-p', 'no:cacheprovider')
+    result = pytester.runpytest_inprocess(*INNER_RUN_ARGS)
     result.assert_outcomes(passed=2)
 
 
 def test_missing_server_class_is_explained(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user='def test_it(service_client):\n    pass\n')
-    result = pytester.runpytest_inprocess('-p', 'no:cacheprovider')
+    result = pytester.runpytest_inprocess(*INNER_RUN_ARGS)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(['*need a `server_class` fixture*'])
 
@@ -113,6 +116,6 @@ def test_missing_server_class_is_explained(pytester: pytest.Pytester) -> None:
 def test_missing_settings_are_explained(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv('PYSOA_SETTINGS_MODULE', raising=False)
     pytester.makepyfile(test_user=USER_TEST)
-    result = pytester.runpytest_inprocess('-p', 'no:cacheprovider')
+    result = pytester.runpytest_inprocess(*INNER_RUN_ARGS)
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(['*PYSOA_SETTINGS_MODULE*'])

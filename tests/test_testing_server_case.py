@@ -383,9 +383,13 @@ def test_assert_raises_forms(asserts: PyTestServerTestCase) -> None:
         raise ValueError('x')
     assert context.exception.args == ('x',)
     assert context.value.args == ('x',)
-    with pytest.raises(Failed):
+    with pytest.raises(AssertionError, match='^ValueError not raised$'):
         with asserts.assertRaises(ValueError):  # type: ignore[union-attr]
             pass
+    with pytest.raises(AssertionError, match='^KeyError or TypeError not raised$'):
+        asserts.assertRaises((KeyError, TypeError), dict)
+    with pytest.raises(AssertionError, match='ValueError not raised'):
+        asserts.assertRaisesRegex(ValueError, 'x', int, '1')
     assert asserts.assertRaises(KeyError, {}.__getitem__, 'k') is None
     with asserts.assertRaisesRegex(ValueError, '[a-z]+') as context:  # type: ignore[union-attr]
         raise ValueError('hello')

@@ -419,6 +419,13 @@ class SyslogHandler(logging.handlers.SysLogHandler):
             self.maximum_length = 1024 * 1024
             self.overflow = self.OVERFLOW_BEHAVIOR_TRUNCATE
 
+    def __del__(self) -> None:
+        # Handlers built and dropped without `close()` (tests, reconfigured logging) must not leak their socket,
+        # which would also raise ResourceWarning. `close()` itself is not called here: it takes logging's locks.
+        sock = getattr(self, 'socket', None)
+        if sock is not None:
+            sock.close()
+
     def emit(self, record: logging.LogRecord) -> None:
         """Format the record and send it in as many packets as the length limit and overflow behaviour need."""
         try:

@@ -1,21 +1,22 @@
-"""Coroutines run from actions with `request.run_coroutine(...)`, on one event loop thread per worker.
+"""Coroutine middleware: hooks around the coroutines that actions run with `request.run_coroutine(...)`.
 
-The loop thread starts on first use and stops when the server shuts down (pending tasks get a few
-seconds to finish). Context variables (the logging context, for one) travel with each coroutine.
-`coroutine_middleware` (a server setting) wraps each coroutine, first configured outermost.
+The coroutines run on the worker's event loop thread (`pysoa.server.internal.event_loop.AsyncEventLoopThread`).
+`coroutine_middleware` (a server setting) wraps each coroutine, first configured outermost. Context variables (the
+logging context, for one) travel with each coroutine.
 """
 
-import asyncio
-import concurrent.futures
 import logging
-import threading
-from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from conformity import fields
 
+if TYPE_CHECKING:
+    from pysoa.server.internal.event_loop import AsyncEventLoopThread
+
 __all__ = (
     'AsyncEventLoopThread',
+    'Coroutine',
     'CoroutineMiddleware',
     'DefaultCoroutineMiddleware',
     'MiddlewareCoroutine',
@@ -25,9 +26,6 @@ _logger = logging.getLogger(__name__)
 
 MiddlewareCoroutine = TypeVar('MiddlewareCoroutine', bound=Coroutine[Any, Any, Any])
 """A coroutine type, so that a middleware's wrapper is typed like the coroutine it wraps."""
-
-# Pending coroutines get this long to finish when the worker shuts down.
-_SHUTDOWN_TIMEOUT_SECONDS = 5.0
 
 
 class CoroutineMiddleware:
@@ -60,61 +58,11 @@ class DefaultCoroutineMiddleware(CoroutineMiddleware):
         return logged()  # type: ignore[return-value]  # same result type as the wrapped coroutine
 
 
-class AsyncEventLoopThread:
-    """An asyncio event loop on a daemon thread, started on first use."""
+def __getattr__(name: str) -> Any:
+    # The loop thread is importable from here too (the server does), but its module imports this one, so it is
+    # resolved on first access rather than at import time.
+    if name == 'AsyncEventLoopThread':
+        from pysoa.server.internal.event_loop import AsyncEventLoopThread
 
-    def __init__(self, coroutine_middleware: Sequence[CoroutineMiddleware] = ()) -> None:
-        self._middleware = list(coroutine_middleware)
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the loop thread has been started and not stopped."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def run_coroutine(self, coroutine: Coroutine[Any, Any, Any]) -> 'concurrent.futures.Future[Any]':
-        """Schedule `coroutine` (through the middleware) on the loop; return a future of its result."""
-        for middleware in self._middleware:
-            middleware.before_run_coroutine()
-        for middleware in reversed(self._middleware):
-            coroutine = middleware.coroutine(coroutine)
-        # The task is created from a copy of this thread's context, so context variables carry over.
-        return asyncio.run_coroutine_threadsafe(coroutine, self._started_loop())
-
-    def _started_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-                thread = threading.Thread(
-                    target=self._run, args=(loop, ready), name='pysoa-async-event-loop', daemon=True,
-                )
-                thread.start()
-                ready.wait()
-                self._loop, self._thread = loop, thread
-            return self._loop
-
-    @staticmethod
-    def _run(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-        asyncio.set_event_loop(loop)
-        loop.call_soon(ready.set)
-        try:
-            loop.run_forever()
-            pending = asyncio.all_tasks(loop)
-            if pending:
-                loop.run_until_complete(asyncio.wait(pending, timeout=_SHUTDOWN_TIMEOUT_SECONDS))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            loop.close()
-
-    def stop(self, timeout: float = _SHUTDOWN_TIMEOUT_SECONDS + 1) -> None:
-        """Stop the loop after letting pending coroutines finish (up to a few seconds); no-op if never started."""
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
+        return AsyncEventLoopThread
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -58,9 +58,13 @@ def _compile(pattern: str | bytes | re.Pattern[Any] | None) -> re.Pattern[Any]:
 
 
 class RaisesContext:
-    """`pytest.raises` whose captured info also answers to unittest's `.exception` name."""
+    """`pytest.raises` whose captured info also answers to unittest's `.exception` name.
+
+    As in unittest, a block that raises nothing fails with `AssertionError` (pytest's own `Failed` is not one).
+    """
 
     def __init__(self, expected: _ExceptionTypes, match: str | re.Pattern[str] | None = None) -> None:
+        self._expected = expected
         self._raises = pytest.raises(expected, match=match)
 
     def __enter__(self) -> '_CapturedException':
@@ -72,6 +76,9 @@ class RaisesContext:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
+        if exc_type is None:
+            expected = self._expected if isinstance(self._expected, tuple) else (self._expected,)
+            raise AssertionError(f'{" or ".join(e.__name__ for e in expected)} not raised')
         return bool(self._raises.__exit__(exc_type, exc_value, traceback))
 
 
@@ -372,7 +379,7 @@ class UnitTestStyleAssertions:
         if callable is None:
             kwargs.pop('msg', None)
             return RaisesContext(expected_exception, **kwargs)
-        with pytest.raises(expected_exception):
+        with RaisesContext(expected_exception):
             callable(*args, **kwargs)
         return None
 
@@ -387,7 +394,7 @@ class UnitTestStyleAssertions:
         """Assert the call (or the `with` block) raises `expected_exception` with a message matching the regex."""
         if callable is None:
             return RaisesContext(expected_exception, match=expected_regex)
-        with pytest.raises(expected_exception, match=expected_regex):
+        with RaisesContext(expected_exception, match=expected_regex):
             callable(*args, **kwargs)
         return None
 
