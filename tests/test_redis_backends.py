@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import redis
@@ -97,6 +98,21 @@ def test_core_folds_redis_port_and_redis_db_shortcuts() -> None:
     assert (defaults.message_expiry_in_seconds, defaults.queue_capacity, defaults.queue_full_retries) == (60, 10000, 10)
     assert defaults.receive_timeout_in_seconds == 5
     assert defaults.maximum_message_size_in_bytes == 250 * 1024
+
+
+def test_core_folds_hosts_even_when_the_client_class_is_mocked() -> None:
+    # PySOA 1.x's own tests replace StandardRedisClient with a mock and expect the folded hosts in its call.
+    # The shared backend cache is emptied for the test (and restored), so the mock is neither found nor kept there.
+    with (
+        mock.patch.dict(RedisTransportServerCore._backend_layer_cache, clear=True),
+        mock.patch('pysoa.common.transport.redis_gateway.core.StandardRedisClient') as client_class,
+    ):
+        core = RedisTransportServerCore(
+            'redis.standard',
+            backend_layer_kwargs={'hosts': ['far_away_host', 'redis://u:6380/1', 'near_host'], 'redis_port': 1098},
+        )
+        assert core.backend_layer is client_class.return_value
+    client_class.assert_called_once_with(hosts=[('far_away_host', 1098), 'redis://u:6380/1', ('near_host', 1098)])
 
 
 def test_hiredis_parser_is_used_when_installed(redis_url: str) -> None:

@@ -380,7 +380,8 @@ def test_wrong_body_type_is_answered_with_an_error(
     client, server = make_pair(backend)
     # A well-formed envelope on the client's own reply queue, with a body that is not a job request.
     reply_to = f'service.echo.{client.client_id}!' + format(threading.get_ident(), '012x')
-    envelope = {'request_id': 41, 'meta': {'reply_to': reply_to}, 'body': ['not', 'a', 'map']}
+    meta = {'reply_to': reply_to, 'client_version': [1, 4, 9]}
+    envelope = {'request_id': 41, 'meta': meta, 'body': ['not', 'a', 'map']}
     raw.rpush(SERVICE_QUEUE, b'pysoa-redis/3//content-type:%s;' % serializer.mime_type.encode()
               + serializer.dict_to_blob(envelope))
     client._requests_outstanding = 1

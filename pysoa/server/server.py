@@ -44,7 +44,12 @@ from pysoa.common.logging import PySOALogContextFilter, RecursivelyCensoredDictW
 from pysoa.common.metrics import MetricsRecorder, Timer
 from pysoa.common.serializer.errors import InvalidField
 from pysoa.common.transport.base import ServerTransport
-from pysoa.common.transport.errors import MessageReceiveTimeout, MessageTooLarge, TransientPySOATransportError
+from pysoa.common.transport.errors import (
+    InvalidMessageError,
+    MessageReceiveTimeout,
+    MessageTooLarge,
+    TransientPySOATransportError,
+)
 from pysoa.common.types import ActionResponse, Context, JobResponse
 from pysoa.server.coroutine import AsyncEventLoopThread
 from pysoa.server.errors import ActionError, HarakiriInterrupt, JobError
@@ -236,6 +241,12 @@ class Server:
         except MessageReceiveTimeout:
             self._idle()
             return
+        except InvalidMessageError as e:
+            # The transport popped something it could not read: that message is gone, the next one may be fine.
+            self.metrics.counter('server.error.invalid_message').increment()
+            self.logger.error('Discarding a request that the transport could not read: %s', e)
+            self._idle()
+            return
         if request_id is None and meta is None and job_request is None:
             self._idle()
             return
@@ -301,9 +312,14 @@ class Server:
             isinstance(job_request.get('control'), dict) and job_request['control'].get('suppress_response', False),
         )
         if not suppress:
-            job_response, response_message = self._send_response(
-                request_id, meta, job_request, job_response, response_message, client_version,
-            )
+            try:
+                job_response, response_message = self._send_response(
+                    request_id, meta, job_request, job_response, response_message, client_version,
+                )
+            except (InvalidMessageError, MessageTooLarge) as e:
+                # No usable reply queue in the meta, or even the error response is too large: nobody can be told.
+                self.metrics.counter('server.error.response_not_sent').increment()
+                self.logger.error('Could not send the response to request %r: %s', request_id, e)
         self.transport.acknowledge_request_message(request_id, meta)
         self._log_response(job_request, request_for_logging, job_response, response_message)
 
@@ -371,6 +387,11 @@ class Server:
         try:
             errors = job_request_errors(job_request)
             if errors:
+                # Only a broken client sends a malformed job; say what is wrong, besides answering it.
+                self.logger.error(
+                    'Invalid job request: %s',
+                    '; '.join(f'{e.field or "(job)"}: {e.message}' for e in errors),
+                )
                 raise JobError(errors, set_is_caller_error_to=None)
 
             context = job_request['context']

@@ -15,6 +15,7 @@ import time
 from collections.abc import Hashable, Mapping
 from typing import Any, ClassVar
 
+import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 import redis
 
 from pysoa.common.logging import RecursivelyCensoredDictWrapper
@@ -31,7 +32,11 @@ from pysoa.common.transport.errors import (
 )
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
-from pysoa.common.transport.redis_gateway.backend.standard import StandardRedisClient
+from pysoa.common.transport.redis_gateway.backend.standard import (
+    DEFAULT_REDIS_PORT,
+    REDIS_URL_SYNTAX,
+    StandardRedisClient,
+)
 from pysoa.common.transport.redis_gateway.constants import (
     DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT,
     DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER,
@@ -159,7 +164,11 @@ class RedisTransportCore:
 
     @staticmethod
     def _normalize_backend_layer_kwargs(backend_type: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """Fold the `redis_port` and `redis_db` shortcuts into `hosts` and `connection_kwargs` (a new dict)."""
+        """Fold the `redis_port` and `redis_db` shortcuts into `hosts` and `connection_kwargs` (a new dict).
+
+        Module constants rather than `StandardRedisClient` attributes are used, so that this still works when
+        the client class is replaced by a mock.
+        """
         normalized = dict(kwargs)
         redis_port = normalized.pop('redis_port', None)
         redis_db = normalized.pop('redis_db', None)
@@ -168,11 +177,11 @@ class RedisTransportCore:
                 raise ValueError("backend_layer_kwargs['hosts'] must be a list of hosts, not a string")
             hosts: list[Any] = []
             for host in normalized['hosts']:
-                if isinstance(host, str) and not StandardRedisClient.URL_SYNTAX.match(host):
+                if isinstance(host, str) and not REDIS_URL_SYNTAX.match(host):
                     if redis_port is not None:
                         host = (host, redis_port)
                     elif backend_type != REDIS_BACKEND_TYPE_SENTINEL:
-                        host = (host, StandardRedisClient.DEFAULT_PORT)
+                        host = (host, DEFAULT_REDIS_PORT)
                 elif isinstance(host, list) and len(host) == 2:
                     host = tuple(host)
                 hosts.append(host)
@@ -223,7 +232,14 @@ class RedisTransportCore:
             elif mime_type in Serializer.all_supported_mime_types:
                 serializer = Serializer.resolve_serializer(mime_type)
             else:
-                # An unknown content type is read with the default serializer, as 1.x peers do.
+                # An unknown content type is read with the default serializer, as 1.x peers do; a peer that sends
+                # one is misconfigured, so say so (when its payload is not what the default reads, an error follows).
+                _logger.warning(
+                    'Unknown content type %r in a message for service %s; reading it as %s',
+                    mime_type,
+                    self.service_name,
+                    default.mime_type,
+                )
                 return default
             self._serializers_by_mime_type[mime_type] = serializer
         return serializer
@@ -377,17 +393,52 @@ class RedisTransportCore:
         frame = self._parse(self._pop(connection, queue_key, timeout))
         serializer = self._serializer_for(frame.headers.get('content-type'))
         payload = frame.payload
-        if 'chunk-count' in frame.headers:
-            if self.is_server:
-                raise InvalidMessageError('Unsupported chunked request on server Redis backend')
+        chunked_request = self.is_server and ('chunk-count' in frame.headers or 'chunk-id' in frame.headers)
+        if 'chunk-count' in frame.headers and not self.is_server:
             payload = self._receive_remaining_chunks(connection, queue_key, timeout, frame)
 
         try:
             message = serializer.blob_to_dict(payload)
         except Exception as error:
             self._count('receive.error.invalid_message')
-            raise InvalidMessageError(f'Invalid message for service {self.service_name}: {error}') from error
-        return self._open_envelope(message, serializer, frame.version)
+            text = f'Invalid message for service {self.service_name}: {error}'
+            if self.is_server:
+                self._raise_with_salvaged_envelope(text, serializer, payload, frame.version, error)
+            raise InvalidMessageError(text) from error
+        received = self._open_envelope(message, serializer, frame.version)
+        if chunked_request:
+            raise InvalidEnvelopeError(
+                f'Unsupported chunked request for service {self.service_name}: only responses may be chunked',
+                received.request_id,
+                received.meta,
+            )
+        return received
+
+    def _raise_with_salvaged_envelope(
+        self,
+        text: str,
+        serializer: Serializer,
+        payload: bytes,
+        version: ProtocolVersion,
+        error: Exception,
+    ) -> None:
+        """Raise InvalidEnvelopeError when an unreadable MessagePack request still shows who to answer; else return.
+
+        An unknown extension type (sent by a newer peer, say) spoils the whole decoding, yet the envelope
+        around it is fine: reading it with extension types left as they are lets the sender be told.
+        """
+        if not isinstance(serializer, MsgpackSerializer):
+            return
+        try:
+            envelope = msgpack.unpackb(payload, raw=False, strict_map_key=False, unicode_errors='surrogatepass')
+        except Exception:
+            return
+        if not isinstance(envelope, dict) or not isinstance(envelope.get('meta'), dict):
+            return
+        meta = envelope['meta']
+        meta['serializer'] = serializer
+        meta['protocol_version'] = version
+        raise InvalidEnvelopeError(text, envelope.get('request_id'), meta) from error
 
     def _open_envelope(self, message: Any, serializer: Serializer, version: ProtocolVersion) -> ReceivedMessage:
         if not isinstance(message, dict):
@@ -400,15 +451,25 @@ class RedisTransportCore:
         meta['serializer'] = serializer
         meta['protocol_version'] = version
 
+        request_id = message.get('request_id')
         expiry = meta.get('__expiry__')
         if expiry:
-            if not isinstance(expiry, (int, float)):
-                raise InvalidMessageError(f'Invalid message for service {self.service_name}: bad __expiry__')
-            if expiry < time.time():
+            if not isinstance(expiry, (int, float)) or isinstance(expiry, bool):
+                raise InvalidEnvelopeError(
+                    f'Invalid message for service {self.service_name}: bad __expiry__ {expiry!r}', request_id, meta
+                )
+            now = time.time()
+            if expiry < now:
                 self._count('receive.error.message_expired')
+                # Nobody waits for it any more (protocol §4), but a backlog that makes requests expire must show.
+                _logger.warning(
+                    'Discarding message %r for service %s: expired %.3f seconds ago',
+                    request_id,
+                    self.service_name,
+                    now - expiry,
+                )
                 raise MessageReceiveTimeout(f'Message expired for service {self.service_name}')
 
-        request_id = message.get('request_id')
         if request_id is None:
             self._count('receive.error.no_request_id')
             raise InvalidEnvelopeError(f'No request ID for service {self.service_name}', None, meta)

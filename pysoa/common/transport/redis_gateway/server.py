@@ -16,7 +16,8 @@ from pysoa.common.constants import ERROR_CODE_INVALID
 from pysoa.common.errors import Error
 from pysoa.common.metrics import MetricsRecorder
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
-from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, PySOATransportError
+from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout
+from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 from pysoa.common.transport.redis_gateway.core import TIMER_KWARGS, InvalidEnvelopeError, RedisTransportServerCore
 from pysoa.common.transport.redis_gateway.settings import RedisServerTransportSchema
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
@@ -24,6 +25,19 @@ from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 __all__ = ('RedisServerTransport',)
 
 _logger = logging.getLogger(__name__)
+
+_SERVICE_QUEUE_PREFIX = make_redis_queue_name('')
+
+
+def _knows_caller_errors(client_version: Any) -> bool:
+    """Whether a client announcing `client_version` (any value a peer sent) understands `is_caller_error`."""
+    # Clients before 0.70 do not know the field; a version that cannot be read counts as old.
+    if not isinstance(client_version, (list, tuple)):
+        return False
+    try:
+        return tuple(int(part) for part in client_version) >= (0, 70)
+    except (TypeError, ValueError):
+        return False
 
 
 @fields.ClassConfigurationSchema.provider(RedisServerTransportSchema)
@@ -62,13 +76,13 @@ class RedisServerTransport(ServerTransport):
         if not isinstance(error.meta.get('reply_to'), str):
             return
         invalid = attr.asdict(Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True))
-        client_version = error.meta.get('client_version')
-        if isinstance(client_version, list) and client_version < [0, 70]:
-            del invalid['is_caller_error']  # clients older than 0.70 do not know this field
+        if not _knows_caller_errors(error.meta.get('client_version')):
+            del invalid['is_caller_error']
         response = {'errors': [invalid], 'context': {}, 'actions': []}
         try:
             self.send_response_message(error.request_id, error.meta, response)
-        except PySOATransportError as send_error:
+        except Exception as send_error:
+            # Whatever the sender put in its envelope, answering it must never take the worker down.
             _logger.warning('Could not tell the sender of an invalid request: %s', send_error)
 
     def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
@@ -81,5 +95,10 @@ class RedisServerTransport(ServerTransport):
         if not isinstance(queue_name, str) or not queue_name:
             self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
             raise InvalidMessageError('Missing reply queue name' if queue_name is None else 'Invalid reply queue name')
+        if queue_name.startswith(_SERVICE_QUEUE_PREFIX) and RESPONSE_QUEUE_SPECIFIER not in queue_name:
+            # A service's request queue: the answer would be taken for a request there, and a worker whose own
+            # queue it is would answer its own answers for ever. Reply queues carry the `!` marker.
+            self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
+            raise InvalidMessageError(f'Invalid reply queue name {queue_name!r}: it is a service request queue')
         with self.metrics.timer('server.transport.redis_gateway.send', **TIMER_KWARGS):
             self.core.send_message(queue_name, request_id, meta, body)

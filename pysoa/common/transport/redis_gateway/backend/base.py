@@ -112,6 +112,9 @@ class BaseRedisClient(abc.ABC):
         # Without a connect timeout a dead host would hang a worker forever during a failover.
         kwargs.setdefault('socket_connect_timeout', 5.0)
         kwargs.setdefault('socket_keepalive', True)
+        # redis-py (6 and later) reads with a 5 s socket timeout unless told otherwise, which cuts short every BLPOP
+        # of 5 s or more (the default receive timeout) with a TimeoutError; blocking reads must wait as long as asked.
+        kwargs.setdefault('socket_timeout', None)
         # redis-py's own default (ten retries with back-off) would stall a dead host for seconds per command;
         # one quick retry rides out a dropped connection, and the transport's callers handle the rest.
         if 'retry' not in kwargs:

@@ -47,9 +47,10 @@ class SentinelRedisClient(BaseRedisClient):
         self._lock = threading.Lock()
 
         master_kwargs = self._with_default_connection_kwargs(connection_kwargs)
-        sentinel_connection_kwargs = self._with_default_connection_kwargs(sentinel_kwargs)
-        # A Sentinel that dies mid-answer must not hang the worker.
-        sentinel_connection_kwargs.setdefault('socket_timeout', 5.0)
+        # A Sentinel that dies mid-answer must not hang the worker (and nobody blocks on a Sentinel).
+        sentinel_connection_kwargs = self._with_default_connection_kwargs(
+            {'socket_timeout': 5.0, **(sentinel_kwargs or {})},
+        )
         self._sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
             self._convert_hosts(hosts),
             sentinel_kwargs=sentinel_connection_kwargs,

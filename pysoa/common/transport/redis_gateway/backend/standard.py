@@ -12,6 +12,12 @@ __all__ = ('StandardRedisClient',)
 
 HostSpec = str | tuple[str, int] | list[Any]
 
+DEFAULT_REDIS_PORT = 6379
+"""The port of a `hosts` entry given as a bare host name."""
+
+REDIS_URL_SYNTAX = re.compile(r'^(unix|rediss?)://')
+"""Matches the `hosts` entries that are URLs rather than host names."""
+
 
 class StandardRedisClient(BaseRedisClient):
     """Redis servers addressed directly; `hosts` entries are host names, `(host, port)` or redis://, rediss://, unix://.
@@ -19,8 +25,8 @@ class StandardRedisClient(BaseRedisClient):
     `connection_kwargs` go to every `redis.Redis` (password, `username` for ACL users, `db`, TLS options, ...).
     """
 
-    DEFAULT_PORT = 6379
-    URL_SYNTAX = re.compile(r'^(unix|rediss?)://')
+    DEFAULT_PORT = DEFAULT_REDIS_PORT
+    URL_SYNTAX = REDIS_URL_SYNTAX
 
     def __init__(
         self,
