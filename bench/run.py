@@ -39,7 +39,6 @@ from pysoa.test.redis_server import RedisServerProcess  # noqa: E402
 
 RESULTS_DIR = BENCH_DIR / 'results'
 PROFILES_DIR = BENCH_DIR / '.cache' / 'profiles'  # git-ignored binary dumps
-_BLOCKING_COMMANDS = frozenset({'blpop', 'brpop', 'blmove', 'brpoplpush', 'blmpop'})
 _CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
 
 
@@ -126,10 +125,9 @@ def _process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
-def _blocked_clients(connection: redis.Redis, name: str) -> int:
-    """How many connections named `name` are blocked waiting on a list (workers waiting for requests)."""
-    clients = connection.client_list()
-    return sum(1 for client in clients if client.get('name') == name and client.get('cmd') in _BLOCKING_COMMANDS)
+def _connected(connection: redis.Redis, name: str) -> int:
+    """How many connections named `name` Redis has: a worker names its connection and opens it to receive."""
+    return sum(1 for client in connection.client_list() if client.get('name') == name)
 
 
 def _percentile(sorted_values: list[int], fraction: float) -> float:
@@ -289,7 +287,7 @@ class Bench:
         self, workers: list[subprocess.Popen[bytes]], name: str, expected: int, log_path: Path
     ) -> None:
         deadline = time.monotonic() + 60
-        while _blocked_clients(self.connection, name) < expected:
+        while _connected(self.connection, name) < expected:
             for worker in workers:
                 if worker.poll() is not None:
                     raise RuntimeError(f'a worker exited with {worker.returncode}: {log_path.read_text()[-2000:]}')

@@ -142,12 +142,15 @@ def ensure_upstream_env(timeout: float = 600) -> UpstreamEnv:
     ready = _load_ready(directory)
     if ready is not None:
         return ready
-    with _locked(directory.with_name(directory.name + '.lock'), timeout):
-        # Another process may have finished the build while this one waited for the lock.
-        ready = _load_ready(directory)
-        if ready is not None:
-            return ready
-        return _build(directory, timeout)
+    try:
+        with _locked(directory.with_name(directory.name + '.lock'), timeout):
+            # Another process may have finished the build while this one waited for the lock.
+            ready = _load_ready(directory)
+            if ready is not None:
+                return ready
+            return _build(directory, timeout)
+    except OSError as error:
+        raise UpstreamEnvError(f'cannot make {directory}: {error}') from error
 
 
 if __name__ == '__main__':

@@ -23,7 +23,6 @@ from bench.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_en
 
 PEER_PATH = Path(__file__).resolve().parent
 
-_BLOCKING_COMMANDS = frozenset({'blpop', 'brpop', 'blmove', 'brpoplpush', 'blmpop', 'bzpopmin', 'xreadgroup'})
 
 
 def in_ci() -> bool:
@@ -56,10 +55,9 @@ def our_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PYTHONHOME')}
 
 
-def _blocked_clients(connection: redis.Redis, name: str) -> int:
-    """How many connections named `name` are blocked waiting on a list."""
-    clients = connection.client_list()
-    return sum(1 for client in clients if client.get('name') == name and client.get('cmd') in _BLOCKING_COMMANDS)
+def _connected(connection: redis.Redis, name: str) -> int:
+    """How many connections named `name` Redis has: a server names its connection and opens it to receive."""
+    return sum(1 for client in connection.client_list() if client.get('name') == name)
 
 
 class PeerServer:
@@ -75,7 +73,7 @@ class PeerServer:
         self._log = tempfile.NamedTemporaryFile(prefix=f'pysoa-interop-{service}-', suffix='.log', delete=False)
 
     def start(self, timeout: float = 30) -> Self:
-        """Start the server and wait until its connection (named after the service) blocks on its queue."""
+        """Start the server and wait until its connection, named after the service, reaches Redis."""
         connection = redis.Redis(host=self.host, port=self.port)
         try:
             self._process = subprocess.Popen(
@@ -86,7 +84,7 @@ class PeerServer:
                 stderr=subprocess.STDOUT,
             )
             deadline = time.monotonic() + timeout
-            while not _blocked_clients(connection, f'peer-{self.service}'):
+            while not _connected(connection, f'peer-{self.service}'):
                 if self._process.poll() is not None:
                     raise RuntimeError(f'peer server {self.service} exited early:\n{self.log_tail()}')
                 if time.monotonic() > deadline:
