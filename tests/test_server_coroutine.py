@@ -10,9 +10,9 @@ from conformity import fields
 from conformity.error import ValidationError
 
 from pysoa.server.action.base import Action
-from pysoa.server.coroutine import AsyncEventLoopThread, CoroutineMiddleware, DefaultCoroutineMiddleware
+from pysoa.server.coroutine import CoroutineMiddleware, DefaultCoroutineMiddleware
 from pysoa.server.internal import event_loop
-from pysoa.server.internal.event_loop import coroutine_middleware_config
+from pysoa.server.internal.event_loop import AsyncEventLoopThread, coroutine_middleware_config
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest

@@ -59,13 +59,19 @@ class Client:
     `config` maps each service name to its `ClientSettings` dict (validated here, once).
     `expansion_config` (see `pysoa.client.expander`) enables expansions. `context` is the base
     context of every request this client sends; a server passes its incoming request's context
-    here so that correlation id and switches flow down.
+    here so that correlation id and switches flow down. The client a server gives its actions also
+    keeps within the incoming request's expiry: its requests expire by then, its waits end by then,
+    and after it a call fails at once (`MessageSendTimeout`, `MessageReceiveTimeout`).
     """
 
     settings_class: type[ClientSettings] = ClientSettings
     handler_class: type[ServiceHandler] = ServiceHandler
 
     FutureResponse = FutureSOAResponse
+
+    # Unix seconds after which no call of this client may wait: set by the server on the clients it makes while
+    # it handles a request, from that request's `__expiry__`. None (the default) means no deadline.
+    _deadline: float | None = None
 
     ImproperlyConfigured = ImproperlyConfigured
     """Alias of `pysoa.client.errors.ImproperlyConfigured`."""
@@ -487,6 +493,9 @@ class Client:
             context=self._make_context_header(switches, correlation_id, context),
             actions=actions,  # the attrs converter accepts dicts too
         )
+        deadline = self._deadline
+        if deadline is not None:
+            return handler.send_request(job_request, message_expiry_in_seconds, deadline=deadline)
         return handler.send_request(job_request, message_expiry_in_seconds)
 
     def get_all_responses(
@@ -499,7 +508,11 @@ class Client:
         Raises `MessageReceiveTimeout` if an outstanding response does not arrive in time.
         """
         handler = self._get_handler(service_name)
-        live = handler.get_all_responses(receive_timeout_in_seconds)
+        deadline = self._deadline
+        if deadline is not None:
+            live = handler.get_all_responses(receive_timeout_in_seconds, deadline=deadline)
+        else:
+            live = handler.get_all_responses(receive_timeout_in_seconds)
         earlier = self._matcher.take_kept(service_name)
         if earlier:
             return _chain(earlier, live)

@@ -3,17 +3,24 @@
 A handler is built once per service, the first time the client calls it, and then reused: the
 transport, metrics recorder and both middleware stacks are made here and never again, so a call
 costs only the work of that call.
+
+A call may carry a deadline (Unix seconds: the `__expiry__` of the request a server is serving, see
+`Server.make_client`): the request then expires no later than the deadline, no receive waits past it, and
+once it has passed a call fails at once (`MessageSendTimeout`, `MessageReceiveTimeout`) without sending.
 """
 
+import datetime
 import itertools
 import random
+import time
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pysoa.client.middleware import ClientMiddleware, ClientRequestMiddlewareTask, ClientResponseMiddlewareTask
 from pysoa.client.settings import ClientSettings
 from pysoa.common.metrics import MetricsRecorder, NoOpMetricsRecorder
 from pysoa.common.transport.base import ClientTransport, ServerTransport
+from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendTimeout
 from pysoa.common.types import JobRequest, JobResponse
 from pysoa.version import __version_info__
 
@@ -53,6 +60,28 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_copy(v) for v in value]
     return value
+
+
+def _transport_setting(transport: ClientTransport, name: str) -> float | None:
+    """A positive numeric setting of the transport (the Redis ones keep theirs on `core`, as 1.x did), or None."""
+    for holder in (transport, getattr(transport, 'core', None)):
+        value = getattr(holder, name, None)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return None
+
+
+def _seconds(value: float | None) -> int | None:
+    """`value` as the 1.x annotations of transports and middleware type it (`int`); all of ours take fractions."""
+    return cast('int | None', value)
+
+
+def _deadline_text(deadline: float) -> str:
+    try:
+        moment = datetime.datetime.fromtimestamp(deadline, datetime.UTC).isoformat(timespec='milliseconds')
+    except (OverflowError, ValueError, OSError):
+        moment = 'out of range'  # a sender's odd clock must not turn a timeout into another error
+    return f'the deadline of the request being served ({moment}, its __expiry__ {deadline:.3f})'
 
 
 def _job_response_from_dict(message: dict[str, Any]) -> JobResponse:
@@ -101,6 +130,10 @@ class ServiceHandler:
                 self._base_get_response,
             )
 
+        # What the transport uses when a call names no expiry or receive timeout; None if it has no such setting.
+        self._default_expiry = _transport_setting(self.transport, 'message_expiry_in_seconds')
+        self._default_receive_timeout = _transport_setting(self.transport, 'receive_timeout_in_seconds')
+
         # Several clients may share one reply queue; starting at a random id keeps their ids apart.
         # itertools.count hands out ids atomically, so one handler may serve several threads.
         self._request_ids = itertools.count(random.randint(1, 1000000))
@@ -126,8 +159,20 @@ class ServiceHandler:
         else:
             self.transport.send_request_message(request_id, meta, body, message_expiry_in_seconds)
 
-    def send_request(self, job_request: JobRequest, message_expiry_in_seconds: int | None = None) -> int:
-        """Send `job_request` through the middleware and transport; return its request id."""
+    def send_request(
+        self,
+        job_request: JobRequest,
+        message_expiry_in_seconds: int | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> int:
+        """Send `job_request` through the middleware and transport; return its request id.
+
+        With a `deadline` (Unix seconds) the request expires by then at the latest; once it has passed,
+        `MessageSendTimeout` is raised and nothing is sent.
+        """
+        if deadline is not None:
+            message_expiry_in_seconds = _seconds(self._expiry_within(deadline, message_expiry_in_seconds))
         request_id = next(self._request_ids)
         meta: dict[str, Any] = {'client_version': self._client_version}
         if not self._measured:
@@ -139,6 +184,19 @@ class ServiceHandler:
             return request_id
         finally:
             self.metrics.publish_all()
+
+    def _expiry_within(self, deadline: float, expiry: float | None) -> float | None:
+        """The expiry to send with: the one asked for (else the transport's), cut short at `deadline`."""
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            raise MessageSendTimeout(
+                f'Not calling service "{self.service_name}": {_deadline_text(deadline)} passed '
+                f'{-remaining:.3f} seconds ago',
+            )
+        wanted = expiry or self._default_expiry
+        if wanted is not None and wanted <= remaining:
+            return expiry
+        return remaining
 
     def _base_get_response(
         self,
@@ -156,12 +214,17 @@ class ServiceHandler:
     def get_all_responses(
         self,
         receive_timeout_in_seconds: int | None = None,
+        *,
+        deadline: float | None = None,
     ) -> Generator[tuple[int, JobResponse], None, None]:
         """Yield `(request_id, job_response)` for each response until the transport has none outstanding.
 
-        Blocks for each response up to the receive timeout, then raises `MessageReceiveTimeout`.
+        Blocks for each response up to the receive timeout, then raises `MessageReceiveTimeout`. With a
+        `deadline` (Unix seconds) no wait goes past it: `MessageReceiveTimeout` names it.
         """
         receive = self._middleware_get_response_wrapper
+        if deadline is not None:
+            receive = self._receiver_within(deadline, receive)
         if not self._measured:
             while True:
                 request_id, response = receive(receive_timeout_in_seconds)
@@ -177,3 +240,25 @@ class ServiceHandler:
                 yield request_id, response
         finally:
             self.metrics.publish_all()
+
+    def _receiver_within(self, deadline: float, receive: ClientResponseMiddlewareTask) -> ClientResponseMiddlewareTask:
+        """`receive`, each wait cut short at `deadline`, and refused once it has passed."""
+
+        def receive_within(timeout: int | None) -> tuple[int | None, JobResponse | None]:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise MessageReceiveTimeout(
+                    f'Stopped waiting for a response from service "{self.service_name}": {_deadline_text(deadline)} '
+                    f'passed {-remaining:.3f} seconds ago',
+                )
+            wanted = timeout or self._default_receive_timeout
+            if wanted is not None and wanted <= remaining:
+                return receive(timeout)
+            try:
+                return receive(_seconds(remaining))
+            except MessageReceiveTimeout as error:
+                raise MessageReceiveTimeout(
+                    f'No response from service "{self.service_name}" by {_deadline_text(deadline)}',
+                ) from error
+
+        return receive_within

@@ -7,15 +7,11 @@ logging context, for one) travel with each coroutine.
 
 import logging
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from conformity import fields
 
-if TYPE_CHECKING:
-    from pysoa.server.internal.event_loop import AsyncEventLoopThread
-
 __all__ = (
-    'AsyncEventLoopThread',
     'Coroutine',
     'CoroutineMiddleware',
     'DefaultCoroutineMiddleware',
@@ -57,12 +53,3 @@ class DefaultCoroutineMiddleware(CoroutineMiddleware):
 
         return logged()  # type: ignore[return-value]  # same result type as the wrapped coroutine
 
-
-def __getattr__(name: str) -> Any:
-    # The loop thread is importable from here too (the server does), but its module imports this one, so it is
-    # resolved on first access rather than at import time.
-    if name == 'AsyncEventLoopThread':
-        from pysoa.server.internal.event_loop import AsyncEventLoopThread
-
-        return AsyncEventLoopThread
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

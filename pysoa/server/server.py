@@ -20,6 +20,7 @@ import argparse
 import importlib
 import logging
 import logging.config
+import math
 import os
 import random
 import sys
@@ -51,10 +52,10 @@ from pysoa.common.transport.errors import (
     TransientPySOATransportError,
 )
 from pysoa.common.types import ActionResponse, Context, JobResponse
-from pysoa.server.coroutine import AsyncEventLoopThread
 from pysoa.server.errors import ActionError, HarakiriInterrupt, JobError
 from pysoa.server.harakiri import Harakiri
 from pysoa.server.heartbeat import HeartbeatFile
+from pysoa.server.internal.event_loop import AsyncEventLoopThread
 from pysoa.server.middleware import ServerMiddleware, ServerMiddlewareActionTask, ServerMiddlewareJobTask
 from pysoa.server.settings import ServerSettings
 from pysoa.server.signals import ShutdownSignalHandler
@@ -91,6 +92,14 @@ def _replace_fid(data: dict[Any, Any], fid: str) -> None:
             data[key] = value
         elif isinstance(value, dict):
             _replace_fid(value, fid)
+
+
+def _deadline_of(meta: dict[str, Any]) -> float | None:
+    """The request's `__expiry__` (Unix seconds) when it has a usable one."""
+    expiry = meta.get('__expiry__')
+    if isinstance(expiry, int | float) and not isinstance(expiry, bool) and expiry > 0 and math.isfinite(expiry):
+        return float(expiry)
+    return None
 
 
 class Server:
@@ -170,6 +179,8 @@ class Server:
         self._idle_timer: Timer | None = None
         self._heartbeat: HeartbeatFile | None = None
         self._skip_django_database_cleanup = False
+        # The `__expiry__` of the request being handled: the per-job client's calls must not outlive it.
+        self._request_deadline: float | None = None
         self._shutdown_signals = ShutdownSignalHandler(self.request_shutdown, self.logger)
         self._harakiri = Harakiri(
             settings['harakiri']['timeout'],
@@ -201,12 +212,19 @@ class Server:
         """A client for actions to call other services, carrying `context` (copied) with `calling_service` set.
 
         Subclasses may pass `extra_context` (merged over the copy) and client constructor keyword arguments.
+        While a request is being handled, the client's calls also end by that request's `__expiry__`.
         """
         context = dict(context)
         if extra_context:
             context.update(extra_context)
         context['calling_service'] = self.service_name
-        return self.client_class(self._validated_client_routing(), context=context, **kwargs)
+        return self._bind_deadline(self.client_class(self._validated_client_routing(), context=context, **kwargs))
+
+    def _bind_deadline(self, client: Client) -> Client:
+        # Deadline propagation: see pysoa.client.handler. No request being handled, no deadline.
+        if self._request_deadline is not None and isinstance(client, Client):
+            client._deadline = self._request_deadline
+        return client
 
     def _validated_client_routing(self) -> Mapping[str, Any]:
         # Validated once, on first use (as PySOA 1.x did lazily), then shared by every per-job client.
@@ -293,6 +311,7 @@ class Server:
             self.job_logger.log(self.request_log_success_level, 'Job request: %s', request_for_logging)
 
         client_version = client_version_of(meta)
+        self._request_deadline = _deadline_of(meta)
         try:
             self.perform_pre_request_actions()
             job_response = self.process_job(job_request)
@@ -300,6 +319,8 @@ class Server:
             # process_job answers every error itself; this is a failing pre-request hook or an overridden process_job.
             self.metrics.counter('server.error.unhandled_error').increment()
             job_response = self.handle_job_exception(e)
+        finally:
+            self._request_deadline = None
 
         try:
             response_message = job_response_to_dict(job_response, client_version)
@@ -395,11 +416,13 @@ class Server:
                 raise JobError(errors, set_is_caller_error_to=None)
 
             context = job_request['context']
+            # Bound here too, for a `make_client` override that does not call this class's.
+            client = self._bind_deadline(self.make_client(context))
             enriched = EnrichedJobRequest(
                 control=job_request['control'],
                 context=context,
                 actions=job_request['actions'],
-                client=self.make_client(context),
+                client=client,
                 run_coroutine=self._run_coroutine,
             )
             job_response = self._middleware_job_wrapper(enriched)

@@ -2,7 +2,6 @@
 
 import logging
 import signal
-import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -26,21 +25,24 @@ def _name(signal_number: int) -> str:
 
 
 class ShutdownSignalHandler:
-    """Handles shutdown signals for one worker: the first one calls `request_shutdown`, a second one exits."""
+    """Handles shutdown signals for one worker: the first one calls `request_shutdown`, a second one exits.
+
+    The one exception: a different shutdown signal within a second of the first is the same request
+    delivered twice (Ctrl+C reaches a worker as SIGINT while its supervisor forwards SIGTERM), and is ignored
+    once. Every signal after that forces the exit.
+    """
 
     def __init__(self, request_shutdown: Callable[[], None], logger: logging.Logger) -> None:
         self._request_shutdown = request_shutdown
         self._logger = logger
-        self._lock = threading.Lock()
-        self._received = False
-        self._last_signal: int | None = None
-        self._last_signal_at = 0.0
+        # (signals received so far, the first signal, when it came): replaced whole, never updated in place.
+        self._state: tuple[int, int, float] = (0, 0, 0.0)
         self._previous: dict[int, Any] = {}
 
     @property
     def received(self) -> bool:
         """Whether a shutdown signal has arrived."""
-        return self._received
+        return self._state[0] > 0
 
     def install(self, handler: Callable[[int, FrameType | None], None] | None = None) -> None:
         """Install `handler` (default: `handle`) for SIGINT and SIGTERM (main thread only), keeping the old ones."""
@@ -55,25 +57,22 @@ class ShutdownSignalHandler:
 
     def handle(self, signal_number: int, _frame: FrameType | None) -> None:
         """The signal handler: request a graceful stop, or exit on a second, distinct request."""
-        # Signals can arrive nanoseconds apart; one handler at a time is enough and the others add nothing.
-        if not self._lock.acquire(blocking=False):
+        # No lock: Python runs signal handlers in the main thread, so a signal arriving while this handler runs
+        # runs it again, nested, and a lock would make that run drop its signal. Instead the state is read and
+        # replaced with no call in between (where a nested run could start), so each run sees every earlier one.
+        now = time.monotonic()
+        count, first_signal, first_at = self._state
+        self._state = (count + 1, signal_number, now) if count == 0 else (count + 1, first_signal, first_at)
+        if count == 0:
+            self._request_shutdown()
+            self._logger.warning('Received %s, shutting down after the current job', _name(signal_number))
             return
-        try:
-            now = time.monotonic()
-            if not self._received:
-                self._logger.warning('Received %s, shutting down after the current job', _name(signal_number))
-                self._received = True
-                self._request_shutdown()
-            elif (
-                self._last_signal in SHUTDOWN_SIGNALS
-                and self._last_signal != signal_number
-                and now - self._last_signal_at < _DUPLICATE_WINDOW_SECONDS
-            ):
-                self._logger.info('Ignoring a second shutdown signal received within one second of the first')
-            else:
-                self._logger.warning('Received a second shutdown signal, forcing shutdown')
-                raise SystemExit(1)
-            self._last_signal = signal_number
-            self._last_signal_at = now
-        finally:
-            self._lock.release()
+        if count == 1 and signal_number != first_signal and now - first_at < _DUPLICATE_WINDOW_SECONDS:
+            self._logger.info(
+                'Ignoring %s received within one second of %s: the same shutdown request',
+                _name(signal_number),
+                _name(first_signal),
+            )
+            return
+        self._logger.warning('Received a second shutdown signal (%s), forcing shutdown', _name(signal_number))
+        raise SystemExit(1)
