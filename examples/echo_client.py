@@ -96,7 +96,7 @@ def run_tour(client: Client, out: TextIO = sys.stdout) -> None:
         )
         pids = sorted({response.body['pid'] for response in responses})
         _check(len(responses) == 4, responses)
-        return f'4 calls sent at once, answered by worker PIDs {pids}'
+        return f'4 calls of a 0.5 s action sent at once, answered by worker PIDs {pids}'
 
     def error() -> str:
         try:

@@ -267,10 +267,15 @@ def test_a_django_service_runs_with_django_main(
     try:
         assert client.call_action('django_probe', 'count').body['count'] == 1
         bodies = [r.body for r in client.call_actions_parallel('django_probe', [{'action': 'count'}] * 6)]
+        final_count = client.call_action('django_probe', 'count').body['count']
     finally:
         client.call_action('django_probe', 'drop')
 
-    assert sorted(b['count'] for b in bodies) == [2, 3, 4, 5, 6, 7]
+    # Two workers insert concurrently, so one may count the other's row too: each count lies between the
+    # rows it has surely seen and all of them, and every row written reached the same database.
+    assert all(2 <= b['count'] <= 7 for b in bodies), bodies
+    assert max(b['count'] for b in bodies) == 7
+    assert final_count == 8
     assert all(b['request_cache_was_empty'] for b in bodies)  # the request-scoped cache is emptied after each job
     assert max(b['jobs_in_process'] for b in bodies) > 1  # the process-scoped one lives on
     assert all(b['logging_is_soa'] for b in bodies)  # SOA_SERVER_SETTINGS['logging'] replaced Django's LOGGING

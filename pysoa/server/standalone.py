@@ -11,6 +11,9 @@ These parse the runner's own options and leave the rest of the command line (`-s
 - `--use-file-watcher [module,module]`: restart when source files change (`pysoa.server.autoreload`),
   watching every loaded module or only those whose names start with the given prefixes.
 
+With `--fork`, the parent validates the settings before forking (a mistake stops the service with one
+message), and `-d` sends the supervising parent to the background rather than each worker.
+
 Importing this module from a script run as `python path/to/file.py` exits with status 99: that
 puts the script's package directory first on `sys.path` and imports the service's modules twice
 under two names (the "double-import trap"). Start services with `python -m` or an entry point.
@@ -93,15 +96,66 @@ def _get_arg_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe_server_options(parser: argparse.ArgumentParser, with_settings: bool) -> None:
+    """List `Server.main`'s own options in `--help` too; `Server.main` parses them from the same command line."""
+    if with_settings:
+        parser.add_argument('-s', '--settings', help='The settings module (it holds `SOA_SERVER_SETTINGS`); required')
+    parser.add_argument('-d', '--daemon', action='store_true', help='Run in the background; print `PID=<pid>`')
+    parser.add_argument(
+        '--log-format',
+        choices=('json', 'text'),
+        help='The format of the default console log lines (default: json)',
+    )
+
+
 def _get_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     # Unknown arguments (-s, -d, ...) belong to `Server.main`, which parses the same command line.
     return parser.parse_known_args()[0]
+
+
+_DAEMON_FLAGS = ('-d', '--daemon')
+
+
+def _daemonize_supervisor() -> None:
+    """With `--fork` and `-d`, send the supervising parent to the background once, and not each worker.
+
+    Each worker runs `Server.main`, which would otherwise fork itself away on `-d`: the parent would see
+    every worker exit at once, respawn it, and leave a growing crowd of unsupervised servers behind.
+    """
+    if not any(argument in _DAEMON_FLAGS for argument in sys.argv[1:]):
+        return
+    pid = os.fork()
+    if pid > 0:
+        print(f'PID={pid}', flush=True)
+        os._exit(0)  # the child owns everything now: run no exit handlers in this copy
+    sys.argv[1:] = [argument for argument in sys.argv[1:] if argument not in _DAEMON_FLAGS]
+
+
+def _check_settings_before_forking(server_class: 'type[Server]') -> None:
+    """Validate the settings once in the parent, so that a mistake in them stops the service with one message.
+
+    Otherwise every worker would die of it with a traceback, and be respawned, until the respawn policy gives up.
+    """
+    from conformity.settings import Settings
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-s', '--settings')
+    settings_module_name = parser.parse_known_args()[0].settings
+    if not settings_module_name and not server_class.use_django:
+        return  # `Server.main` says that `-s` is required
+    try:
+        server_class._load_settings(settings_module_name)
+    except (ValueError, Settings.ImproperlyConfigured) as error:
+        sys.stderr.write(f'ERROR: the settings of the {server_class.service_name} service are invalid: {error}\n')
+        sys.exit(1)
 
 
 def _run_server(args: argparse.Namespace, server_class: 'type[Server]') -> None:
     if args.fork_processes > 1:
         from pysoa.server.forking import WorkerPool, cap_worker_count, use_fork_start_method
 
+        _check_settings_before_forking(server_class)
+        _daemonize_supervisor()
         use_fork_start_method()
         WorkerPool(server_class, cap_worker_count(args.fork_processes), respawn=not args.no_respawn).run()
     else:
@@ -135,7 +189,9 @@ def simple_main(server_getter: 'Callable[[], type[Server]]') -> None:
 
     For services with `use_django = True`, use `django_main` instead.
     """
-    _run_server_reloader_wrapper(_get_args(_get_arg_parser()), server_getter())
+    parser = _get_arg_parser()
+    _describe_server_options(parser, with_settings=True)
+    _run_server_reloader_wrapper(_get_args(parser), server_getter())
 
 
 def _apply_soa_logging_to_django(settings_module_name: str) -> bool:
@@ -177,6 +233,7 @@ def django_main(server_getter: 'Callable[[], type[Server]]', django_settings_mod
         help='The Django settings module to use (must be importable)',
         required=not default_module,
     )
+    _describe_server_options(parser, with_settings=False)
     args = _get_args(parser)
     settings_module_name: str = args.settings or default_module or ''
     os.environ['DJANGO_SETTINGS_MODULE'] = settings_module_name
