@@ -387,9 +387,15 @@ class Server:
         job_response: JobResponse,
         response_message: dict[str, Any],
     ) -> None:
+        job_logger = self.job_logger
+        if not (
+            job_logger.isEnabledFor(self.request_log_success_level)
+            or job_logger.isEnabledFor(self.request_log_error_level)
+        ):
+            return  # the common case in production: no need to look for errors
         failed = bool(job_response.errors) or any(a.errors for a in job_response.actions)
         level = self.request_log_error_level if failed else self.request_log_success_level
-        if not self.job_logger.isEnabledFor(level):
+        if not job_logger.isEnabledFor(level):
             return
         if failed and request_for_logging is None:
             # The request was not logged at the success level; the error level shows it with its response.

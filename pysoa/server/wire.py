@@ -42,8 +42,11 @@ def _looks_valid(job: Any) -> bool:
     if not isinstance(context, dict) or not isinstance(context.get('correlation_id'), str):
         return False
     switches = context.get('switches')
-    if not isinstance(switches, list) or any(type(s) is not int for s in switches):
+    if not isinstance(switches, list):
         return False
+    for switch in switches:
+        if type(switch) is not int:
+            return False
     for key in _OPTIONAL_CONTEXT_STRINGS:
         if key in context and not isinstance(context[key], str):
             return False
@@ -57,8 +60,11 @@ def _looks_valid(job: Any) -> bool:
             return False
         if 'body' in action:
             body = action['body']
-            if not isinstance(body, dict) or any(type(k) is not str for k in body):
+            if not isinstance(body, dict):
                 return False
+            for key in body:
+                if type(key) is not str:
+                    return False
     return True
 
 
@@ -87,6 +93,8 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, dict):
         changed: dict[Any, Any] | None = None
         for key, item in value.items():
+            if type(item) in _LEAF_TYPES:
+                continue  # most values: no call needed
             plain = to_plain(item)
             if plain is not item:
                 if changed is None:
@@ -96,6 +104,8 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list):
         converted: list[Any] | None = None
         for index, item in enumerate(value):
+            if type(item) in _LEAF_TYPES:
+                continue
             plain = to_plain(item)
             if plain is not item:
                 if converted is None:
@@ -124,10 +134,9 @@ def _error_to_dict(error: Error, with_caller_error: bool) -> dict[str, Any]:
 
 
 def _errors_to_list(errors: Any, with_caller_error: bool) -> list[dict[str, Any]]:
-    return [
-        _error_to_dict(e, with_caller_error) if isinstance(e, Error) else dict(to_plain(e))
-        for e in errors
-    ]
+    if not errors:
+        return []
+    return [_error_to_dict(e, with_caller_error) if isinstance(e, Error) else dict(to_plain(e)) for e in errors]
 
 
 def job_response_to_dict(response: JobResponse, client_version: tuple[int, ...]) -> dict[str, Any]:
@@ -152,7 +161,7 @@ def client_version_of(meta: Mapping[str, Any]) -> tuple[int, ...]:
     version = meta.get('client_version')
     if isinstance(version, (list, tuple)):
         try:
-            return tuple(int(part) for part in version)
+            return tuple(map(int, version))
         except (TypeError, ValueError):
             pass
     return (0, 40, 0)

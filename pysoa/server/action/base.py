@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from conformity import fields
 
+from pysoa.common import fast_validation
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionResponse, Body
 from pysoa.server.errors import ActionError, ResponseValidationError
@@ -55,7 +56,7 @@ class Action(ActionInterface, metaclass=abc.ABCMeta):
         # Read the schemas from the instance each call: tests (and some services) swap them per instance.
         schema = self.request_schema
         if schema is not None:
-            problems = schema.errors(action_request.body)
+            problems = fast_validation.errors(schema, action_request.body)
             if problems:
                 raise ActionError(
                     errors=[
@@ -71,7 +72,7 @@ class Action(ActionInterface, metaclass=abc.ABCMeta):
 
         schema = self.response_schema
         if schema is not None:
-            problems = schema.errors(body)
+            problems = fast_validation.errors(schema, body)
             if problems:
                 raise ResponseValidationError(action=action_request.action, errors=problems)
 

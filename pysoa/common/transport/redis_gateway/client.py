@@ -24,6 +24,7 @@ class _ThreadState(threading.local):
 
     requests_outstanding = 0
     previous_error_was_transport_problem = False
+    reply_queue_name: str | None = None
 
 
 @fields.ClassConfigurationSchema.provider(RedisClientTransportSchema)
@@ -53,6 +54,13 @@ class RedisClientTransport(ClientTransport):
     def _requests_outstanding(self, value: int) -> None:
         self._thread_state.requests_outstanding = value
 
+    def _reply_queue_name(self, state: _ThreadState) -> str:
+        # Per thread, so computed once per thread (a thread's id never changes while it runs).
+        name = state.reply_queue_name
+        if name is None:
+            name = state.reply_queue_name = self._receive_queue_name + get_hex_thread_id()
+        return name
+
     def send_request_message(
         self,
         request_id: int,
@@ -62,7 +70,7 @@ class RedisClientTransport(ClientTransport):
     ) -> None:
         """Send a job request; its response will arrive on the calling thread's reply queue."""
         state = self._thread_state
-        meta['reply_to'] = self._receive_queue_name + get_hex_thread_id()
+        meta['reply_to'] = self._reply_queue_name(state)
         with self.metrics.timer(self._send_timer_name, **TIMER_KWARGS):
             try:
                 self.core.send_message(self._send_queue_name, request_id, meta, body, message_expiry_in_seconds)
@@ -81,10 +89,7 @@ class RedisClientTransport(ClientTransport):
             return ReceivedMessage(None, None, None)
         with self.metrics.timer(self._receive_timer_name, **TIMER_KWARGS):
             try:
-                received = self.core.receive_message(
-                    self._receive_queue_name + get_hex_thread_id(),
-                    receive_timeout_in_seconds,
-                )
+                received = self.core.receive_message(self._reply_queue_name(state), receive_timeout_in_seconds)
             except MessageReceiveTimeout:
                 if state.previous_error_was_transport_problem:
                     # After a failover the responses we await were most likely lost with the old master.

@@ -60,13 +60,19 @@ class ProtocolVersion(enum.IntEnum):
 
         Raises ValueError for a preamble naming a version this code does not know.
         """
+        version, offset = ProtocolVersion.locate_version(message_data)
+        return version, message_data[offset:] if offset else message_data
+
+    @staticmethod
+    def locate_version(message_data: bytes) -> tuple['ProtocolVersion', int]:
+        """Like `extract_version`, but return where the preamble ends instead of a copy of the rest."""
         if message_data.startswith(b'pysoa-redis/'):
             match = _VERSION_PREAMBLE.match(message_data)
             if match:
-                return ProtocolVersion(int(match.group('version'))), message_data[match.end() :]
+                return ProtocolVersion(int(match.group('version'))), match.end()
         if message_data.startswith(b'content-type'):
-            return ProtocolVersion.VERSION_2, message_data
-        return ProtocolVersion.VERSION_1, message_data
+            return ProtocolVersion.VERSION_2, 0
+        return ProtocolVersion.VERSION_1, 0
 
 
 class ProtocolFeature(enum.Enum):

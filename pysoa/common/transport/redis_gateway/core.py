@@ -31,6 +31,7 @@ from pysoa.common.transport.errors import (
     MessageTooLarge,
 )
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
+from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
 from pysoa.common.transport.redis_gateway.backend.standard import (
     DEFAULT_REDIS_PORT,
@@ -54,10 +55,9 @@ from pysoa.common.transport.redis_gateway.constants import (
 )
 from pysoa.common.transport.redis_gateway.framing import (
     SUPPORTED_HEADERS_RE,
-    Frame,
     frame_chunks,
     frame_message,
-    parse_frame,
+    locate_payload,
 )
 
 __all__ = ('InvalidEnvelopeError', 'RedisTransportClientCore', 'RedisTransportCore', 'RedisTransportServerCore')
@@ -390,12 +390,14 @@ class RedisTransportCore:
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         timeout = receive_timeout_in_seconds or self.receive_timeout_in_seconds
         connection = self._get_redis_connection(False, queue_key)
-        frame = self._parse(self._pop(connection, queue_key, timeout))
-        serializer = self._serializer_for(frame.headers.get('content-type'))
-        payload = frame.payload
-        chunked_request = self.is_server and ('chunk-count' in frame.headers or 'chunk-id' in frame.headers)
-        if 'chunk-count' in frame.headers and not self.is_server:
-            payload = self._receive_remaining_chunks(connection, queue_key, timeout, frame)
+        element = self._pop(connection, queue_key, timeout)
+        version, headers, offset = self._locate_payload(element)
+        serializer = self._serializer_for(headers.get('content-type'))
+        chunked_request = self.is_server and ('chunk-count' in headers or 'chunk-id' in headers)
+        if 'chunk-count' in headers and not self.is_server:
+            payload = self._receive_remaining_chunks(connection, queue_key, timeout, headers, element, offset)
+        else:
+            payload = element[offset:] if offset else element
 
         try:
             message = serializer.blob_to_dict(payload)
@@ -403,9 +405,9 @@ class RedisTransportCore:
             self._count('receive.error.invalid_message')
             text = f'Invalid message for service {self.service_name}: {error}'
             if self.is_server:
-                self._raise_with_salvaged_envelope(text, serializer, payload, frame.version, error)
+                self._raise_with_salvaged_envelope(text, serializer, payload, version, error)
             raise InvalidMessageError(text) from error
-        received = self._open_envelope(message, serializer, frame.version)
+        received = self._open_envelope(message, serializer, version)
         if chunked_request:
             raise InvalidEnvelopeError(
                 f'Unsupported chunked request for service {self.service_name}: only responses may be chunked',
@@ -483,9 +485,9 @@ class RedisTransportCore:
             )
         return ReceivedMessage(request_id, meta, body)
 
-    def _parse(self, element: bytes) -> Frame:
+    def _locate_payload(self, element: bytes) -> tuple[ProtocolVersion, dict[str, str], int]:
         try:
-            return parse_frame(element)
+            return locate_payload(element)
         except ValueError as error:
             self._count('receive.error.invalid_message')
             raise InvalidMessageError(f'Invalid message framing for service {self.service_name}: {error}') from error
@@ -495,14 +497,19 @@ class RedisTransportCore:
         connection: redis.Redis,
         queue_key: str,
         timeout: float,
-        first: Frame,
+        first_headers: dict[str, str],
+        first: bytes,
+        first_offset: int,
     ) -> bytes:
-        """Pop the chunks that follow `first` and join the payloads; any inconsistency is an invalid message."""
+        """Pop the chunks that follow the `first` element and join the payloads; any inconsistency is invalid.
+
+        The payloads are only views of the received elements until the join, which copies each byte once.
+        """
         service = self.service_name
-        if 'chunk-id' not in first.headers:
+        if 'chunk-id' not in first_headers:
             raise InvalidMessageError(f'Invalid chunked response missing chunk ID for service {service}')
         try:
-            chunk_id, chunk_count = int(first.headers['chunk-id']), int(first.headers['chunk-count'])
+            chunk_id, chunk_count = int(first_headers['chunk-id']), int(first_headers['chunk-count'])
         except ValueError:
             raise InvalidMessageError(f'Invalid chunked response with non-numeric chunk headers for service {service}')
         if chunk_id != 1 or chunk_count < 1:
@@ -510,11 +517,11 @@ class RedisTransportCore:
                 f'Invalid chunked response has incorrect chunk ID {chunk_id} expected 1 of {chunk_count} for service '
                 f'{service}.'
             )
-        parts = [first.payload]
+        parts = [memoryview(first)[first_offset:]]
         while len(parts) < chunk_count:
             expected = len(parts) + 1
-            frame = self._parse(self._pop(connection, queue_key, timeout))
-            headers = frame.headers
+            element = self._pop(connection, queue_key, timeout)
+            _, headers, offset = self._locate_payload(element)
             if 'chunk-count' not in headers or 'chunk-id' not in headers:
                 raise InvalidMessageError(
                     f'Invalid chunked response missing chunk headers expecting chunk {expected} of {chunk_count} '
@@ -530,12 +537,15 @@ class RedisTransportCore:
                     f'Invalid chunked response has incorrect chunk ID {headers["chunk-id"]} expected {expected} of '
                     f'{chunk_count} for service {service}.'
                 )
-            parts.append(frame.payload)
+            parts.append(memoryview(element)[offset:])
         return b''.join(parts)
 
     def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> bytes:
         try:
-            result = connection.blpop([queue_key], timeout=timeout)
+            if supports_direct_commands(connection):
+                result = execute_command(connection, 'BLPOP', queue_key, timeout)
+            else:
+                result = connection.blpop([queue_key], timeout=timeout)
         except Exception as error:
             self._reset_backend()
             self._count('receive.error.unknown')
@@ -580,8 +590,9 @@ class RedisTransportClientCore(RedisTransportCore):
     is_server = False
     _metric_prefix = 'client.transport.redis_gateway.'
 
-    def __init__(self, backend_type: str, *, protocol_version: ProtocolVersion | int = ProtocolVersion.VERSION_3,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, backend_type: str, *, protocol_version: ProtocolVersion | int = ProtocolVersion.VERSION_3, **kwargs: Any
+    ) -> None:
         super().__init__(backend_type, **kwargs)
         self.protocol_version = ProtocolVersion(protocol_version)
 

@@ -7,6 +7,7 @@ it without talking to each other.
 
 import abc
 import binascii
+import hashlib
 import importlib.resources
 import itertools
 import random
@@ -18,12 +19,16 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from pysoa.common.transport.errors import ConnectionError as TransportConnectionError
+from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
 __all__ = ('BaseRedisClient', 'CannotGetConnectionError', 'SendMessageToQueueCommand')
 
 SEND_SCRIPT = importlib.resources.files('pysoa.common.transport.redis_gateway').joinpath('send.lua').read_text()
 """The Lua source of the send command, read once at import."""
+
+SEND_SCRIPT_SHA = hashlib.sha1(SEND_SCRIPT.encode('utf-8')).hexdigest()
+"""What Redis calls the send script once loaded (EVALSHA)."""
 
 
 class CannotGetConnectionError(TransportConnectionError):
@@ -50,9 +55,18 @@ class SendMessageToQueueCommand:
         Raises `redis.ResponseError('queue full')` when the queue holds `capacity` elements or more.
         """
         if isinstance(message, (bytes, bytearray, memoryview)):
-            self._script(keys=[queue_key], args=[expiry, capacity, message], client=connection)
+            arguments: Sequence[Any] = (expiry, capacity, message)
         else:
-            self._script(keys=[queue_key], args=[expiry, capacity, *message], client=connection)
+            arguments = (expiry, capacity, *message)
+        if supports_direct_commands(connection):
+            try:
+                execute_command(connection, 'EVALSHA', SEND_SCRIPT_SHA, 1, queue_key, *arguments)
+            except redis.exceptions.NoScriptError:
+                # A server that restarted, or was never sent the script: load it and run it, as EVALSHA users do.
+                execute_command(connection, 'SCRIPT', 'LOAD', SEND_SCRIPT)
+                execute_command(connection, 'EVALSHA', SEND_SCRIPT_SHA, 1, queue_key, *arguments)
+        else:
+            self._script(keys=[queue_key], args=arguments, client=connection)
 
 
 class BaseRedisClient(abc.ABC):

@@ -41,9 +41,7 @@ class StandardRedisClient(BaseRedisClient):
         return self._connection_list[0]
 
     @classmethod
-    def _get_connection_list(
-        cls, hosts: Iterable[HostSpec] | None, **connection_kwargs: Any
-    ) -> list[redis.Redis]:
+    def _get_connection_list(cls, hosts: Iterable[HostSpec] | None, **connection_kwargs: Any) -> list[redis.Redis]:
         if isinstance(hosts, (str, bytes)):
             raise ValueError('Redis hosts must be specified as an iterable of hosts.')
         if not hosts:
