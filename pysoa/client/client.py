@@ -10,6 +10,14 @@ import os
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
+from pysoa.client.arguments import (
+    action_requests_error,
+    check_client_config,
+    check_mapping,
+    check_timeout,
+    job_error,
+    switches_error,
+)
 from pysoa.client.async_calls import async_twin, jobs_services, single_service
 from pysoa.client.errors import (
     CallActionError,
@@ -95,6 +103,7 @@ class Client:
         self.context: Context = context or {}
         self.handlers: dict[str, ServiceHandler] = {}
         self.config: Mapping[str, dict[str, Any] | ClientSettings] = config or {}
+        check_client_config(self.config, self.settings_class, self.settings_class.ImproperlyConfigured)
         # A value that is already a validated settings object (a server passes the same ones to every
         # per-job client) is used as it is, not validated again, and its handler is shared: see _get_handler.
         self.settings: dict[str, ClientSettings] = {}
@@ -137,6 +146,9 @@ class Client:
         `raise_action_errors` is false). `timeout` (seconds) bounds both the request's life and the
         wait for the response. Transport errors propagate.
         """
+        check_timeout(timeout)
+        if body is not None and not isinstance(body, dict):
+            raise TypeError(f'body must be a dict or None, not {type(body).__name__} {body!r}')
         request_id = self.send_request(
             service_name=service_name,
             actions=[ActionRequest(action=action, body=body or {})],
@@ -178,6 +190,7 @@ class Client:
         The service stops at the first action with errors unless `continue_on_error` is true. Errors
         are raised as for `call_action`.
         """
+        check_timeout(timeout)
         request_id = self.send_request(
             service_name=service_name,
             actions=actions,
@@ -293,6 +306,9 @@ class Client:
         control_extra: Control | None = None,
     ) -> FutureSOAResponse[ActionResponse]:
         """Like `call_action`, but return once the request is sent; the future's `result()` gives the response."""
+        check_timeout(timeout)
+        if body is not None and not isinstance(body, dict):
+            raise TypeError(f'body must be a dict or None, not {type(body).__name__} {body!r}')
         request_id = self.send_request(
             service_name=service_name,
             actions=[ActionRequest(action=action, body=body or {})],
@@ -334,6 +350,7 @@ class Client:
         control_extra: Control | None = None,
     ) -> FutureSOAResponse[JobResponse]:
         """Like `call_actions`, but return once the request is sent; the future's `result()` gives the response."""
+        check_timeout(timeout)
         request_id = self.send_request(
             service_name=service_name,
             actions=actions,
@@ -415,14 +432,19 @@ class Client:
     ) -> FutureSOAResponse[list[JobResponse]]:
         """Like `call_jobs_parallel`, but return once the requests are sent; `result()` gives the list."""
         # One slot per job, in order: (service name, request id), or (service name, send error).
+        check_timeout(timeout)
         slots: list[tuple[str, int | Exception]] = []
         outstanding: dict[str, set[int]] = {}
-        for job in jobs:
-            service_name = job['service_name']
+        for index, job in enumerate(jobs):
+            try:
+                service_name = job['service_name']
+                job_actions = job['actions']
+            except (KeyError, TypeError, IndexError):
+                job_error(index, job)
             try:
                 request_id = self.send_request(
                     service_name=service_name,
-                    actions=job['actions'],
+                    actions=job_actions,
                     switches=switches,
                     correlation_id=correlation_id,
                     continue_on_error=continue_on_error,
@@ -486,13 +508,17 @@ class Client:
         `suppress_response` the service runs the job but sends no response.
         """
         handler = self.handlers.get(service_name) or self._get_handler(service_name)
+        check_timeout(message_expiry_in_seconds, 'message_expiry_in_seconds')
+        check_mapping(control_extra, 'control_extra')
         if message_expiry_in_seconds and not (control_extra and 'timeout' in control_extra):
             control_extra = dict(control_extra or (), timeout=message_expiry_in_seconds)
-        job_request = JobRequest(
-            control=self._make_control_header(continue_on_error, control_extra, suppress_response),
-            context=self._make_context_header(switches, correlation_id, context),
-            actions=actions,  # the attrs converter accepts dicts too
-        )
+        control = self._make_control_header(continue_on_error, control_extra, suppress_response)
+        context_header = self._make_context_header(switches, correlation_id, context)
+        try:
+            # The attrs converter accepts dicts too.
+            job_request = JobRequest(control=control, context=context_header, actions=actions)
+        except (TypeError, AttributeError, ValueError):
+            raise action_requests_error(actions) from None
         deadline = self._deadline
         if deadline is not None:
             return handler.send_request(job_request, message_expiry_in_seconds, deadline=deadline)
@@ -528,7 +554,10 @@ class Client:
             raise ValueError(f'Called service name "{service_name}" must be a str')
         settings = self.settings.get(service_name)
         if settings is None:
-            raise self.ImproperlyConfigured(f'Unrecognized service name "{service_name}"')
+            configured = ', '.join(f'"{name}"' for name in sorted(self.settings)) or 'none'
+            raise self.ImproperlyConfigured(
+                f'Unrecognized service name "{service_name}" (configured services: {configured})',
+            )
         if service_name in self._shared_settings:
             handler = _shared_handler(self.handler_class, service_name, settings)
         else:
@@ -553,6 +582,7 @@ class Client:
         correlation_id: str | None = None,
         context_extra: Context | None = None,
     ) -> Context:
+        check_mapping(context_extra, 'context')
         context: Context = dict(self.context) if self.context else {}
         if correlation_id is not None:
             context['correlation_id'] = correlation_id
@@ -562,9 +592,17 @@ class Client:
         base_switches = context.get('switches')
         extra_switches = context_extra.get('switches') if context_extra else None
         if base_switches or switches or extra_switches:
+            if isinstance(switches, str | bytes | Mapping):
+                raise switches_error(switches)
             merged = set(base_switches or ())
-            merged.update(switches or ())
-            merged.update(extra_switches or ())
+            try:
+                merged.update(switches or ())
+            except TypeError:
+                raise switches_error(switches) from None
+            try:
+                merged.update(extra_switches or ())
+            except TypeError:
+                raise switches_error(extra_switches, "context['switches']") from None
             context['switches'] = list(merged)
         else:
             context['switches'] = []

@@ -202,14 +202,28 @@ class ServiceHandler:
         self,
         receive_timeout_in_seconds: int | None = None,
     ) -> tuple[int | None, JobResponse | None]:
-        if self._measured:
-            with self.metrics.timer('client.receive.excluding_middleware', **_TIMER_KWARGS):
+        try:
+            if self._measured:
+                with self.metrics.timer('client.receive.excluding_middleware', **_TIMER_KWARGS):
+                    request_id, _, message = self.transport.receive_response_message(receive_timeout_in_seconds)
+            else:
                 request_id, _, message = self.transport.receive_response_message(receive_timeout_in_seconds)
-        else:
-            request_id, _, message = self.transport.receive_response_message(receive_timeout_in_seconds)
+        except MessageReceiveTimeout as error:
+            raise self._with_wait(error, receive_timeout_in_seconds) from None
         if message is None:
             return None, None
         return request_id, _job_response_from_dict(message)
+
+    def _with_wait(self, error: MessageReceiveTimeout, timeout: float | None) -> MessageReceiveTimeout:
+        """`error`, its message saying how long the client waited (when known) and what to check."""
+        waited = timeout or self._default_receive_timeout
+        if waited is None or not error.args or not isinstance(error.args[0], str) or 'waited' in error.args[0]:
+            return error
+        annotated = type(error)(
+            f'{error.args[0]} (waited {waited:g} seconds; is the service running?)',
+            *error.args[1:],
+        )
+        return annotated.with_traceback(error.__traceback__)
 
     def get_all_responses(
         self,

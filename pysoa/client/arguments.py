@@ -1,0 +1,94 @@
+"""Checks of the client's configuration and call arguments, and the errors that name what is wrong.
+
+The checks on the call path are a handful of `isinstance` tests; the detailed diagnosis of a bad
+`actions` or job argument only runs once building the request has already failed.
+"""
+
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+__all__ = (
+    'action_requests_error',
+    'check_client_config',
+    'check_mapping',
+    'check_timeout',
+    'job_error',
+    'switches_error',
+)
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def check_client_config(config: Any, settings_class: type, improperly_configured: type[Exception]) -> None:
+    """Raise `improperly_configured` unless `config` maps service names (str) to settings dicts."""
+    if not isinstance(config, Mapping):
+        raise improperly_configured(
+            f'The client configuration must be a dict mapping service names to their settings dicts '
+            f'(with `transport`, ...), not {_kind(config)}',
+        )
+    for service_name, service_config in config.items():
+        if not isinstance(service_name, str):
+            raise improperly_configured(
+                f'The client configuration must be keyed by service names (str), not {_kind(service_name)} '
+                f'{service_name!r}',
+            )
+        if not isinstance(service_config, Mapping | settings_class):
+            raise improperly_configured(
+                f'The settings of service `{service_name}` must be a dict (with `transport`, ...), '
+                f'not {_kind(service_config)}',
+            )
+
+
+def check_timeout(value: Any, name: str = 'timeout') -> None:
+    """Raise `TypeError` unless `value` is None or a number of seconds."""
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+        raise TypeError(f'{name} must be a number of seconds (int or float) or None, not {_kind(value)} {value!r}')
+
+
+def check_mapping(value: Any, name: str) -> None:
+    """Raise `TypeError` unless `value` is None or a mapping (a dict)."""
+    if value is not None and not isinstance(value, Mapping):
+        raise TypeError(f'{name} must be a dict or None, not {_kind(value)} {value!r}')
+
+
+def switches_error(switches: Any, name: str = 'switches') -> TypeError:
+    """The error for `switches` that are not a collection of ints."""
+    return TypeError(f'{name} must be a list (or other collection) of ints, not {_kind(switches)} {switches!r}')
+
+
+def action_requests_error(actions: Any) -> Exception:
+    """The error to raise for an `actions` argument that could not be turned into action requests."""
+    from pysoa.common.types import ActionRequest
+
+    if isinstance(actions, str | bytes | Mapping) or not hasattr(actions, '__iter__'):
+        return TypeError(
+            f'actions must be a list of ActionRequest objects or dicts with an `action` key, not {_kind(actions)}',
+        )
+    for index, item in enumerate(actions):
+        if isinstance(item, ActionRequest):
+            continue
+        if not isinstance(item, Mapping):
+            return TypeError(
+                f'actions[{index}] must be an ActionRequest or a dict with an `action` key, not {_kind(item)} {item!r}',
+            )
+        if 'action' not in item:
+            return ValueError(f'actions[{index}] has no `action` key: {item!r}')
+        unknown = sorted(str(k) for k in item if k not in ('action', 'body'))
+        if unknown:
+            return ValueError(f'actions[{index}] has unknown key(s) {", ".join(unknown)}; expected `action` and `body`')
+    return TypeError('actions must be a list of ActionRequest objects or dicts with an `action` key')
+
+
+def job_error(index: int, job: Any) -> NoReturn:
+    """Raise the error for a job of `call_jobs_parallel` that is not `{'service_name': ..., 'actions': [...]}`."""
+    if not isinstance(job, Mapping):
+        raise TypeError(
+            f"jobs[{index}] must be a dict with `service_name` and `actions` keys, not {_kind(job)} {job!r}",
+        )
+    missing = [key for key in ('service_name', 'actions') if key not in job]
+    raise ValueError(
+        f"jobs[{index}] has no {' or '.join(f'`{k}`' for k in missing)} key; expected a dict with `service_name` "
+        f'and `actions` keys, got {job!r}',
+    )
