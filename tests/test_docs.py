@@ -104,14 +104,17 @@ def test_the_readme_service_settings_and_client_work_as_written(redis_url: str, 
         service.cleanup()
 
 
-def test_the_readme_settings_validate_and_name_a_missing_backend_type() -> None:
+def test_the_readme_settings_validate_and_backend_type_may_be_left_out() -> None:
     namespace: dict[str, Any] = {}
     exec(block_with(README, 'SOA_SERVER_SETTINGS'), namespace)  # noqa: S102 -- the README's settings
     settings = ServerSettings(namespace['SOA_SERVER_SETTINGS'])
     assert settings['transport']['kwargs']['backend_type'] == 'redis.standard'
 
+    # As documented, `redis.standard` is the default; a misspelled value is still refused.
     del namespace['SOA_SERVER_SETTINGS']['transport']['kwargs']['backend_type']
-    with pytest.raises(ServerSettings.ImproperlyConfigured, match='kwargs.backend_type: Missing key'):
+    ServerSettings(namespace['SOA_SERVER_SETTINGS'])
+    namespace['SOA_SERVER_SETTINGS']['transport']['kwargs']['backend_type'] = 'redis.standrad'
+    with pytest.raises(ServerSettings.ImproperlyConfigured, match='kwargs.backend_type'):
         ServerSettings(namespace['SOA_SERVER_SETTINGS'])
 
 
@@ -198,7 +201,7 @@ def test_documented_defaults_are_the_real_ones() -> None:
     defaults = ServerSettings.defaults
     assert f'default {defaults["harakiri"]["timeout"]})' in operations
     assert f'(default {defaults["harakiri"]["shutdown_grace"]})' in operations
-    assert '``redis.standard`` (default)' not in operations  # `backend_type` is required, as in 1.x
+    assert '``redis.standard`` (default)' in operations
 
 
 def test_the_daemon_option_detaches_and_prints_the_pid(redis_url: str, tmp_path: Path) -> None:

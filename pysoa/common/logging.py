@@ -129,6 +129,10 @@ class PySOALogContextFilter(logging.Filter):
 # bool is a Number too; it is excluded where this is used (a True flag gives nothing away).
 _CENSORED_SCALARS = (str, bytes, bytearray, numbers.Number)
 
+# The scalar types of decoded requests, checked by exact type on the redaction walk's fast path.
+_PLAIN_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
+_PLAIN_CENSORED_SCALARS = frozenset({str, int, float, bytes})
+
 
 def _spellings(snake_case: str, plural: bool = True) -> frozenset[str]:
     """The snake_case, kebab-case and camelCase spellings of a term, and of its plural unless told not to."""
@@ -197,7 +201,7 @@ class RecursivelyCensoredDictWrapper:
 
     def __repr__(self) -> str:
         if self._repr_cache is None:
-            self._repr_cache = repr(self._censor_dict(self._wrapped_dict))
+            self._repr_cache = repr(self._censored(self._wrapped_dict, False))
         return self._repr_cache
 
     def __str__(self) -> str:
@@ -207,16 +211,62 @@ class RecursivelyCensoredDictWrapper:
         return self.__repr__().encode('utf-8')
 
     @classmethod
+    def _censored(cls, value: Any, censor: bool) -> Any:
+        # The fast path of the walk (every request and response logged at INFO goes through it): plain dicts, lists
+        # and tuples of plain scalars are checked by exact type, and are returned as they are, not copied, when
+        # nothing in them is censored (their repr is then the same as a copy's). Anything else takes the general
+        # path, `_censor_value`.
+        kind = type(value)
+        if kind is dict:
+            sensitive = cls.SENSITIVE_FIELDS
+            copy: dict[Any, Any] | None = None
+            for key, item in value.items():
+                item_kind = type(item)
+                if item_kind in _PLAIN_SCALARS:
+                    if not (item and item_kind in _PLAIN_CENSORED_SCALARS and key in sensitive):
+                        continue
+                    new_item: Any = cls.CENSORED_STRING
+                else:
+                    new_item = cls._censored(item, key in sensitive)
+                    if new_item is item:
+                        continue
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = new_item
+            return value if copy is None else copy
+        if kind is list or kind is tuple:
+            items: list[Any] | None = None
+            for index, item in enumerate(value):
+                item_kind = type(item)
+                if item_kind in _PLAIN_SCALARS:
+                    if not (censor and item and item_kind in _PLAIN_CENSORED_SCALARS):
+                        continue
+                    new_item = cls.CENSORED_STRING
+                else:
+                    new_item = cls._censored(item, censor)
+                    if new_item is item:
+                        continue
+                if items is None:
+                    items = list(value)
+                items[index] = new_item
+            if items is None:
+                return value
+            return items if kind is list else tuple(items)
+        if kind in _PLAIN_SCALARS:
+            return cls.CENSORED_STRING if censor and value and kind in _PLAIN_CENSORED_SCALARS else value
+        return cls._censor_value(value, censor)
+
+    @classmethod
     def _censor_dict(cls, value: Mapping[Any, Any]) -> dict[Any, Any]:
         sensitive = cls.SENSITIVE_FIELDS
-        return {k: cls._censor_value(v, k in sensitive) for k, v in value.items()}
+        return {k: cls._censored(v, k in sensitive) for k, v in value.items()}
 
     @classmethod
     def _censor_value(cls, value: Any, censor: bool) -> Any:
         if isinstance(value, Mapping):
             return cls._censor_dict(value)
         if isinstance(value, (list, tuple, set, frozenset)):
-            items = (cls._censor_value(item, censor) for item in value)
+            items = (cls._censored(item, censor) for item in value)
             if type(value) in (list, tuple, set, frozenset):
                 return type(value)(items)
             # A namedtuple or custom container may not take an iterable: a plain list shows the content.

@@ -135,6 +135,8 @@ class Server:
             settings = self.settings_class(settings)
 
         self.settings = settings
+        # Validated now, so that a mistake in it stops the server at start-up rather than failing every job.
+        self._client_routing: Mapping[str, Any] | None = self.validate_client_routing(settings)
         self._forked_process_id = forked_process_id
         self._apply_fid_to_metrics_config()
 
@@ -174,7 +176,6 @@ class Server:
                 },
             )
 
-        self._client_routing: Mapping[str, Any] | None = None
         self._default_status_action_class: ActionType | None = None
         self._idle_timer: Timer | None = None
         self._heartbeat: HeartbeatFile | None = None
@@ -227,16 +228,30 @@ class Server:
         return client
 
     def _validated_client_routing(self) -> Mapping[str, Any]:
-        # Validated once, on first use (as PySOA 1.x did lazily), then shared by every per-job client.
         routing = self._client_routing
         if routing is None:
-            settings_class = getattr(self.client_class, 'settings_class', None)
-            raw: dict[str, Any] = self.settings['client_routing']
-            if settings_class is None:
-                routing = raw
-            else:
-                routing = {name: settings_class(config) for name, config in raw.items()}
-            self._client_routing = routing
+            routing = self._client_routing = self.validate_client_routing(self.settings)
+        return routing
+
+    @classmethod
+    def validate_client_routing(cls, settings: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Validate `settings['client_routing']` with the client's settings class and return the validated routing.
+
+        Raises `ImproperlyConfigured` naming the setting and the service, so that a mistake in it stops the server
+        at start-up instead of failing every job.
+        """
+        raw: Mapping[str, Any] = settings.get('client_routing') or {}
+        settings_class = getattr(cls.client_class, 'settings_class', None)
+        if settings_class is None:
+            return raw
+        routing: dict[str, Any] = {}
+        for name, config in raw.items():
+            try:
+                routing[name] = settings_class(config)
+            except settings_class.ImproperlyConfigured as error:
+                raise settings_class.ImproperlyConfigured(
+                    f"Invalid setting 'client_routing': {name}: {error}",
+                ) from error
         return routing
 
     @staticmethod
@@ -703,12 +718,20 @@ class Server:
                 self.handle_next_request()
                 if transient_failures > 0:
                     transient_failures -= 1
-            except TransientPySOATransportError:
+            except TransientPySOATransportError as error:
                 if transient_failures > _MAX_TRANSIENT_FAILURES:
                     self.logger.exception('Too many errors receiving message from transport; shutting down!')
                     return
                 delay = (2**transient_failures + random.random()) / 4.0
-                self.logger.info('Transient error from the transport, sleeping %.2f seconds and continuing.', delay)
+                # The error is named so that an operator can tell "Redis down" from "wrong password"; once the
+                # back-off reaches seconds the trouble is lasting, hence a warning.
+                self.logger.log(
+                    logging.WARNING if delay >= 2 else logging.INFO,
+                    'Transient error from the transport (%s: %s), sleeping %.2f seconds and continuing.',
+                    type(error).__name__,
+                    error,
+                    delay,
+                )
                 self._sleep_unless_shutting_down(delay)
                 transient_failures += 1
             finally:

@@ -144,7 +144,7 @@ def _check_settings_before_forking(server_class: 'type[Server]') -> None:
     if not settings_module_name and not server_class.use_django:
         return  # `Server.main` says that `-s` is required
     try:
-        server_class._load_settings(settings_module_name)
+        server_class.validate_client_routing(server_class._load_settings(settings_module_name))
     except (ValueError, Settings.ImproperlyConfigured) as error:
         sys.stderr.write(f'ERROR: the settings of the {server_class.service_name} service are invalid: {error}\n')
         sys.exit(1)

@@ -37,6 +37,7 @@ from pysoa.common.transport.redis_gateway.backend.standard import (
     DEFAULT_REDIS_PORT,
     REDIS_URL_SYNTAX,
     StandardRedisClient,
+    check_connection_kwargs,
 )
 from pysoa.common.transport.redis_gateway.constants import (
     DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT,
@@ -48,6 +49,7 @@ from pysoa.common.transport.redis_gateway.constants import (
     MINIMUM_CHUNKED_MESSAGE_BYTES,
     QUEUE_NAME_PREFIX,
     REDIS_BACKEND_TYPE_SENTINEL,
+    REDIS_BACKEND_TYPE_STANDARD,
     REDIS_BACKEND_TYPES,
     RESPONSE_QUEUE_SPECIFIER,
     ProtocolFeature,
@@ -127,7 +129,7 @@ class RedisTransportCore:
 
     def __init__(
         self,
-        backend_type: str,
+        backend_type: str = REDIS_BACKEND_TYPE_STANDARD,
         *,
         backend_layer_kwargs: dict[str, Any] | None = None,
         log_messages_larger_than_bytes: int = DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT,
@@ -146,6 +148,12 @@ class RedisTransportCore:
             raise ValueError('service_name must be a str')
         self.backend_type = backend_type
         self.backend_layer_kwargs = self._normalize_backend_layer_kwargs(backend_type, backend_layer_kwargs or {})
+        if backend_type == REDIS_BACKEND_TYPE_STANDARD:
+            # The backend is built on first use; a mistake in its settings must stop the transport now instead.
+            check_connection_kwargs(
+                self.backend_layer_kwargs.get('hosts'),
+                self.backend_layer_kwargs.get('connection_kwargs'),
+            )
         self.log_messages_larger_than_bytes = int(log_messages_larger_than_bytes)
         self.maximum_message_size_in_bytes = int(maximum_message_size_in_bytes)
         self.message_expiry_in_seconds = int(message_expiry_in_seconds)
@@ -591,10 +599,20 @@ class RedisTransportClientCore(RedisTransportCore):
     _metric_prefix = 'client.transport.redis_gateway.'
 
     def __init__(
-        self, backend_type: str, *, protocol_version: ProtocolVersion | int = ProtocolVersion.VERSION_3, **kwargs: Any
+        self,
+        backend_type: str = REDIS_BACKEND_TYPE_STANDARD,
+        *,
+        protocol_version: ProtocolVersion | int = ProtocolVersion.VERSION_3,
+        **kwargs: Any,
     ) -> None:
         super().__init__(backend_type, **kwargs)
-        self.protocol_version = ProtocolVersion(protocol_version)
+        try:
+            self.protocol_version = ProtocolVersion(protocol_version)
+        except ValueError:
+            raise ValueError(
+                f'protocol_version must be one of {", ".join(str(int(v)) for v in ProtocolVersion)}, '
+                f'got {protocol_version!r}',
+            ) from None
 
 
 class RedisTransportServerCore(RedisTransportCore):
@@ -605,7 +623,7 @@ class RedisTransportServerCore(RedisTransportCore):
 
     def __init__(
         self,
-        backend_type: str,
+        backend_type: str = REDIS_BACKEND_TYPE_STANDARD,
         *,
         log_messages_larger_than_bytes: int = DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER,
         maximum_message_size_in_bytes: int = DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER,

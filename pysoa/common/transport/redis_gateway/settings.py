@@ -55,7 +55,7 @@ class RedisTransportSchema(fields.Dictionary):
         'backend_layer_kwargs': _BACKEND_LAYER_KWARGS,
         'backend_type': fields.Constant(
             *REDIS_BACKEND_TYPES,
-            description='Which backend to use: standard Redis hosts or Sentinel',
+            description="Which backend to use: standard Redis hosts or Sentinel (default 'redis.standard')",
         ),
         'log_messages_larger_than_bytes': fields.Integer(
             description='Log a WARNING (logger `pysoa.transport.oversized_message`) for every message larger than '
@@ -85,6 +85,7 @@ class RedisTransportSchema(fields.Dictionary):
 
     optional_keys = (
         'backend_layer_kwargs',
+        'backend_type',
         'log_messages_larger_than_bytes',
         'maximum_message_size_in_bytes',
         'message_expiry_in_seconds',
@@ -99,9 +100,9 @@ class RedisTransportSchema(fields.Dictionary):
 
 RedisClientTransportSchema = RedisTransportSchema().extend(
     contents={
-        'protocol_version': fields.Any(
-            fields.Integer(),
-            fields.ObjectInstance(valid_type=ProtocolVersion),
+        # ProtocolVersion members equal their int values, so the enum members are accepted too.
+        'protocol_version': fields.Constant(
+            *(int(version) for version in ProtocolVersion),
             description='The framing version the client sends (default 3). Servers answer in the version they '
             'receive; use 1 or 2 only to talk to very old servers.',
         ),

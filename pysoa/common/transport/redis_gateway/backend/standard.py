@@ -8,7 +8,7 @@ import redis
 
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
 
-__all__ = ('StandardRedisClient',)
+__all__ = ('StandardRedisClient', 'check_connection_kwargs')
 
 HostSpec = str | tuple[str, int] | list[Any]
 
@@ -45,11 +45,24 @@ class StandardRedisClient(BaseRedisClient):
         if isinstance(hosts, (str, bytes)):
             raise ValueError('Redis hosts must be specified as an iterable of hosts.')
         if not hosts:
-            return [redis.Redis(host='localhost', port=cls.DEFAULT_PORT, **connection_kwargs)]
+            return [cls._connect(('localhost', cls.DEFAULT_PORT), connection_kwargs)]
         return [cls._connect(entry, connection_kwargs) for entry in hosts]
 
     @classmethod
     def _connect(cls, entry: HostSpec, connection_kwargs: dict[str, Any]) -> redis.Redis:
+        # redis-py refuses an unknown keyword only when it builds a connection (lazily, for URLs): a typo in the
+        # settings must stop the transport now, naming the key, not surface as a transient error at the first send.
+        try:
+            client = cls._make_client(entry, connection_kwargs)
+            pool = getattr(client, 'connection_pool', None)  # test doubles of redis.Redis may have none
+            if pool is not None:
+                pool.connection_class(**pool.connection_kwargs)  # no I/O: connecting happens on first use
+        except TypeError as error:
+            raise ValueError(f'Invalid connection_kwargs for Redis host {entry!r}: {error}') from None
+        return client
+
+    @classmethod
+    def _make_client(cls, entry: HostSpec, connection_kwargs: dict[str, Any]) -> redis.Redis:
         if isinstance(entry, str):
             if cls.URL_SYNTAX.match(entry):
                 # A URL names its own database and credentials; settings may still add socket options.
@@ -81,3 +94,10 @@ class StandardRedisClient(BaseRedisClient):
         """Disconnect every pooled connection."""
         for connection in self._connection_list:
             connection.close()
+
+
+def check_connection_kwargs(hosts: Iterable[HostSpec] | None, connection_kwargs: dict[str, Any] | None) -> None:
+    """Raise ValueError if the standard backend could not be built from `hosts` and `connection_kwargs` (no I/O)."""
+    kwargs = BaseRedisClient._with_default_connection_kwargs(connection_kwargs)
+    for client in StandardRedisClient._get_connection_list(hosts, **kwargs):
+        client.close()
