@@ -56,7 +56,19 @@ class PySOAServerError(PySOAError):
     """Base of every server-side error other than transport errors."""
 
 
-class JobError(PySOAServerError):
+class _ErrorsRaised(PySOAServerError):
+    """What `JobError` and `ActionError` share: a list of wire errors, with `is_caller_error` set as asked."""
+
+    def __init__(self, errors: Iterable[Error | Mapping[str, Any]], set_is_caller_error_to: bool | None) -> None:
+        self.errors: list[Error] = _with_caller_flag(errors, set_is_caller_error_to)
+        self._set_is_caller_error_to = set_is_caller_error_to
+        super().__init__(self.errors)
+
+    def __str__(self) -> str:
+        return _summary(self.errors)
+
+
+class JobError(_ErrorsRaised):
     """Raised by middleware or the server to answer the whole job with these errors.
 
     `set_is_caller_error_to` (default `False`) overwrites each error's `is_caller_error`; pass `None` to keep them.
@@ -67,15 +79,10 @@ class JobError(PySOAServerError):
         errors: Iterable[Error | Mapping[str, Any]],
         set_is_caller_error_to: bool | None = False,
     ) -> None:
-        self.errors: list[Error] = _with_caller_flag(errors, set_is_caller_error_to)
-        self._set_is_caller_error_to = set_is_caller_error_to
-        super().__init__(self.errors)
-
-    def __str__(self) -> str:
-        return _summary(self.errors)
+        super().__init__(errors, set_is_caller_error_to)
 
 
-class ActionError(PySOAServerError):
+class ActionError(_ErrorsRaised):
     """Raised by an action or middleware to answer this action with these errors.
 
     `set_is_caller_error_to` (default `True`) overwrites each error's `is_caller_error`; pass `None` to keep them.
@@ -86,12 +93,7 @@ class ActionError(PySOAServerError):
         errors: Iterable[Error | Mapping[str, Any]],
         set_is_caller_error_to: bool | None = True,
     ) -> None:
-        self.errors: list[Error] = _with_caller_flag(errors, set_is_caller_error_to)
-        self._set_is_caller_error_to = set_is_caller_error_to
-        super().__init__(self.errors)
-
-    def __str__(self) -> str:
-        return _summary(self.errors)
+        super().__init__(errors, set_is_caller_error_to)
 
 
 class ResponseValidationError(PySOAServerError):
