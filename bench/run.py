@@ -62,6 +62,8 @@ WORKLOADS = {
         Workload('seq', 'small', description='sequential call_action, ~100 B body, schemas both ways'),
         Workload('batch', 'batch', description='call_actions job of 10 small actions (rate in actions/s)'),
         Workload('conc2x1', 'small', clients=2, workers=1, description='2 client processes, 1 worker'),
+        Workload('conc2x2', 'small', clients=2, workers=2, description='2 client processes, 2 workers'),
+        Workload('conc4x1', 'small', clients=4, workers=1, description='4 client processes, 1 worker'),
         Workload('conc4x2', 'small', clients=4, workers=2, description='4 client processes, 2 workers'),
         Workload('large100k', 'large', size=100 * 1024, description='100 KiB response'),
         Workload('large1m', 'large', size=1024 * 1024, chunking=True, description='1 MiB response, chunked'),
