@@ -146,17 +146,8 @@ class Client:
         `raise_action_errors` is false). `timeout` (seconds) bounds both the request's life and the
         wait for the response. Transport errors propagate.
         """
-        check_timeout(timeout)
-        if body is not None and not isinstance(body, dict):
-            raise TypeError(f'body must be a dict or None, not {type(body).__name__} {body!r}')
-        request_id = self.send_request(
-            service_name=service_name,
-            actions=[ActionRequest(action=action, body=body or {})],
-            switches=switches,
-            correlation_id=correlation_id,
-            context=context,
-            control_extra=control_extra,
-            message_expiry_in_seconds=timeout or None,
+        request_id = self._send_single_action(
+            service_name, action, body, timeout, switches, correlation_id, context, control_extra
         )
         response = self._receive_job_response(service_name, request_id, timeout)
         return self._single_action_result(
@@ -190,16 +181,8 @@ class Client:
         The service stops at the first action with errors unless `continue_on_error` is true. Errors
         are raised as for `call_action`.
         """
-        check_timeout(timeout)
-        request_id = self.send_request(
-            service_name=service_name,
-            actions=actions,
-            switches=switches,
-            correlation_id=correlation_id,
-            continue_on_error=continue_on_error,
-            context=context,
-            control_extra=control_extra,
-            message_expiry_in_seconds=timeout or None,
+        request_id = self._send_job(
+            service_name, actions, timeout, switches, correlation_id, continue_on_error, context, control_extra
         )
         response = self._receive_job_response(service_name, request_id, timeout)
         return self._job_result(
@@ -282,6 +265,56 @@ class Client:
             control_extra=control_extra,
         ).result()
 
+    # The sending half shared by each blocking call and its future twin.
+
+    def _send_single_action(
+        self,
+        service_name: str,
+        action: str,
+        body: Body | None,
+        timeout: int | None,
+        switches: Switches | None,
+        correlation_id: str | None,
+        context: Context | None,
+        control_extra: Control | None,
+    ) -> int:
+        if body is not None and not isinstance(body, dict):
+            check_timeout(timeout)  # a bad timeout is reported first, as for every call
+            raise TypeError(f'body must be a dict or None, not {type(body).__name__} {body!r}')
+        return self._send_job(
+            service_name,
+            [ActionRequest(action=action, body=body or {})],
+            timeout,
+            switches,
+            correlation_id,
+            False,
+            context,
+            control_extra,
+        )
+
+    def _send_job(
+        self,
+        service_name: str,
+        actions: Iterable[ActionRequestArgument],
+        timeout: int | None,
+        switches: Switches | None,
+        correlation_id: str | None,
+        continue_on_error: bool,
+        context: Context | None,
+        control_extra: Control | None,
+    ) -> int:
+        check_timeout(timeout)
+        return self.send_request(
+            service_name=service_name,
+            actions=actions,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+            message_expiry_in_seconds=timeout or None,
+        )
+
     # Awaitable twins of the blocking calls (see pysoa.client.async_calls).
 
     call_action_async = async_twin(call_action, single_service)
@@ -306,17 +339,8 @@ class Client:
         control_extra: Control | None = None,
     ) -> FutureSOAResponse[ActionResponse]:
         """Like `call_action`, but return once the request is sent; the future's `result()` gives the response."""
-        check_timeout(timeout)
-        if body is not None and not isinstance(body, dict):
-            raise TypeError(f'body must be a dict or None, not {type(body).__name__} {body!r}')
-        request_id = self.send_request(
-            service_name=service_name,
-            actions=[ActionRequest(action=action, body=body or {})],
-            switches=switches,
-            correlation_id=correlation_id,
-            context=context,
-            control_extra=control_extra,
-            message_expiry_in_seconds=timeout or None,
+        request_id = self._send_single_action(
+            service_name, action, body, timeout, switches, correlation_id, context, control_extra
         )
 
         def get_response(result_timeout: int | None) -> ActionResponse:
@@ -350,16 +374,8 @@ class Client:
         control_extra: Control | None = None,
     ) -> FutureSOAResponse[JobResponse]:
         """Like `call_actions`, but return once the request is sent; the future's `result()` gives the response."""
-        check_timeout(timeout)
-        request_id = self.send_request(
-            service_name=service_name,
-            actions=actions,
-            switches=switches,
-            correlation_id=correlation_id,
-            continue_on_error=continue_on_error,
-            context=context,
-            control_extra=control_extra,
-            message_expiry_in_seconds=timeout or None,
+        request_id = self._send_job(
+            service_name, actions, timeout, switches, correlation_id, continue_on_error, context, control_extra
         )
 
         def get_response(result_timeout: int | None) -> JobResponse:
