@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import selectors
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import redis  # noqa: E402
 
 from bench.profiling import profile_report  # noqa: E402
 from bench.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env  # noqa: E402
+from pysoa.test.processes import terminate  # noqa: E402
 from pysoa.test.redis_server import RedisServerProcess  # noqa: E402
 
 RESULTS_DIR = BENCH_DIR / 'results'
@@ -175,13 +175,7 @@ class _Readers:
 
 def _stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
     """Stop a child we started, by its PID: SIGTERM, then SIGKILL."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
+    terminate(process, timeout)
 
 
 class Bench:

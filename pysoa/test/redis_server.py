@@ -7,7 +7,6 @@ directory, no persistence, and is stopped by its own PID.
 import importlib.util
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -16,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from pysoa.test.processes import terminate
 
 __all__ = ('RedisServerError', 'RedisServerProcess', 'find_redis_server_binary', 'get_free_port')
 
@@ -153,16 +154,8 @@ class RedisServerProcess:
 
     def stop(self, timeout: float = 5) -> None:
         """Stop the server by its PID (SIGTERM, then SIGKILL if it lingers) and remove its scratch directory."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            try:
-                os.kill(process.pid, signal.SIGTERM)
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(timeout)
-            except ProcessLookupError:
-                pass
+        if self._process is not None:
+            terminate(self._process, timeout)
         self._cleanup()
 
     def _cleanup(self) -> None:

@@ -7,7 +7,6 @@ repo keep our `pysoa` from shadowing upstream's in the upstream venv.
 
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,7 @@ import redis
 
 # The venv builder lives with the benchmark, which shares it (pytest puts the repo root on sys.path).
 from bench.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env
+from pysoa.test.processes import terminate
 
 PEER_PATH = Path(__file__).resolve().parent
 
@@ -105,13 +105,8 @@ class PeerServer:
     def stop(self, timeout: float = 10) -> None:
         """Stop the server by its PID: SIGTERM, then SIGKILL if it lingers."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
+        if process is not None:
+            terminate(process, timeout)
         self._log.close()
 
     def remove_log(self) -> None:
