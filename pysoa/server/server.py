@@ -322,7 +322,7 @@ class Server:
 
         request_for_logging: Any = None
         if self.job_logger.isEnabledFor(self.request_log_success_level):
-            request_for_logging = self.logging_dict_wrapper_class(job_request if isinstance(job_request, dict) else {})
+            request_for_logging = self._censored(job_request)
             self.job_logger.log(self.request_log_success_level, 'Job request: %s', request_for_logging)
 
         client_version = client_version_of(meta)
