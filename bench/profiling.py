@@ -31,11 +31,11 @@ def group_of(filename: str, function: str) -> str:
         return parts[0].removesuffix('.py')
     our_package = str(REPO_ROOT / 'pysoa') + '/'
     if filename.startswith(our_package):
-        return 'pysoa.' + filename[len(our_package):].removesuffix('.py').replace('/', '.').removesuffix('.__init__')
+        return 'pysoa.' + filename[len(our_package) :].removesuffix('.py').replace('/', '.').removesuffix('.__init__')
     if '/benchpeer/' in filename:
         return 'bench'
     if filename.startswith(_STDLIB):
-        return 'stdlib ' + filename[len(_STDLIB):].split('/')[0].removesuffix('.py')
+        return 'stdlib ' + filename[len(_STDLIB) :].split('/')[0].removesuffix('.py')
     return filename
 
 

@@ -68,7 +68,9 @@ WORKLOADS = {
         Workload('large100k', 'large', size=100 * 1024, description='100 KiB response'),
         Workload('large1m', 'large', size=1024 * 1024, chunking=True, description='1 MiB response, chunked'),
         Workload(
-            'seq_instr', 'small', instrumented=True,
+            'seq_instr',
+            'small',
+            instrumented=True,
             description='seq with logging at INFO and one no-op middleware on each side',
         ),
     )
@@ -206,14 +208,16 @@ class Bench:
             'warmup_calls': 20 if workload.kind == 'large' else 200,
         }
         env = dict(impl.env)
-        env.update({
-            'PYTHONPATH': str(BENCH_DIR),
-            'BENCH_REDIS': self.address,
-            'BENCH_SERVICE': service,
-            'BENCH_CHUNKING': '1' if workload.chunking else '0',
-            'BENCH_LOG_LEVEL': 'INFO' if workload.instrumented else 'WARNING',
-            'BENCH_MIDDLEWARE': '1' if workload.instrumented else '0',
-        })
+        env.update(
+            {
+                'PYTHONPATH': str(BENCH_DIR),
+                'BENCH_REDIS': self.address,
+                'BENCH_SERVICE': service,
+                'BENCH_CHUNKING': '1' if workload.chunking else '0',
+                'BENCH_LOG_LEVEL': 'INFO' if workload.instrumented else 'WARNING',
+                'BENCH_MIDDLEWARE': '1' if workload.instrumented else '0',
+            }
+        )
         log_path = self.log_dir / f'{service}.log'
         workers: list[subprocess.Popen[bytes]] = []
         clients: list[subprocess.Popen[bytes]] = []
@@ -223,19 +227,31 @@ class Bench:
                     worker_env = dict(env)
                     if profile_prefix and index == 0:
                         worker_env['BENCH_PROFILE'] = f'{profile_prefix}-worker.prof'
-                    workers.append(subprocess.Popen(
-                        impl.worker_command(config), env=worker_env, cwd=tempfile.gettempdir(),
-                        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    ))
+                    workers.append(
+                        subprocess.Popen(
+                            impl.worker_command(config),
+                            env=worker_env,
+                            cwd=tempfile.gettempdir(),
+                            stdin=subprocess.DEVNULL,
+                            stdout=log,
+                            stderr=log,
+                        )
+                    )
                 self._wait_for_workers(workers, f'bench-{service}', workload.workers, log_path)
                 for index in range(workload.clients):
                     client_config = dict(config)
                     if profile_prefix and index == 0:
                         client_config['profile'] = f'{profile_prefix}-client.prof'
-                    clients.append(subprocess.Popen(
-                        impl.client_command(client_config), env=env, cwd=tempfile.gettempdir(),
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                    ))
+                    clients.append(
+                        subprocess.Popen(
+                            impl.client_command(client_config),
+                            env=env,
+                            cwd=tempfile.gettempdir(),
+                            stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE,
+                            stderr=log,
+                        )
+                    )
                 readers = _Readers(clients)
                 readers.one_line_each(timeout=120)
                 cpu_before = {p.pid: _process_cpu_seconds(p.pid) for p in workers}
@@ -372,8 +388,12 @@ def _median_of(results: list[CaseResult], impl: str, workload: str, metric: str)
 
 def targets(results: list[CaseResult]) -> list[str]:
     """The issue's targets, each with the measured value: ratios to the bare loop (raw) and the added cost."""
-    lines = ['### Targets (medians; raw = bare redis-py without msgpack, the limit)', '',
-             '| target | measured | goal | met |', '|---|---|---|---|']
+    lines = [
+        '### Targets (medians; raw = bare redis-py without msgpack, the limit)',
+        '',
+        '| target | measured | goal | met |',
+        '|---|---|---|---|',
+    ]
 
     def ratio(workload: str, metric: str, over: str) -> float | None:
         ours, theirs = _median_of(results, 'pysoa', workload, metric), _median_of(results, over, workload, metric)
@@ -403,6 +423,7 @@ def targets(results: list[CaseResult]) -> list[str]:
 
 def summarize(results: list[CaseResult], implementations: list[str]) -> str:
     """Markdown tables of medians (min-max) per workload and implementation, with pysoa's ratios."""
+
     def pick(workload: str, impl: str, attribute: str, key: str | None = None) -> list[float]:
         picked = [r for r in results if r.workload == workload and r.implementation == impl]
         if key is not None:
@@ -422,16 +443,26 @@ def summarize(results: list[CaseResult], implementations: list[str]) -> str:
         ours = pick(w, 'pysoa', attribute)
         ratios = [_ratio(ours, pick(w, other, attribute)) for other in ('raw', 'raw+msgpack', 'upstream')]
         lines.append(f'| {w} | ' + ' | '.join(cells + ratios) + ' |')
-    lines += ['', '### Latency p50 / p99 (ms), median over reps', '',
-              '| workload | ' + ' | '.join(implementations) + ' |', '|---|' + '---|' * len(implementations)]
+    lines += [
+        '',
+        '### Latency p50 / p99 (ms), median over reps',
+        '',
+        '| workload | ' + ' | '.join(implementations) + ' |',
+        '|---|' + '---|' * len(implementations),
+    ]
     for w in workloads:
         cells = []
         for i in implementations:
             p50, p99 = pick(w, i, 'p50_ms'), pick(w, i, 'p99_ms')
             cells.append(f'{statistics.median(p50):.3f} / {statistics.median(p99):.3f}' if p50 else '-')
         lines.append(f'| {w} | ' + ' | '.join(cells) + ' |')
-    lines += ['', '### CPU per call (µs), median over reps: worker / client / redis-server = total', '',
-              '| workload | ' + ' | '.join(implementations) + ' |', '|---|' + '---|' * len(implementations)]
+    lines += [
+        '',
+        '### CPU per call (µs), median over reps: worker / client / redis-server = total',
+        '',
+        '| workload | ' + ' | '.join(implementations) + ' |',
+        '|---|' + '---|' * len(implementations),
+    ]
     for w in workloads:
         cells = []
         for i in implementations:

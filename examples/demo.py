@@ -81,5 +81,6 @@ def main() -> int:
     _say('Everything the demo started is stopped. Success.')
     return 0
 
+
 if __name__ == '__main__':
     sys.exit(main())

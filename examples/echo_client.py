@@ -90,9 +90,7 @@ def run_tour(client: Client, out: TextIO = sys.stdout) -> None:
 
     def parallel() -> str:
         responses = list(
-            client.call_actions_parallel(
-                SERVICE, [{'action': 'sleep', 'body': {'seconds': 0.5}} for _ in range(4)]
-            )
+            client.call_actions_parallel(SERVICE, [{'action': 'sleep', 'body': {'seconds': 0.5}} for _ in range(4)])
         )
         pids = sorted({response.body['pid'] for response in responses})
         _check(len(responses) == 4, responses)

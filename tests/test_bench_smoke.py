@@ -14,9 +14,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def test_bench_runs_raw_and_pysoa_cases(tmp_path: Path) -> None:
     """`bench/run.py` starts its own Redis, workers and clients, prints the tables and saves the raw results."""
     done = subprocess.run(
-        [sys.executable, str(REPO_ROOT / 'bench' / 'run.py'), '--duration', '0.3', '--reps', '1',
-         '--impl', 'raw,raw+msgpack,pysoa', '--workloads', 'seq,batch,large1m', '--output-dir', str(tmp_path)],
-        capture_output=True, text=True, timeout=170,
+        [
+            sys.executable,
+            str(REPO_ROOT / 'bench' / 'run.py'),
+            '--duration',
+            '0.3',
+            '--reps',
+            '1',
+            '--impl',
+            'raw,raw+msgpack,pysoa',
+            '--workloads',
+            'seq,batch,large1m',
+            '--output-dir',
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=170,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert '### Throughput' in done.stdout

@@ -178,7 +178,7 @@ def test_a_job_without_service_name_is_a_value_error(client: Client) -> None:
 
 
 def test_a_job_that_is_not_a_dict_is_a_type_error(client: Client) -> None:
-    with pytest.raises(TypeError, match=r"jobs\[0\] must be a dict with `service_name` and `actions` keys, not str"):
+    with pytest.raises(TypeError, match=r'jobs\[0\] must be a dict with `service_name` and `actions` keys, not str'):
         client.call_jobs_parallel(['echo'])  # type: ignore[list-item]
 
 

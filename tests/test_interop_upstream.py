@@ -91,12 +91,23 @@ def make_plan(server: PeerServer, serializer: str, protocol_version: int) -> dic
         {'name': 'unknown', 'action': 'no_such_action'},
         {'name': 'unchunked', 'action': 'large', 'body': {'size': UNCHUNKED_SIZE}},
         {'name': 'chunked', 'action': 'large', 'body': {'size': CHUNKED_SIZE}},
-        {'name': 'job_stop', 'actions': [
-            {'action': 'echo', 'body': {'i': 1}}, {'action': 'fail'}, {'action': 'echo', 'body': {'i': 3}},
-        ]},
-        {'name': 'job_continue', 'continue_on_error': True, 'actions': [
-            {'action': 'echo', 'body': {'i': 1}}, {'action': 'fail'}, {'action': 'echo', 'body': {'i': 3}},
-        ]},
+        {
+            'name': 'job_stop',
+            'actions': [
+                {'action': 'echo', 'body': {'i': 1}},
+                {'action': 'fail'},
+                {'action': 'echo', 'body': {'i': 3}},
+            ],
+        },
+        {
+            'name': 'job_continue',
+            'continue_on_error': True,
+            'actions': [
+                {'action': 'echo', 'body': {'i': 1}},
+                {'action': 'fail'},
+                {'action': 'echo', 'body': {'i': 3}},
+            ],
+        },
     ]
     if serializer == 'msgpack':
         calls += [
@@ -141,10 +152,24 @@ def check_results(plan: dict[str, Any], results: list[dict[str, Any]], server_ve
 
     [fail] = by_name['fail']['actions']
     assert fail['errors'] == [
-        {'code': 'DELIBERATE', 'message': 'This action always fails', 'field': 'thing', 'variables': {'a': '1'},
-         'denied_permissions': None, 'is_caller_error': True, 'has_traceback': False},
-        {'code': 'OTHER', 'message': 'A second error', 'field': None, 'variables': None,
-         'denied_permissions': ['perm.x'], 'is_caller_error': True, 'has_traceback': False},
+        {
+            'code': 'DELIBERATE',
+            'message': 'This action always fails',
+            'field': 'thing',
+            'variables': {'a': '1'},
+            'denied_permissions': None,
+            'is_caller_error': True,
+            'has_traceback': False,
+        },
+        {
+            'code': 'OTHER',
+            'message': 'A second error',
+            'field': None,
+            'variables': None,
+            'denied_permissions': ['perm.x'],
+            'is_caller_error': True,
+            'has_traceback': False,
+        },
     ]
 
     [invalid] = by_name['invalid']['actions']
@@ -187,8 +212,8 @@ def check_results(plan: dict[str, Any], results: list[dict[str, Any]], server_ve
         expected = describe(sample_values())
         [echoed] = by_name['echo_samples']['actions']
         assert echoed['errors'] == []
-        assert echoed['body']['seen'] == {'v': expected}, 'the server decoded the client\'s extension types'
-        assert echoed['body']['echo'] == {'v': expected}, 'the client decoded the server\'s extension types'
+        assert echoed['body']['seen'] == {'v': expected}, "the server decoded the client's extension types"
+        assert echoed['body']['echo'] == {'v': expected}, "the client decoded the server's extension types"
         [made] = by_name['samples']['actions']
         assert made['body'] == {'samples': expected}
 
@@ -273,7 +298,7 @@ def _ordered(value: Any) -> Any:
 def _split_frame(element: bytes, serializer: str, protocol_version: int) -> Any:
     frame = _FRAMES[(serializer, protocol_version)]
     assert element.startswith(frame), element[:80]
-    payload = element[len(frame):]
+    payload = element[len(frame) :]
     if serializer == 'json':
         return json.loads(payload)
     return msgpack.unpackb(payload, raw=False)
@@ -283,7 +308,7 @@ def _pack(envelope: dict[str, Any], serializer: str, protocol_version: int) -> b
     if serializer == 'json':
         payload = json.dumps(envelope).encode()
     else:
-            payload = msgpack.packb(envelope, use_bin_type=True)
+        payload = msgpack.packb(envelope, use_bin_type=True)
     return _FRAMES[(serializer, protocol_version)] + payload
 
 
@@ -304,7 +329,10 @@ def _raw_exchange(server: PeerServer, element: bytes, reply_to: str) -> bytes:
     [('msgpack', 3, [1, 4, 9]), ('json', 2, [1, 4, 9]), ('msgpack', 2, [0, 60, 0])],
 )
 def test_both_servers_answer_the_same_bytes(
-    upstream_server: PeerServer, our_server: PeerServer, serializer: str, protocol_version: int,
+    upstream_server: PeerServer,
+    our_server: PeerServer,
+    serializer: str,
+    protocol_version: int,
     client_version: list[int],
 ) -> None:
     """Given one request, our server's reply has upstream's framing and key order, value for value.
@@ -313,7 +341,7 @@ def test_both_servers_answer_the_same_bytes(
     """
     answers = []
     for server in (upstream_server, our_server):
-        reply_to = f'service.{server.service}.{uuid.uuid4().hex}!{0xabc:012x}'
+        reply_to = f'service.{server.service}.{uuid.uuid4().hex}!{0xABC:012x}'
         envelope = {
             'request_id': 77,
             'meta': {'client_version': client_version, 'reply_to': reply_to, '__expiry__': time.time() + 30},
@@ -341,8 +369,11 @@ def test_both_servers_answer_the_same_bytes(
 
 @pytest.mark.parametrize(('serializer', 'protocol_version'), [('msgpack', 3), ('json', 2)])
 def test_both_clients_send_the_same_bytes(
-    upstream_python: str, upstream_env: dict[str, str], redis_server: RedisServerProcess,
-    serializer: str, protocol_version: int,
+    upstream_python: str,
+    upstream_env: dict[str, str],
+    redis_server: RedisServerProcess,
+    serializer: str,
+    protocol_version: int,
 ) -> None:
     """The same call from upstream's client and ours leaves requests with one framing and key order on the queue."""
     from interop.peer.client import make_client, run_call
@@ -353,9 +384,14 @@ def test_both_clients_send_the_same_bytes(
         ('wire_nobody_ours', lambda plan: [run_call(make_client(plan), plan, c) for c in plan['calls']]),
     ):
         plan = {
-            'redis': f'{redis_server.host}:{redis_server.port}', 'service': service, 'serializer': serializer,
-            'protocol_version': protocol_version, 'receive_timeout': 1, 'switches': [7],
-            'correlation_id': 'wire-2', 'context': {'custom': 'kept'},
+            'redis': f'{redis_server.host}:{redis_server.port}',
+            'service': service,
+            'serializer': serializer,
+            'protocol_version': protocol_version,
+            'receive_timeout': 1,
+            'switches': [7],
+            'correlation_id': 'wire-2',
+            'context': {'custom': 'kept'},
             'calls': [{'actions': [{'action': 'a', 'body': {'x': [1, 2]}}, {'action': 'b'}]}],
         }
         run(plan)  # nobody serves this queue: the call times out and the request stays queued

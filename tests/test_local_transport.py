@@ -118,8 +118,14 @@ def test_the_server_transport_stub_refuses_use() -> None:
 
 def test_response_is_an_action_response_through_the_client() -> None:
     client = Client(
-        {'adder': {'transport': {'path': 'pysoa.common.transport.local:LocalClientTransport',
-                                 'kwargs': {'server_class': AddServer, 'server_settings': {}}}}},
+        {
+            'adder': {
+                'transport': {
+                    'path': 'pysoa.common.transport.local:LocalClientTransport',
+                    'kwargs': {'server_class': AddServer, 'server_settings': {}},
+                }
+            }
+        },
     )
 
     assert isinstance(client.call_action('adder', 'add', {'a': 0, 'b': 0}), ActionResponse)

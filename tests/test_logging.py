@@ -49,7 +49,10 @@ def test_filter_stamps_placeholders_without_a_request() -> None:
     record = make_record()
     assert PySOALogContextFilter().filter(record) is True
     assert (record.correlation_id, record.request_id, record.service_name, record.action_name) == (
-        '--', '--', 'unknown', '(n/a)',
+        '--',
+        '--',
+        'unknown',
+        '(n/a)',
     )
 
 
@@ -141,11 +144,19 @@ def test_wrapper_refuses_non_mappings() -> None:
 
 
 def test_wrapper_censors_simple_dict_without_touching_it() -> None:
-    original = {'hello': 'world', 'password': 'censor!', 'credit_card': '1234567890123456', 'passphrase': True,
-                'cvv': 938}
+    original = {
+        'hello': 'world',
+        'password': 'censor!',
+        'credit_card': '1234567890123456',
+        'passphrase': True,
+        'cvv': 938,
+    }
     wrapped = RecursivelyCensoredDictWrapper(original)
     assert eval(repr(wrapped)) == {
-        'hello': 'world', 'password': '**********', 'credit_card': '**********', 'passphrase': True,
+        'hello': 'world',
+        'password': '**********',
+        'credit_card': '**********',
+        'passphrase': True,
         'cvv': '**********',
     }
     assert str(wrapped) == repr(wrapped)
@@ -182,8 +193,18 @@ def test_wrapper_censors_recursively_and_keeps_container_types() -> None:
 
 def test_sensitive_fields_cover_spellings_and_plurals() -> None:
     fields = RecursivelyCensoredDictWrapper.SENSITIVE_FIELDS
-    assert {'private_key', 'private-key', 'privateKey', 'private_keys', 'privateKeys', 'card_securities',
-            'cardSecurityCodes', 'authToken', 'pass', 'personal-identification-numbers'} <= fields
+    assert {
+        'private_key',
+        'private-key',
+        'privateKey',
+        'private_keys',
+        'privateKeys',
+        'card_securities',
+        'cardSecurityCodes',
+        'authToken',
+        'pass',
+        'personal-identification-numbers',
+    } <= fields
     assert not {'passes', 'tokens', 'username', 'Password'} & fields
     assert len(fields) == 242
 
@@ -193,7 +214,8 @@ def test_sensitive_fields_can_be_extended_by_subclassing() -> None:
         SENSITIVE_FIELDS = RecursivelyCensoredDictWrapper.SENSITIVE_FIELDS | {'ssn'}
 
     assert eval(str(Wrapper({'ssn': '123', 'body': {'ssn': 4, 'password': 'x'}}))) == {
-        'ssn': '**********', 'body': {'ssn': '**********', 'password': '**********'},
+        'ssn': '**********',
+        'body': {'ssn': '**********', 'password': '**********'},
     }
 
 
@@ -201,7 +223,9 @@ def test_with_sensitive_fields_builds_an_extended_wrapper_class() -> None:
     wrapper_class = RecursivelyCensoredDictWrapper.with_sensitive_fields(['ssn', 'password'])
     assert issubclass(wrapper_class, RecursivelyCensoredDictWrapper)
     assert eval(str(wrapper_class({'ssn': 123, 'password': 'x', 'name': 'n'}))) == {
-        'ssn': '**********', 'password': '**********', 'name': 'n',
+        'ssn': '**********',
+        'password': '**********',
+        'name': 'n',
     }
     assert RecursivelyCensoredDictWrapper.with_sensitive_fields(['password']) is RecursivelyCensoredDictWrapper
     assert 'ssn' not in RecursivelyCensoredDictWrapper.SENSITIVE_FIELDS
@@ -209,7 +233,8 @@ def test_with_sensitive_fields_builds_an_extended_wrapper_class() -> None:
 
 def test_decimals_under_sensitive_keys_are_censored() -> None:
     assert eval(str(RecursivelyCensoredDictWrapper({'pin': decimal.Decimal('1234'), 'amount': 1.5}))) == {
-        'pin': '**********', 'amount': 1.5,
+        'pin': '**********',
+        'amount': 1.5,
     }
 
 
@@ -238,11 +263,23 @@ def test_json_formatter_writes_one_object_per_line_with_the_context() -> None:
     assert '\n' not in line
     payload = json.loads(line)
     assert list(payload) == [
-        'timestamp', 'level', 'service_name', 'correlation_id', 'request_id', 'action_name', 'logger', 'message',
+        'timestamp',
+        'level',
+        'service_name',
+        'correlation_id',
+        'request_id',
+        'action_name',
+        'logger',
+        'message',
     ]
     assert payload == {
-        'timestamp': '2023-11-14T22:13:20.123456+00:00', 'level': 'WARNING', 'service_name': 'users',
-        'correlation_id': 'corr-1', 'request_id': 7, 'action_name': 'get_user', 'logger': 'my.logger',
+        'timestamp': '2023-11-14T22:13:20.123456+00:00',
+        'level': 'WARNING',
+        'service_name': 'users',
+        'correlation_id': 'corr-1',
+        'request_id': 7,
+        'action_name': 'get_user',
+        'logger': 'my.logger',
         'message': 'hello world',
     }
     assert datetime.datetime.fromisoformat(payload['timestamp']).timestamp() == pytest.approx(1700000000.123456)
@@ -427,7 +464,7 @@ def test_syslog_truncates() -> None:
     packets = _emit(_handler(100, SyslogHandler.OVERFLOW_BEHAVIOR_TRUNCATE, ident='5678'), LONG)
     assert packets == [
         PRIORITY + b'5678foo_file: bar_service WARNING This is a much longer message that is going to exceed '
-                   b'the max\x00'
+        b'the max\x00'
     ]
     assert len(packets[0]) == 100
 
@@ -443,23 +480,25 @@ def test_syslog_truncates_without_splitting_a_character() -> None:
 def test_syslog_fragments_repeating_the_preamble() -> None:
     packets = _emit(_handler(100, SyslogHandler.OVERFLOW_BEHAVIOR_FRAGMENT), LONG)
     assert packets == [
-        PRIORITY + b"foo_file: bar_service WARNING This is a much longer message that is going to exceed"
-                   b"... (cont'd)\x00",
+        PRIORITY + b'foo_file: bar_service WARNING This is a much longer message that is going to exceed'
+        b"... (cont'd)\x00",
         PRIORITY + b"foo_file: bar_service WARNING (cont'd #2) ... the maximum byte count and will need "
-                   b"... (cont'd)\x00",
+        b"... (cont'd)\x00",
         PRIORITY + b"foo_file: bar_service WARNING (cont'd #3) ...truncating\x00",
     ]
     assert [len(packet) for packet in packets[:2]] == [100, 100]
 
 
 def test_syslog_fragments_without_splitting_a_character() -> None:
-    message = ('This is a much longer message that yes is going to \U0001f631 exceed the maximum byte count and will '
-               'need truncating')
+    message = (
+        'This is a much longer message that yes is going to \U0001f631 exceed the maximum byte count and will '
+        'need truncating'
+    )
     packets = _emit(_handler(100, SyslogHandler.OVERFLOW_BEHAVIOR_FRAGMENT), message)
     assert packets == [
         PRIORITY + b"foo_file: bar_service WARNING This is a much longer message that yes is going to ... (cont'd)\x00",
         PRIORITY + b"foo_file: bar_service WARNING (cont'd #2) ...\xf0\x9f\x98\xb1 exceed the maximum byte count and"
-                   b"... (cont'd)\x00",
+        b"... (cont'd)\x00",
         PRIORITY + b"foo_file: bar_service WARNING (cont'd #3) ... will need truncating\x00",
     ]
 
@@ -474,10 +513,24 @@ def test_cleanly_slice_encoded_string() -> None:
     text = b'This string \xf0\x9f\xa4\xae has \xf0\x9f\x9b\x8c multi-byte \xe2\x9c\x8d\xf0\x9f\x8f\xbb characters!'
     slice_ = SyslogHandler._cleanly_slice_encoded_string
     assert slice_(b'Hello world, this has no multi-byte characters', 15) == (
-        b'Hello world, th', b'is has no multi-byte characters',
+        b'Hello world, th',
+        b'is has no multi-byte characters',
     )
-    for limit, cut in [(12, 12), (13, 12), (15, 12), (16, 16), (21, 21), (24, 21), (25, 25), (37, 37), (39, 37),
-                       (40, 40), (43, 40), (44, 44), (1000, len(text))]:
+    for limit, cut in [
+        (12, 12),
+        (13, 12),
+        (15, 12),
+        (16, 16),
+        (21, 21),
+        (24, 21),
+        (25, 25),
+        (37, 37),
+        (39, 37),
+        (40, 40),
+        (43, 40),
+        (44, 44),
+        (1000, len(text)),
+    ]:
         first, rest = slice_(text, limit)
         assert (first, rest) == (text[:cut], text[cut:]), limit
         first.decode('utf-8')
@@ -560,7 +613,6 @@ def test_syslog_emit_errors_go_to_handle_error(monkeypatch: pytest.MonkeyPatch) 
     finally:
         handler.close()
     assert len(handled) == 1
-
 
 
 def test_request_id_zero_is_kept_not_replaced_by_the_placeholder() -> None:

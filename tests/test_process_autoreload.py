@@ -204,8 +204,9 @@ def test_restart_uses_the_wrapper_binary_and_forwards_a_signal_to_the_child(argv
         os.kill(os.getpid(), signal.SIGTERM)  # forwarded to the child instead of ending us
         return -signal.SIGTERM
 
-    with mock.patch('pysoa.server.autoreload.subprocess') as subprocess_module, mock.patch.dict(
-        os.environ, {'PYSOA_RELOADER_WRAPPER_BIN': 'coverage run --append'}
+    with (
+        mock.patch('pysoa.server.autoreload.subprocess') as subprocess_module,
+        mock.patch.dict(os.environ, {'PYSOA_RELOADER_WRAPPER_BIN': 'coverage run --append'}),
     ):
         subprocess_module.Popen.return_value.wait.side_effect = wait
         assert ScriptedReloader('example_service.standalone', None).restart_with_reloader() == -signal.SIGTERM
@@ -218,8 +219,9 @@ def test_restart_uses_the_wrapper_binary_and_forwards_a_signal_to_the_child(argv
 def test_the_reloader_exits_like_its_child() -> None:
     reloader = ScriptedReloader('x', None)
     function = mock.MagicMock()
-    with mock.patch.dict(os.environ, {}, clear=False) as environment, mock.patch.object(
-        reloader, 'restart_with_reloader', return_value=15
+    with (
+        mock.patch.dict(os.environ, {}, clear=False) as environment,
+        mock.patch.object(reloader, 'restart_with_reloader', return_value=15),
     ):
         environment.pop('PYSOA_RELOADER_RUN_MAIN', None)
         with pytest.raises(SystemExit) as caught:
@@ -227,9 +229,11 @@ def test_the_reloader_exits_like_its_child() -> None:
     assert caught.value.code == 15
     assert not function.called
 
-    with mock.patch.dict(os.environ, {}, clear=False) as environment, mock.patch.object(
-        reloader, 'restart_with_reloader', return_value=-21
-    ), mock.patch('pysoa.server.autoreload.os.kill') as kill:
+    with (
+        mock.patch.dict(os.environ, {}, clear=False) as environment,
+        mock.patch.object(reloader, 'restart_with_reloader', return_value=-21),
+        mock.patch('pysoa.server.autoreload.os.kill') as kill,
+    ):
         environment.pop('PYSOA_RELOADER_RUN_MAIN', None)
         reloader.main(function)
     kill.assert_called_once_with(os.getpid(), 21)
@@ -244,9 +248,11 @@ def test_the_watched_child_runs_the_function_and_exits_with_the_reload_code(relo
         seen.append((args, kwargs))
         reloader.shutting_down_for_reload = reload
 
-    with mock.patch.dict(os.environ, {'PYSOA_RELOADER_RUN_MAIN': 'true'}), mock.patch.object(
-        reloader, 'watch_files'
-    ) as watch_files, mock.patch.object(reloader, 'stop_watching') as stop_watching:
+    with (
+        mock.patch.dict(os.environ, {'PYSOA_RELOADER_RUN_MAIN': 'true'}),
+        mock.patch.object(reloader, 'watch_files') as watch_files,
+        mock.patch.object(reloader, 'stop_watching') as stop_watching,
+    ):
         with pytest.raises(SystemExit) as caught:
             reloader.main(serve, ('a',), {'b': 'c'})
     assert caught.value.code == expected_code
@@ -257,9 +263,11 @@ def test_the_watched_child_runs_the_function_and_exits_with_the_reload_code(relo
 
 def test_an_exception_in_the_watched_child_propagates() -> None:
     reloader = ScriptedReloader('x', None)
-    with mock.patch.dict(os.environ, {'PYSOA_RELOADER_RUN_MAIN': 'true'}), mock.patch.object(
-        reloader, 'watch_files'
-    ), mock.patch.object(reloader, 'stop_watching') as stop_watching:
+    with (
+        mock.patch.dict(os.environ, {'PYSOA_RELOADER_RUN_MAIN': 'true'}),
+        mock.patch.object(reloader, 'watch_files'),
+        mock.patch.object(reloader, 'stop_watching') as stop_watching,
+    ):
         with pytest.raises(ZeroDivisionError):
             reloader.main(lambda: 1 / 0)
     stop_watching.assert_called_once_with()

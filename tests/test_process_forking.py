@@ -23,9 +23,7 @@ def start_service(redis_url: str, tmp_path: Path) -> Iterator[ServiceFactory]:
     def start(workers: int = 2, extra_args: tuple[str, ...] = ()) -> EchoServiceProcess:
         heartbeats = tmp_path / f'heartbeats-{len(started)}'
         heartbeats.mkdir()
-        service = EchoServiceProcess(
-            redis_url, workers=workers, extra_args=extra_args, heartbeat_dir=str(heartbeats)
-        )
+        service = EchoServiceProcess(redis_url, workers=workers, extra_args=extra_args, heartbeat_dir=str(heartbeats))
         started.append(service)
         service.start()
         service.wait_for_workers()
@@ -59,9 +57,7 @@ def test_two_workers_serve_in_parallel(start_service: ServiceFactory, client: Cl
 
     assert {r.body['pid'] for r in responses} == set(workers.values())
     assert elapsed < 4 * 0.6  # two at a time, not one after the other
-    numbers = {
-        r.body['worker'] for r in client.call_actions_parallel('echo', [{'action': 'whoami', 'body': {}}] * 8)
-    }
+    numbers = {r.body['worker'] for r in client.call_actions_parallel('echo', [{'action': 'whoami', 'body': {}}] * 8)}
     assert numbers <= {1, 2}
 
 

@@ -82,9 +82,9 @@ def test_a_second_sigterm_forces_exit_without_waiting_for_the_job(
     started = time.monotonic()
     service.signal(signal.SIGTERM)
     # The second signal must come after every worker handled the first, or it is just a duplicate of it.
-    assert wait_until(
-        lambda: service.output().count('shutting down after the current job') == workers, timeout=10
-    ), service.output()
+    assert wait_until(lambda: service.output().count('shutting down after the current job') == workers, timeout=10), (
+        service.output()
+    )
     service.signal(signal.SIGTERM)
 
     code = service.wait(timeout=15)

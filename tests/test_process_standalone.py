@@ -138,9 +138,10 @@ def test_forking_starts_one_worker_per_fork_capped_at_five_per_cpu(
     argv += ['-f', '10', '--no-respawn']
     processes = [mock.MagicMock() for _ in range(expected)]
 
-    with mock.patch('multiprocessing.cpu_count', return_value=cpus), mock.patch(
-        'multiprocessing.Process', side_effect=processes
-    ) as process_class:
+    with (
+        mock.patch('multiprocessing.cpu_count', return_value=cpus),
+        mock.patch('multiprocessing.Process', side_effect=processes) as process_class,
+    ):
         standalone.simple_main(server_getter)
 
     server_class = server_getter.return_value
@@ -204,8 +205,9 @@ def test_crashing_workers_are_respawned_until_the_policy_gives_up_and_a_signal_s
                 process.join.side_effect = lambda: frozen.tick(datetime.timedelta(seconds=6))
             return process
 
-        with mock.patch('multiprocessing.cpu_count', return_value=2), mock.patch(
-            'multiprocessing.Process', side_effect=make_process
+        with (
+            mock.patch('multiprocessing.cpu_count', return_value=2),
+            mock.patch('multiprocessing.Process', side_effect=make_process),
         ):
             standalone.simple_main(server_getter)
 
@@ -234,8 +236,9 @@ def test_a_worker_that_cannot_be_started_counts_as_a_crash(
 ) -> None:
     argv += ['--fork', '2']
 
-    with mock.patch('multiprocessing.cpu_count', return_value=2), mock.patch(
-        'multiprocessing.Process', side_effect=OSError('fork failed')
+    with (
+        mock.patch('multiprocessing.cpu_count', return_value=2),
+        mock.patch('multiprocessing.Process', side_effect=OSError('fork failed')),
     ):
         standalone.simple_main(mock.MagicMock())  # would never return if a failed start were retried forever
 

@@ -15,8 +15,9 @@ IGNORES_SIGTERM = (
 
 
 def test_a_child_that_obeys_sigterm_ends_with_it() -> None:
-    process = subprocess.Popen([sys.executable, '-c', 'import time; print("ready", flush=True); time.sleep(60)'],
-                               stdout=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, '-c', 'import time; print("ready", flush=True); time.sleep(60)'], stdout=subprocess.PIPE
+    )
     assert process.stdout is not None and process.stdout.readline() == b'ready\n'
     terminate(process, timeout=10)
     assert process.returncode == -signal.SIGTERM

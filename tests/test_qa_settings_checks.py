@@ -120,14 +120,16 @@ def test_an_unknown_connection_kwargs_key_is_refused_when_the_transport_is_built
 
 
 def test_a_client_call_with_an_unknown_connection_kwargs_key_fails_with_value_error_not_a_transient_one() -> None:
-    client = Client({
-        'shop': {
-            'transport': {
-                'path': REDIS_CLIENT,
-                'kwargs': {'backend_layer_kwargs': {'hosts': [UNUSED_URL], 'connection_kwargs': {'pasword': 'x'}}},
+    client = Client(
+        {
+            'shop': {
+                'transport': {
+                    'path': REDIS_CLIENT,
+                    'kwargs': {'backend_layer_kwargs': {'hosts': [UNUSED_URL], 'connection_kwargs': {'pasword': 'x'}}},
+                },
             },
-        },
-    })
+        }
+    )
     with pytest.raises(ValueError, match="'pasword'"):
         client.call_action('shop', 'status', timeout=1)
 

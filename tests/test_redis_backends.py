@@ -86,8 +86,11 @@ def test_host_forms_and_defaults() -> None:
 def test_core_folds_redis_port_and_redis_db_shortcuts() -> None:
     core = RedisTransportServerCore(
         'redis.standard',
-        backend_layer_kwargs={'hosts': [('localhost', 6379), 'far_away_host', 'redis://u:6380/1'], 'redis_db': 2,
-                              'redis_port': 1098},
+        backend_layer_kwargs={
+            'hosts': [('localhost', 6379), 'far_away_host', 'redis://u:6380/1'],
+            'redis_db': 2,
+            'redis_port': 1098,
+        },
     )
     assert core.backend_layer_kwargs == {
         'hosts': [('localhost', 6379), ('far_away_host', 1098), 'redis://u:6380/1'],
@@ -130,8 +133,9 @@ def test_db_in_url_is_honoured(redis_server: RedisServerProcess) -> None:
     raw = redis.Redis(host=redis_server.host, port=redis_server.port, db=5)
     try:
         raw.flushdb()
-        client = RedisClientTransport('db5', noop_metrics, backend_type='redis.standard',
-                                      backend_layer_kwargs={'hosts': [url]})
+        client = RedisClientTransport(
+            'db5', noop_metrics, backend_type='redis.standard', backend_layer_kwargs={'hosts': [url]}
+        )
         client.send_request_message(1, {}, JOB)
         assert raw.llen('pysoa:service.db5') == 1
     finally:
@@ -233,20 +237,51 @@ def test_acl_user_and_unix_socket() -> None:
     directory = tempfile.mkdtemp(prefix='pysoa-acl-')
     socket_path = str(Path(directory) / 'redis.sock')
     server = _start_or_skip(
-        ('--user', 'default', 'off', '--user', 'alice', 'on', '>s3cret', '~pysoa:*', '+@all', '--unixsocket',
-         socket_path)
+        (
+            '--user',
+            'default',
+            'off',
+            '--user',
+            'alice',
+            'on',
+            '>s3cret',
+            '~pysoa:*',
+            '+@all',
+            '--unixsocket',
+            socket_path,
+        )
     )
     try:
         credentials = {'username': 'alice', 'password': 's3cret'}
-        round_trip({'backend_type': 'redis.standard', 'backend_layer_kwargs': {
-            'hosts': [(server.host, server.port)], 'connection_kwargs': credentials,
-        }}, 'acl')
-        round_trip({'backend_type': 'redis.standard', 'backend_layer_kwargs': {
-            'hosts': [f'unix://{socket_path}'], 'connection_kwargs': credentials,
-        }}, 'unix')
-        round_trip({'backend_type': 'redis.standard', 'backend_layer_kwargs': {
-            'hosts': [f'redis://alice:s3cret@{server.host}:{server.port}/0'],
-        }}, 'aclurl')
+        round_trip(
+            {
+                'backend_type': 'redis.standard',
+                'backend_layer_kwargs': {
+                    'hosts': [(server.host, server.port)],
+                    'connection_kwargs': credentials,
+                },
+            },
+            'acl',
+        )
+        round_trip(
+            {
+                'backend_type': 'redis.standard',
+                'backend_layer_kwargs': {
+                    'hosts': [f'unix://{socket_path}'],
+                    'connection_kwargs': credentials,
+                },
+            },
+            'unix',
+        )
+        round_trip(
+            {
+                'backend_type': 'redis.standard',
+                'backend_layer_kwargs': {
+                    'hosts': [f'redis://alice:s3cret@{server.host}:{server.port}/0'],
+                },
+            },
+            'aclurl',
+        )
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
@@ -259,20 +294,52 @@ def test_tls_with_rediss_url() -> None:
     try:
         cert, key = str(Path(directory) / 'cert.pem'), str(Path(directory) / 'key.pem')
         subprocess.run(
-            ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-             '-subj', '/CN=127.0.0.1'],
-            check=True, capture_output=True, timeout=60,
+            [
+                'openssl',
+                'req',
+                '-x509',
+                '-newkey',
+                'rsa:2048',
+                '-nodes',
+                '-keyout',
+                key,
+                '-out',
+                cert,
+                '-days',
+                '1',
+                '-subj',
+                '/CN=127.0.0.1',
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         tls_port = get_free_port()
         server = _start_or_skip(
-            ('--tls-port', str(tls_port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert,
-             '--tls-auth-clients', 'no')
+            (
+                '--tls-port',
+                str(tls_port),
+                '--tls-cert-file',
+                cert,
+                '--tls-key-file',
+                key,
+                '--tls-ca-cert-file',
+                cert,
+                '--tls-auth-clients',
+                'no',
+            )
         )
         try:
-            round_trip({'backend_type': 'redis.standard', 'backend_layer_kwargs': {
-                'hosts': [f'rediss://127.0.0.1:{tls_port}/0'],
-                'connection_kwargs': {'ssl_ca_certs': cert, 'ssl_check_hostname': False},
-            }}, 'tls')
+            round_trip(
+                {
+                    'backend_type': 'redis.standard',
+                    'backend_layer_kwargs': {
+                        'hosts': [f'rediss://127.0.0.1:{tls_port}/0'],
+                        'connection_kwargs': {'ssl_ca_certs': cert, 'ssl_check_hostname': False},
+                    },
+                },
+                'tls',
+            )
         finally:
             server.stop()
     finally:

@@ -29,9 +29,13 @@ from pysoa.test.redis_server import get_free_port
 
 JSON = {'object': JSONSerializer, 'kwargs': {}}
 SERVICE_QUEUE = 'pysoa:service.echo'
-JOB = {'control': {'continue_on_error': False}, 'context': {'correlation_id': 'c1', 'switches': []}, 'actions': [
-    {'action': 'echo', 'body': {'n': 1}},
-]}
+JOB = {
+    'control': {'continue_on_error': False},
+    'context': {'correlation_id': 'c1', 'switches': []},
+    'actions': [
+        {'action': 'echo', 'body': {'n': 1}},
+    ],
+}
 
 
 @pytest.fixture
@@ -46,8 +50,9 @@ def raw(redis_url: str) -> Iterator['redis.Redis']:
     connection.close()
 
 
-def make_pair(backend: dict[str, Any], client: dict[str, Any] | None = None, server: dict[str, Any] | None = None
-              ) -> tuple[RedisClientTransport, RedisServerTransport]:
+def make_pair(
+    backend: dict[str, Any], client: dict[str, Any] | None = None, server: dict[str, Any] | None = None
+) -> tuple[RedisClientTransport, RedisServerTransport]:
     return (
         RedisClientTransport('echo', noop_metrics, **backend, **(client or {})),
         RedisServerTransport('echo', noop_metrics, **backend, **(server or {})),
@@ -382,8 +387,10 @@ def test_wrong_body_type_is_answered_with_an_error(
     reply_to = f'service.echo.{client.client_id}!' + format(threading.get_ident(), '012x')
     meta = {'reply_to': reply_to, 'client_version': [1, 4, 9]}
     envelope = {'request_id': 41, 'meta': meta, 'body': ['not', 'a', 'map']}
-    raw.rpush(SERVICE_QUEUE, b'pysoa-redis/3//content-type:%s;' % serializer.mime_type.encode()
-              + serializer.dict_to_blob(envelope))
+    raw.rpush(
+        SERVICE_QUEUE,
+        b'pysoa-redis/3//content-type:%s;' % serializer.mime_type.encode() + serializer.dict_to_blob(envelope),
+    )
     client._requests_outstanding = 1
     with pytest.raises(MessageReceiveTimeout, match='Invalid request discarded'):
         server.receive_request_message()
@@ -470,15 +477,19 @@ def test_settings_schema_is_attached_to_the_classes() -> None:
     bad = {**good, 'kwargs': {**good['kwargs'], 'chunk_messages_larger_than_bytes': 102_400}}  # type: ignore[dict-item]
     assert schema.errors(bad)
     server_schema = fields.ClassConfigurationSchema(base_class=RedisServerTransport)
-    assert not server_schema.errors({
-        'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport',
-        'kwargs': {'backend_type': 'redis.sentinel', 'chunk_messages_larger_than_bytes': 102_400},
-    })
+    assert not server_schema.errors(
+        {
+            'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport',
+            'kwargs': {'backend_type': 'redis.sentinel', 'chunk_messages_larger_than_bytes': 102_400},
+        }
+    )
 
 
 def test_default_serializer_config_by_path(backend: dict[str, Any]) -> None:
     client = RedisClientTransport(
-        'echo', noop_metrics, **backend,
+        'echo',
+        noop_metrics,
+        **backend,
         default_serializer_config={'path': 'pysoa.common.serializer.json_serializer:JSONSerializer'},
     )
     assert isinstance(client.core.default_serializer, JSONSerializer)

@@ -61,9 +61,7 @@ class SentinelCluster:
                 command('SENTINEL', 'SET', MASTER_NAME, 'failover-timeout', '10000')
         for sentinel in self.sentinels:
             with self.connect(sentinel) as sentinel_connection:
-                wait_for(
-                    lambda: self._knows_replica(sentinel_connection), 20, 'the Sentinels to discover the replica'
-                )
+                wait_for(lambda: self._knows_replica(sentinel_connection), 20, 'the Sentinels to discover the replica')
 
     @staticmethod
     def connect(server: RedisServerProcess) -> 'redis.Redis':
@@ -199,8 +197,11 @@ def test_failover_under_traffic(cluster: SentinelCluster) -> None:
         wait_for(lambda: cluster.master_port() != old_port or bool(fatal), 30, 'the failover')
         assert cluster.master_port() == cluster.replica.port
         switched_at = time.monotonic()
-        wait_for(lambda: sum(1 for at, _ in answered if at > switched_at) >= 20 or bool(fatal), 30,
-                 'traffic after the failover')
+        wait_for(
+            lambda: sum(1 for at, _ in answered if at > switched_at) >= 20 or bool(fatal),
+            30,
+            'traffic after the failover',
+        )
     finally:
         stop.set()
         for thread in threads:

@@ -56,17 +56,19 @@ def captured() -> Any:
 
 
 def _client() -> Client:
-    return Client({
-        'reporting': {
-            'transport': {
-                'path': 'pysoa.common.transport.local:LocalClientTransport',
-                'kwargs': {
-                    'server_class': ReportingServer,
-                    'server_settings': {'middleware': [{'path': 'pysoa.server.sentry:SentryMiddleware'}]},
+    return Client(
+        {
+            'reporting': {
+                'transport': {
+                    'path': 'pysoa.common.transport.local:LocalClientTransport',
+                    'kwargs': {
+                        'server_class': ReportingServer,
+                        'server_settings': {'middleware': [{'path': 'pysoa.server.sentry:SentryMiddleware'}]},
+                    },
                 },
             },
-        },
-    })
+        }
+    )
 
 
 def test_unexpected_exception_is_reported_and_still_answered(captured: CapturingTransport) -> None:

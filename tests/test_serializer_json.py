@@ -26,20 +26,24 @@ def test_output_is_compact_utf8_json(serializer: JSONSerializer) -> None:
     assert blob == b'{"request_id":1,"body":{"actions":[{"action":"ping"}],"ok":true}}'
 
 
-@pytest.mark.parametrize('data', [
-    {'int_key': 1},
-    {'str_key': 'string'},
-    {'unicode_key': '\U0001f37a'},
-    {'list_key': [1, 'two', None, 1.5, False]},
-    {'dict_key': {'one': 1, 'two': {'three': []}}},
-])
+@pytest.mark.parametrize(
+    'data',
+    [
+        {'int_key': 1},
+        {'str_key': 'string'},
+        {'unicode_key': '\U0001f37a'},
+        {'list_key': [1, 'two', None, 1.5, False]},
+        {'dict_key': {'one': 1, 'two': {'three': []}}},
+    ],
+)
 def test_json_types_round_trip(serializer: JSONSerializer, data: dict[str, Any]) -> None:
     assert serializer.blob_to_dict(serializer.dict_to_blob(data)) == data
 
 
 def test_tuples_become_lists_and_keys_become_strings(serializer: JSONSerializer) -> None:
     assert serializer.blob_to_dict(serializer.dict_to_blob({'t': (1, 'two'), 'm': {1: 'one'}})) == {
-        't': [1, 'two'], 'm': {'1': 'one'},
+        't': [1, 'two'],
+        'm': {'1': 'one'},
     }
 
 
@@ -55,15 +59,20 @@ def test_text_input_is_accepted_as_well_as_bytes(serializer: JSONSerializer) -> 
     assert serializer.blob_to_dict(bytearray(b'{"a": 1}')) == {'a': 1}  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(('value', 'type_name'), [
-    ({'foo'}, 'set'),
-    (b'raw', 'bytes'),
-    (datetime.date(2020, 1, 2), 'datetime.date'),
-    (decimal.Decimal('1.5'), 'decimal.Decimal'),
-    (object(), 'object'),
-])
+@pytest.mark.parametrize(
+    ('value', 'type_name'),
+    [
+        ({'foo'}, 'set'),
+        (b'raw', 'bytes'),
+        (datetime.date(2020, 1, 2), 'datetime.date'),
+        (decimal.Decimal('1.5'), 'decimal.Decimal'),
+        (object(), 'object'),
+    ],
+)
 def test_values_json_cannot_carry_are_invalid_fields_naming_type_and_place(
-    serializer: JSONSerializer, value: Any, type_name: str,
+    serializer: JSONSerializer,
+    value: Any,
+    type_name: str,
 ) -> None:
     with pytest.raises(InvalidField) as caught:
         serializer.dict_to_blob({'body': {'items': [1, value]}})
@@ -83,13 +92,16 @@ def test_input_must_be_a_dict(serializer: JSONSerializer, value: Any) -> None:
         serializer.dict_to_blob(value)
 
 
-@pytest.mark.parametrize('blob', [
-    b'',
-    b'this is an invalid message! for shame!',
-    b'{"a": 1',
-    b'\xff\xfe\x00',
-    b'{"a": 1} trailing',
-])
+@pytest.mark.parametrize(
+    'blob',
+    [
+        b'',
+        b'this is an invalid message! for shame!',
+        b'{"a": 1',
+        b'\xff\xfe\x00',
+        b'{"a": 1} trailing',
+    ],
+)
 def test_undecodable_input_is_an_invalid_message(serializer: JSONSerializer, blob: bytes) -> None:
     with pytest.raises(InvalidMessage, match="Can't deserialize JSON"):
         serializer.blob_to_dict(blob)

@@ -59,16 +59,19 @@ def test_utc_datetime_uses_code_10_with_the_same_payload_as_naive(serializer: Ms
     assert aware == MAP_V + bytes.fromhex('d7 0a 00059b1f72314f35')
 
 
-@pytest.mark.parametrize('value', [
-    datetime.datetime(1, 1, 1),
-    datetime.datetime(3, 1, 1, 5, 30),
-    datetime.datetime(1969, 12, 31, 23, 59, 59, 999999),
-    datetime.datetime(1970, 1, 1),
-    datetime.datetime(2011, 1, 24),
-    datetime.datetime(2017, 4, 28, 14, 30, 21, 231718),
-    datetime.datetime(9998, 3, 27, 1, 45),
-    datetime.datetime(9999, 12, 31, 23, 59, 59, 999999),
-])
+@pytest.mark.parametrize(
+    'value',
+    [
+        datetime.datetime(1, 1, 1),
+        datetime.datetime(3, 1, 1, 5, 30),
+        datetime.datetime(1969, 12, 31, 23, 59, 59, 999999),
+        datetime.datetime(1970, 1, 1),
+        datetime.datetime(2011, 1, 24),
+        datetime.datetime(2017, 4, 28, 14, 30, 21, 231718),
+        datetime.datetime(9998, 3, 27, 1, 45),
+        datetime.datetime(9999, 12, 31, 23, 59, 59, 999999),
+    ],
+)
 def test_naive_datetimes_round_trip_to_the_microsecond(serializer: MsgpackSerializer, value: datetime.datetime) -> None:
     decoded = round_trip(serializer, value)
     assert decoded == value
@@ -81,12 +84,15 @@ def test_far_datetimes_are_computed_without_float_rounding(serializer: MsgpackSe
     assert serializer.dict_to_blob({'v': value}) == MAP_V + b'\xd7\x01' + expected_micros.to_bytes(8, 'big')
 
 
-@pytest.mark.parametrize('tzinfo', [
-    UTC,
-    datetime.timezone(datetime.timedelta(0), 'Z'),
-    zoneinfo.ZoneInfo('UTC'),
-    zoneinfo.ZoneInfo('Etc/UTC'),
-])
+@pytest.mark.parametrize(
+    'tzinfo',
+    [
+        UTC,
+        datetime.timezone(datetime.timedelta(0), 'Z'),
+        zoneinfo.ZoneInfo('UTC'),
+        zoneinfo.ZoneInfo('Etc/UTC'),
+    ],
+)
 def test_utc_datetimes_round_trip_as_aware_utc(serializer: MsgpackSerializer, tzinfo: datetime.tzinfo) -> None:
     for value in (
         datetime.datetime(3, 1, 1, 5, 30, tzinfo=tzinfo),
@@ -106,11 +112,14 @@ def test_pytz_utc_round_trips_as_pytz_utc_like_pysoa_1(serializer: MsgpackSerial
     assert decoded.tzinfo == pytz.UTC
 
 
-@pytest.mark.parametrize('tzinfo', [
-    datetime.timezone(datetime.timedelta(hours=-5)),
-    zoneinfo.ZoneInfo('America/Chicago'),
-    zoneinfo.ZoneInfo('Europe/London'),  # offset 0 in winter, but not UTC
-])
+@pytest.mark.parametrize(
+    'tzinfo',
+    [
+        datetime.timezone(datetime.timedelta(hours=-5)),
+        zoneinfo.ZoneInfo('America/Chicago'),
+        zoneinfo.ZoneInfo('Europe/London'),  # offset 0 in winter, but not UTC
+    ],
+)
 def test_non_utc_aware_datetimes_are_invalid_fields(serializer: MsgpackSerializer, tzinfo: datetime.tzinfo) -> None:
     with pytest.raises(InvalidField, match='time zone'):
         serializer.dict_to_blob({'v': datetime.datetime(2011, 1, 24, tzinfo=tzinfo)})
@@ -122,20 +131,32 @@ def test_pytz_non_utc_zone_is_an_invalid_field(serializer: MsgpackSerializer) ->
         serializer.dict_to_blob({'v': datetime.datetime(2011, 1, 24, tzinfo=pytz.timezone('America/Chicago'))})
 
 
-@pytest.mark.parametrize('value', [
-    datetime.date(1, 1, 1), datetime.date(3, 1, 1), datetime.date(1969, 3, 31), datetime.date(2018, 12, 21),
-    datetime.date(9999, 12, 31),
-])
+@pytest.mark.parametrize(
+    'value',
+    [
+        datetime.date(1, 1, 1),
+        datetime.date(3, 1, 1),
+        datetime.date(1969, 3, 31),
+        datetime.date(2018, 12, 21),
+        datetime.date(9999, 12, 31),
+    ],
+)
 def test_dates_round_trip(serializer: MsgpackSerializer, value: datetime.date) -> None:
     decoded = round_trip(serializer, value)
     assert decoded == value
     assert type(decoded) is datetime.date
 
 
-@pytest.mark.parametrize('value', [
-    datetime.time(0), datetime.time(0, 31, 58, 123827), datetime.time(6, 15, 7, 152),
-    datetime.time(12, 0, 0, 0), datetime.time(23, 59, 59, 999999),
-])
+@pytest.mark.parametrize(
+    'value',
+    [
+        datetime.time(0),
+        datetime.time(0, 31, 58, 123827),
+        datetime.time(6, 15, 7, 152),
+        datetime.time(12, 0, 0, 0),
+        datetime.time(23, 59, 59, 999999),
+    ],
+)
 def test_times_round_trip(serializer: MsgpackSerializer, value: datetime.time) -> None:
     assert round_trip(serializer, value) == value
 
@@ -146,10 +167,18 @@ def test_time_zone_of_a_time_is_dropped(serializer: MsgpackSerializer) -> None:
     assert decoded.tzinfo is None
 
 
-@pytest.mark.parametrize('value', [
-    decimal.Decimal('1'), decimal.Decimal('-52.3847'), decimal.Decimal('1E+3'), decimal.Decimal('NaN'),
-    decimal.Decimal('-Infinity'), decimal.Decimal('3.' + '1415926535' * 26), decimal.Decimal('0.' + '0' * 500 + '1'),
-])
+@pytest.mark.parametrize(
+    'value',
+    [
+        decimal.Decimal('1'),
+        decimal.Decimal('-52.3847'),
+        decimal.Decimal('1E+3'),
+        decimal.Decimal('NaN'),
+        decimal.Decimal('-Infinity'),
+        decimal.Decimal('3.' + '1415926535' * 26),
+        decimal.Decimal('0.' + '0' * 500 + '1'),
+    ],
+)
 def test_decimals_round_trip(serializer: MsgpackSerializer, value: decimal.Decimal) -> None:
     decoded = round_trip(serializer, value)
     assert str(decoded) == str(value)
@@ -161,11 +190,14 @@ def test_decimal_too_long_for_its_length_prefix_is_an_invalid_field(serializer: 
         serializer.dict_to_blob({'v': decimal.Decimal('1.' + '1' * 70000)})
 
 
-@pytest.mark.parametrize('value', [
-    currint.Amount.from_code_and_minor('EUR', 453),
-    currint.Amount.from_code_and_minor('JPY', 10000),
-    currint.Amount.from_code_and_minor('USD', -98329048),
-])
+@pytest.mark.parametrize(
+    'value',
+    [
+        currint.Amount.from_code_and_minor('EUR', 453),
+        currint.Amount.from_code_and_minor('JPY', 10000),
+        currint.Amount.from_code_and_minor('USD', -98329048),
+    ],
+)
 def test_amounts_round_trip(serializer: MsgpackSerializer, value: currint.Amount) -> None:
     assert round_trip(serializer, value) == value
 
@@ -182,9 +214,14 @@ def test_subclasses_of_extension_types_are_encoded_as_their_base(serializer: Msg
     class MyDecimal(decimal.Decimal):
         pass
 
-    decoded = serializer.blob_to_dict(serializer.dict_to_blob({
-        'dt': MyDateTime(2020, 1, 2, 3, 4, 5), 'dec': MyDecimal('2.5'),
-    }))
+    decoded = serializer.blob_to_dict(
+        serializer.dict_to_blob(
+            {
+                'dt': MyDateTime(2020, 1, 2, 3, 4, 5),
+                'dec': MyDecimal('2.5'),
+            }
+        )
+    )
     assert decoded == {'dt': datetime.datetime(2020, 1, 2, 3, 4, 5), 'dec': decimal.Decimal('2.5')}
 
 
@@ -207,8 +244,14 @@ def test_lone_surrogates_are_passed_through_like_pysoa_1(serializer: MsgpackSeri
 
 def test_tuples_become_lists_and_plain_types_round_trip(serializer: MsgpackSerializer) -> None:
     data = {
-        'tuple': (1, 'two', (3,)), 'list': [1, 'two'], 'int': -2**63, 'uint': 2**64 - 1, 'float': 0.1,
-        'none': None, 'bool': True, 'nested': {'a': {'b': [{}]}},
+        'tuple': (1, 'two', (3,)),
+        'list': [1, 'two'],
+        'int': -(2**63),
+        'uint': 2**64 - 1,
+        'float': 0.1,
+        'none': None,
+        'bool': True,
+        'nested': {'a': {'b': [{}]}},
     }
     decoded = serializer.blob_to_dict(serializer.dict_to_blob(data))
     assert decoded == {**data, 'tuple': [1, 'two', [3]]}
@@ -222,8 +265,11 @@ def test_plain_messages_match_msgpack_defaults_of_pysoa_1(serializer: MsgpackSer
     envelope = {
         'request_id': 17,
         'meta': {'client_version': [1, 4, 9], 'reply_to': 'service.x.abc!0123456789ab', '__expiry__': 1790000000.25},
-        'body': {'control': {'continue_on_error': False}, 'context': {'correlation_id': 'abc', 'switches': [1]},
-                 'actions': [{'action': 'ping', 'body': {'long': 'y' * 300, 'raw': b'z' * 70000}}]},
+        'body': {
+            'control': {'continue_on_error': False},
+            'context': {'correlation_id': 'abc', 'switches': [1]},
+            'actions': [{'action': 'ping', 'body': {'long': 'y' * 300, 'raw': b'z' * 70000}}],
+        },
     }
     assert serializer.dict_to_blob(envelope) == msgpack.packb(envelope, use_bin_type=True)
 
@@ -258,13 +304,16 @@ def test_errors_belong_to_the_pysoa_hierarchy() -> None:
     assert issubclass(SerializationError, PySOAError)
 
 
-@pytest.mark.parametrize('blob', [
-    b'',
-    b'\xc1',  # a byte msgpack never uses
-    b'\x81\xa1v',  # truncated
-    b'\x81\xa1v\x01\x02',  # extra data
-    b'\x81\xa1v\xa2\xff\xfe',  # not UTF-8
-])
+@pytest.mark.parametrize(
+    'blob',
+    [
+        b'',
+        b'\xc1',  # a byte msgpack never uses
+        b'\x81\xa1v',  # truncated
+        b'\x81\xa1v\x01\x02',  # extra data
+        b'\x81\xa1v\xa2\xff\xfe',  # not UTF-8
+    ],
+)
 def test_undecodable_bytes_are_invalid_messages(serializer: MsgpackSerializer, blob: bytes) -> None:
     with pytest.raises(InvalidMessage, match="Can't deserialize MessagePack"):
         serializer.blob_to_dict(blob)
@@ -285,18 +334,21 @@ def test_unknown_extension_code_is_an_invalid_message(serializer: MsgpackSeriali
         serializer.blob_to_dict(MAP_V + b'\xd4\x63\x00')
 
 
-@pytest.mark.parametrize('ext', [
-    'd5 01 0000',  # datetime payload too short
-    'd5 0a 0000',
-    'd4 03 00',  # date too short
-    'd6 03 07e40d01',  # month 13
-    'd6 04 03040500',  # time too short
-    'd4 05 00',  # decimal too short for its length prefix
-    'd6 05 0009 3132',  # decimal length larger than the bytes present
-    'd6 05 0002 7878',  # decimal that is not a number
-    'c7 0b 02 585858 0000000000003039',  # unknown currency
-    'd8 01 7fffffffffffffff 0000000000000000',  # datetime payload too long
-])
+@pytest.mark.parametrize(
+    'ext',
+    [
+        'd5 01 0000',  # datetime payload too short
+        'd5 0a 0000',
+        'd4 03 00',  # date too short
+        'd6 03 07e40d01',  # month 13
+        'd6 04 03040500',  # time too short
+        'd4 05 00',  # decimal too short for its length prefix
+        'd6 05 0009 3132',  # decimal length larger than the bytes present
+        'd6 05 0002 7878',  # decimal that is not a number
+        'c7 0b 02 585858 0000000000003039',  # unknown currency
+        'd8 01 7fffffffffffffff 0000000000000000',  # datetime payload too long
+    ],
+)
 def test_malformed_extension_payloads_are_invalid_messages(serializer: MsgpackSerializer, ext: str) -> None:
     with pytest.raises(InvalidMessage, match='extension type'):
         serializer.blob_to_dict(MAP_V + bytes.fromhex(ext))
@@ -424,10 +476,12 @@ def test_a_subclass_without_its_own_mime_type_does_not_take_over() -> None:
 @pytest.mark.usefixtures('clean_registry')
 def test_duplicate_and_blank_mime_types_are_refused() -> None:
     with pytest.raises(ValueError, match='already handles'):
+
         class Duplicate(MsgpackSerializer):
             mime_type = 'application/json'
 
     with pytest.raises(ValueError, match='non-blank'):
+
         class Blank(MsgpackSerializer):
             mime_type = ' '
 
@@ -447,7 +501,7 @@ def test_serializers_are_configurable_through_conformity() -> None:
 
 # Against PySOA 1.4.9's own serializer (msgpack 0.6), in the cached upstream virtualenv
 
-_UPSTREAM_SCRIPT = '''
+_UPSTREAM_SCRIPT = """
 import pickle, sys
 from pysoa.common.serializer import MsgpackSerializer
 serializer = MsgpackSerializer()
@@ -455,7 +509,7 @@ results = []
 for value, our_blob in pickle.load(sys.stdin.buffer):
     results.append((serializer.dict_to_blob(value), serializer.blob_to_dict(our_blob)))
 sys.stdout.buffer.write(pickle.dumps(results, protocol=4))
-'''
+"""
 
 
 def test_bytes_match_pysoa_1_both_ways() -> None:
@@ -473,14 +527,18 @@ def test_bytes_match_pysoa_1_both_ways() -> None:
         {'v': datetime.datetime(2017, 4, 28, 14, 30, 21, 231718, tzinfo=pytz.UTC)},
         {'v': datetime.date(2020, 1, 2), 'w': datetime.time(3, 4, 5, 6)},
         {'v': decimal.Decimal('-1.2345E+5'), 'w': currint.Amount.from_code_and_minor('jpy', -5)},
-        {'s': 'x' * 40, 'b': b'\x00\x01' * 200, 'u': '\U0001f37a', 't': (1, [2]), 'i': [2**64 - 1, -2**63], 1: 1.5},
+        {'s': 'x' * 40, 'b': b'\x00\x01' * 200, 'u': '\U0001f37a', 't': (1, [2]), 'i': [2**64 - 1, -(2**63)], 1: 1.5},
         {'request_id': 3, 'meta': {'client_version': [1, 4, 9]}, 'body': {'actions': [{'action': 'a', 'body': {}}]}},
     ]
     cases = [(message, serializer.dict_to_blob(message)) for message in messages]
     completed = subprocess.run(
         [str(upstream.python), '-P', '-c', _UPSTREAM_SCRIPT],
-        input=pickle.dumps(cases, protocol=4), capture_output=True, timeout=60, check=False,
-        env=upstream.environ(), cwd=tempfile.gettempdir(),
+        input=pickle.dumps(cases, protocol=4),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env=upstream.environ(),
+        cwd=tempfile.gettempdir(),
     )
     assert completed.returncode == 0, completed.stderr.decode(errors='replace')[-2000:]
     results = pickle.loads(completed.stdout)

@@ -159,7 +159,13 @@ def test_old_client_does_not_receive_is_caller_error() -> None:
     new_error = transport.sent[1][2]['actions'][0]['errors'][0]
     assert 'is_caller_error' not in old_error
     assert list(new_error) == [
-        'code', 'message', 'field', 'traceback', 'variables', 'denied_permissions', 'is_caller_error',
+        'code',
+        'message',
+        'field',
+        'traceback',
+        'variables',
+        'denied_permissions',
+        'is_caller_error',
     ]
     assert new_error['is_caller_error'] is True
 

@@ -17,7 +17,7 @@ SERVICE = 'idle_worker'
 QUEUE = f'pysoa:service.{SERVICE}'
 
 WORKER_SCRIPT = textwrap.dedent(
-    '''
+    """
     import logging, sys
     from pysoa.common.transport.redis_gateway.server import RedisServerTransport
     from pysoa.common.types import ActionResponse
@@ -47,7 +47,7 @@ WORKER_SCRIPT = textwrap.dedent(
             },
         },
     })).run()
-    '''
+    """
 )
 
 

@@ -285,7 +285,7 @@ def test_exception_in_action_middleware_becomes_an_action_server_error() -> None
 
     [error] = response.actions[0].errors
     assert error.code == ERROR_CODE_SERVER_ERROR
-    assert "missing piece" in error.message
+    assert 'missing piece' in error.message
 
 
 def test_execute_job_patched_on_the_instance_is_used() -> None:

@@ -1,4 +1,4 @@
-'''A worker serving over the Redis Gateway transport, called by a client: the whole path of one call.'''
+"""A worker serving over the Redis Gateway transport, called by a client: the whole path of one call."""
 
 import threading
 from typing import Any

@@ -22,7 +22,7 @@ from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 
 WORKER_SCRIPT = textwrap.dedent(
-    '''
+    """
     import json, os, signal, sys, time
     from conformity import fields
     from pysoa.common.transport.base import ServerTransport
@@ -107,7 +107,7 @@ WORKER_SCRIPT = textwrap.dedent(
     })
     WorkerServer(settings).run()
     print('END', flush=True)
-    '''
+    """
 )
 
 
@@ -289,7 +289,7 @@ def test_heartbeat_file_path_replaces_pid_and_fid_and_throttles_writes(tmp_path:
 
 
 MAIN_SCRIPT = WORKER_SCRIPT.replace(
-    "WorkerServer(settings).run()",
+    'WorkerServer(settings).run()',
     'WorkerServer.main()',
 )
 

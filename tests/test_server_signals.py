@@ -86,7 +86,7 @@ def test_a_signal_arriving_while_the_handler_runs_is_not_dropped(clock: Clock) -
 
 
 NESTED_SIGNAL_SCRIPT = textwrap.dedent(
-    '''
+    """
     import logging, os, signal
     from pysoa.server.signals import ShutdownSignalHandler
 
@@ -108,7 +108,7 @@ NESTED_SIGNAL_SCRIPT = textwrap.dedent(
     handler.install()
     os.kill(os.getpid(), signal.SIGTERM)
     print('still running', flush=True)
-    '''
+    """
 )
 
 

@@ -55,7 +55,12 @@ def test_call_local_action_copies_the_request_and_merges_context() -> None:
     action_class.return_value.return_value = ActionResponse(action='bar', body={'ok': True})
     server = mock.MagicMock(action_class_map={'bar': action_class}, settings={'s': 1})
     request = RicherRequest(
-        action='foo', body={'a': 1}, context={'k': 'v'}, control={'c': 2}, switches=[1], metrics='recorder',
+        action='foo',
+        body={'a': 1},
+        context={'k': 'v'},
+        control={'c': 2},
+        switches=[1],
+        metrics='recorder',
     )
     request._server = server
 

@@ -71,21 +71,25 @@ def test_nothing_is_sent_before_publish(udp_socket: socket.socket) -> None:
 def test_recorder_is_configurable_through_settings(udp_socket: socket.socket) -> None:
     from pysoa.common.settings import SOASettings
 
-    settings = SOASettings({
-        'transport': {'path': 'pysoa.common.metrics:NoOpMetricsRecorder'},
-        'metrics': {
-            'path': 'pysoa.common.statsd_recorder:StatsdMetricsRecorder',
-            'kwargs': {'port': udp_socket.getsockname()[1]},
-        },
-    })
+    settings = SOASettings(
+        {
+            'transport': {'path': 'pysoa.common.metrics:NoOpMetricsRecorder'},
+            'metrics': {
+                'path': 'pysoa.common.statsd_recorder:StatsdMetricsRecorder',
+                'kwargs': {'port': udp_socket.getsockname()[1]},
+            },
+        }
+    )
     recorder = settings['metrics']['object'](**settings['metrics'].get('kwargs', {}))
     recorder.counter('configured').increment()
     recorder.publish_all()
     assert _lines(udp_socket) == ['configured:1|c']
 
     with pytest.raises(SOASettings.ImproperlyConfigured) as info:
-        SOASettings({
-            'transport': {'path': 'pysoa.common.metrics:NoOpMetricsRecorder'},
-            'metrics': {'path': 'pysoa.common.statsd_recorder:StatsdMetricsRecorder', 'kwargs': {'prot': 1}},
-        })
+        SOASettings(
+            {
+                'transport': {'path': 'pysoa.common.metrics:NoOpMetricsRecorder'},
+                'metrics': {'path': 'pysoa.common.statsd_recorder:StatsdMetricsRecorder', 'kwargs': {'prot': 1}},
+            }
+        )
     assert 'prot' in str(info.value)

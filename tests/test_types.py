@@ -32,7 +32,13 @@ def test_defaults_are_not_shared_between_instances() -> None:
 def test_error_is_frozen_and_field_order_is_the_wire_order() -> None:
     error = Error(code='INVALID', message='m', field='f')
     assert [a.name for a in attr.fields(Error)] == [
-        'code', 'message', 'field', 'traceback', 'variables', 'denied_permissions', 'is_caller_error',
+        'code',
+        'message',
+        'field',
+        'traceback',
+        'variables',
+        'denied_permissions',
+        'is_caller_error',
     ]
     try:
         error.code = 'OTHER'  # type: ignore[misc]

@@ -39,6 +39,10 @@ def test_interpreter_arguments_stop_where_the_program_arguments_start(tmp_path: 
     (tmp_path / 'probe_main.py').write_text(PRINT_ARGUMENTS)
     printed = subprocess.run(
         [sys.executable, '-m', 'probe_main', '-s', 'settings'],
-        capture_output=True, text=True, check=True, timeout=30, cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+        cwd=str(tmp_path),
     ).stdout.strip()
     assert printed == repr([sys.executable, '-m', 'probe_main'])

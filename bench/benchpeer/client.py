@@ -57,6 +57,7 @@ def main() -> None:
     service = config['service']
     kind = config['kind']
     if kind == 'small':
+
         def call() -> int:
             client.call_action(service, 'small', SMALL_BODY)
             return 1

@@ -91,6 +91,7 @@ def client(config: dict[str, Any]) -> None:
     size = int(config['size']) if config['kind'] == 'large' else 0
 
     if config['msgpack']:
+
         def call() -> int:
             envelope = _request_envelope(config, next(request_ids), reply_to)
             connection.rpush(queue, msgpack.packb(envelope, use_bin_type=True))

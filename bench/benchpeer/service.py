@@ -21,20 +21,24 @@ from .payloads import large_payload, small_response
 class SmallAction(Action):
     """A small request and response, both validated by Conformity schemas."""
 
-    request_schema = fields.Dictionary({
-        'user_id': fields.Integer(),
-        'name': fields.UnicodeString(),
-        'email': fields.UnicodeString(),
-        'tags': fields.List(fields.UnicodeString()),
-        'score': fields.Float(),
-        'active': fields.Boolean(),
-    })
-    response_schema = fields.Dictionary({
-        'user_id': fields.Integer(),
-        'greeting': fields.UnicodeString(),
-        'tags': fields.List(fields.UnicodeString()),
-        'ok': fields.Boolean(),
-    })
+    request_schema = fields.Dictionary(
+        {
+            'user_id': fields.Integer(),
+            'name': fields.UnicodeString(),
+            'email': fields.UnicodeString(),
+            'tags': fields.List(fields.UnicodeString()),
+            'score': fields.Float(),
+            'active': fields.Boolean(),
+        }
+    )
+    response_schema = fields.Dictionary(
+        {
+            'user_id': fields.Integer(),
+            'greeting': fields.UnicodeString(),
+            'tags': fields.List(fields.UnicodeString()),
+            'ok': fields.Boolean(),
+        }
+    )
 
     def run(self, request: Any) -> dict[str, Any]:
         return small_response(request.body)

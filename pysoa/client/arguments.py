@@ -85,10 +85,10 @@ def job_error(index: int, job: Any) -> NoReturn:
     """Raise the error for a job of `call_jobs_parallel` that is not `{'service_name': ..., 'actions': [...]}`."""
     if not isinstance(job, Mapping):
         raise TypeError(
-            f"jobs[{index}] must be a dict with `service_name` and `actions` keys, not {_kind(job)} {job!r}",
+            f'jobs[{index}] must be a dict with `service_name` and `actions` keys, not {_kind(job)} {job!r}',
         )
     missing = [key for key in ('service_name', 'actions') if key not in job]
     raise ValueError(
-        f"jobs[{index}] has no {' or '.join(f'`{k}`' for k in missing)} key; expected a dict with `service_name` "
+        f'jobs[{index}] has no {" or ".join(f"`{k}`" for k in missing)} key; expected a dict with `service_name` '
         f'and `actions` keys, got {job!r}',
     )

@@ -160,25 +160,80 @@ class RecursivelyCensoredDictWrapper:
 
     SENSITIVE_FIELDS: ClassVar[frozenset[str]] = frozenset().union(
         # Authentication and related
-        *(_spellings(term) for term in (
-            'password', 'passwd', 'passphrase', 'pass_phrase', 'private', 'private_key', 'secret', 'secret_key',
-            'security_code',
-        )),
-        *(_spellings(term, plural=False) for term in (
-            'pass', 'auth', 'token', 'auth_token', 'authorization', 'authorization_token', 'authentication',
-            'authentication_token',
-        )),
+        *(
+            _spellings(term)
+            for term in (
+                'password',
+                'passwd',
+                'passphrase',
+                'pass_phrase',
+                'private',
+                'private_key',
+                'secret',
+                'secret_key',
+                'security_code',
+            )
+        ),
+        *(
+            _spellings(term, plural=False)
+            for term in (
+                'pass',
+                'auth',
+                'token',
+                'auth_token',
+                'authorization',
+                'authorization_token',
+                'authentication',
+                'authentication_token',
+            )
+        ),
         # Payment cards, banking and related
-        *(_spellings(term) for term in (
-            'credit_card', 'credit_card_number', 'card_number', 'cc_number', 'ccn',
-            'cid', 'csc', 'csn', 'cvc', 'cvc2', 'cvd', 'cve', 'cvn2', 'cvv', 'cvv2', 'icvv',
-            'card_id', 'card_identification', 'card_identification_code', 'card_identification_number',
-            'card_identification_value', 'card_security', 'card_security_code', 'card_security_number',
-            'card_security_value', 'card_validation', 'card_validation_code', 'card_validation_number',
-            'card_validation_value', 'card_verification', 'card_verification_code', 'card_verification_number',
-            'card_verification_value', 'account_number', 'bank_account', 'bank_account_number',
-            'pin', 'pin_code', 'pin_number', 'personal_id_number', 'personal_identification_number',
-        )),
+        *(
+            _spellings(term)
+            for term in (
+                'credit_card',
+                'credit_card_number',
+                'card_number',
+                'cc_number',
+                'ccn',
+                'cid',
+                'csc',
+                'csn',
+                'cvc',
+                'cvc2',
+                'cvd',
+                'cve',
+                'cvn2',
+                'cvv',
+                'cvv2',
+                'icvv',
+                'card_id',
+                'card_identification',
+                'card_identification_code',
+                'card_identification_number',
+                'card_identification_value',
+                'card_security',
+                'card_security_code',
+                'card_security_number',
+                'card_security_value',
+                'card_validation',
+                'card_validation_code',
+                'card_validation_number',
+                'card_validation_value',
+                'card_verification',
+                'card_verification_code',
+                'card_verification_number',
+                'card_verification_value',
+                'account_number',
+                'bank_account',
+                'bank_account_number',
+                'pin',
+                'pin_code',
+                'pin_number',
+                'personal_id_number',
+                'personal_identification_number',
+            )
+        ),
     )
     """Keys whose values are censored, in snake_case, kebab-case and camelCase, singular and plural."""
 
@@ -325,7 +380,13 @@ def _safe_str(value: Any) -> str:
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` (or a filter).
 _STANDARD_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord('', 0, '', 0, '', (), None))) | {
-    'message', 'asctime', 'taskName', 'correlation_id', 'request_id', 'service_name', 'action_name',
+    'message',
+    'asctime',
+    'taskName',
+    'correlation_id',
+    'request_id',
+    'service_name',
+    'action_name',
 }
 
 
@@ -349,14 +410,19 @@ class JSONFormatter(logging.Formatter):
             payload = self._payload(record)
         except Exception as error:
             # Only a badly broken record gets here (a handler swallows it, but the line would be lost).
-            payload = {'level': getattr(record, 'levelname', None), 'message': _safe_str(getattr(record, 'msg', None)),
-                       'format_error': _safe_str(error)}
+            payload = {
+                'level': getattr(record, 'levelname', None),
+                'message': _safe_str(getattr(record, 'msg', None)),
+                'format_error': _safe_str(error),
+            }
         try:
             return json.dumps(payload, default=_safe_str, ensure_ascii=True, allow_nan=False)
         except Exception:
             # Circular structures, non-string keys, NaN: write those values as plain strings instead.
-            safe = {key: value if value is None or isinstance(value, (str, int)) else _safe_str(value)
-                    for key, value in payload.items()}
+            safe = {
+                key: value if value is None or isinstance(value, (str, int)) else _safe_str(value)
+                for key, value in payload.items()
+            }
             return json.dumps(safe, ensure_ascii=True)
 
     def _payload(self, record: logging.LogRecord) -> dict[str, Any]:

@@ -52,4 +52,3 @@ class DefaultCoroutineMiddleware(CoroutineMiddleware):
                 raise
 
         return logged()  # type: ignore[return-value]  # same result type as the wrapped coroutine
-

@@ -86,7 +86,9 @@ class Harakiri:
             extra = {'data': {'thread_status': threads}}
             if self.triggered:
                 self._logger.error(
-                    'Graceful shutdown failed %s seconds after harakiri; exiting now', self.shutdown_grace, extra=extra,
+                    'Graceful shutdown failed %s seconds after harakiri; exiting now',
+                    self.shutdown_grace,
+                    extra=extra,
                 )
                 self._logger.info('Thread status at forced exit:\n%s', details)
                 self._metrics.counter('server.error.harakiri', harakiri_level='emergency').increment()

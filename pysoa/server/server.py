@@ -350,7 +350,12 @@ class Server:
         if not suppress:
             try:
                 job_response, response_message = self._send_response(
-                    request_id, meta, job_request, job_response, response_message, client_version,
+                    request_id,
+                    meta,
+                    job_request,
+                    job_response,
+                    response_message,
+                    client_version,
                 )
             except (InvalidMessageError, MessageTooLarge) as e:
                 # No usable reply queue in the meta, or even the error response is too large: nobody can be told.

@@ -24,7 +24,6 @@ from pysoa.test.processes import terminate
 PEER_PATH = Path(__file__).resolve().parent
 
 
-
 def in_ci() -> bool:
     """True when running in CI, where a missing upstream venv or Redis is a failure, not a skip."""
     return os.environ.get('CI', '').lower() in ('1', 'true', 'yes')

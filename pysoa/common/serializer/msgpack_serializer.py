@@ -60,16 +60,41 @@ _ONE_MICROSECOND = datetime.timedelta(microseconds=1)
 _ZERO = datetime.timedelta(0)
 
 # Zone names that have meant UTC+0 forever (no DST, no history), whatever library supplies them.
-_UTC_ZONE_NAMES = frozenset({
-    'UTC', 'Etc/UTC', 'UCT', 'Etc/UCT', 'Universal', 'Etc/Universal', 'Zulu', 'Etc/Zulu',
-    'GMT', 'Etc/GMT', 'Etc/GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'Etc/Greenwich', 'Greenwich',
-})
+_UTC_ZONE_NAMES = frozenset(
+    {
+        'UTC',
+        'Etc/UTC',
+        'UCT',
+        'Etc/UCT',
+        'Universal',
+        'Etc/Universal',
+        'Zulu',
+        'Etc/Zulu',
+        'GMT',
+        'Etc/GMT',
+        'Etc/GMT0',
+        'Etc/GMT+0',
+        'Etc/GMT-0',
+        'Etc/Greenwich',
+        'Greenwich',
+    }
+)
 
 # What msgpack encodes natively, plus what `_default` turns into extension types; used only to
 # locate the offending value in an error message.
 _ENCODABLE: tuple[type, ...] = (
-    str, bytes, bytearray, memoryview, int, float, bool, type(None),
-    datetime.date, datetime.time, decimal.Decimal, currint.Amount,
+    str,
+    bytes,
+    bytearray,
+    memoryview,
+    int,
+    float,
+    bool,
+    type(None),
+    datetime.date,
+    datetime.time,
+    decimal.Decimal,
+    currint.Amount,
 )
 
 
@@ -174,7 +199,7 @@ def _decode_decimal(data: bytes) -> decimal.Decimal:
     (length,) = _UINT16.unpack_from(data)
     if len(data) != length + _UINT16.size:
         raise ValueError(f'declared length {length} does not match the {len(data) - _UINT16.size} bytes present')
-    return decimal.Decimal(data[_UINT16.size:].decode('utf-8'))
+    return decimal.Decimal(data[_UINT16.size :].decode('utf-8'))
 
 
 def _decode_amount(data: bytes) -> currint.Amount:
@@ -256,7 +281,10 @@ class MsgpackSerializer(Serializer):
             raise ValueError(f'Input must be a dict, not {type_name(type(message_dict))}')
         if self._custom_hooks:
             packer = msgpack.Packer(
-                default=self._default, use_bin_type=True, unicode_errors='surrogatepass', datetime=False,
+                default=self._default,
+                use_bin_type=True,
+                unicode_errors='surrogatepass',
+                datetime=False,
             )
             return self._pack(packer, message_dict)
         packers = self._packers

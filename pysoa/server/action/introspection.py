@@ -72,7 +72,7 @@ class IntrospectionAction(Action):
     description = (
         'Describes this service and its actions: the documentation of the service and of each action, and the '
         'request and response schemas of each action. Give `action_name` to describe a single action. A switched '
-        'action (one extending `SwitchedAction`, whose code depends on the request\'s switches) is described once '
+        "action (one extending `SwitchedAction`, whose code depends on the request's switches) is described once "
         'per switch, as `name[switch:N]`, and once for its default code, as `name[DEFAULT]`.'
     )
 

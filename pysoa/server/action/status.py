@@ -63,7 +63,7 @@ class BaseStatusAction(Action):
 
     description = (
         'Reports the version of the service (and its build, when it has one) and the versions of Python, PySOA and '
-        'Conformity that it runs on. Unless `verbose` is false, it also runs the service\'s health checks and reports '
+        "Conformity that it runs on. Unless `verbose` is false, it also runs the service's health checks and reports "
         'their errors, warnings and diagnostics under `healthcheck`; with `verbose: false` no health check runs and '
         '`healthcheck` is left out, which makes it a cheap way to ask for the version.'
     )

@@ -30,7 +30,7 @@ _SHUTDOWN_TIMEOUT_SECONDS = 5.0
 coroutine_middleware_config = fields.List(
     fields.ClassConfigurationSchema(base_class=CoroutineMiddleware),
     description='Middleware wrapping each coroutine run with `request.run_coroutine`, the first one outermost; '
-                'keep `pysoa.server.coroutine:DefaultCoroutineMiddleware` first so that errors get logged',
+    'keep `pysoa.server.coroutine:DefaultCoroutineMiddleware` first so that errors get logged',
 )
 """Settings schema of the `coroutine_middleware` list: `{'path': 'module:Class', 'kwargs': {...}}` items."""
 

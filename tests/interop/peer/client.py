@@ -57,9 +57,16 @@ def make_client(plan: dict[str, Any]) -> Client:
         'default_serializer_config': {'path': _SERIALIZERS[plan.get('serializer', 'msgpack')]},
         'receive_timeout_in_seconds': plan.get('receive_timeout', 10),
     }
-    return Client({plan['service']: {
-        'transport': {'path': 'pysoa.common.transport.redis_gateway.client:RedisClientTransport', 'kwargs': kwargs},
-    }})
+    return Client(
+        {
+            plan['service']: {
+                'transport': {
+                    'path': 'pysoa.common.transport.redis_gateway.client:RedisClientTransport',
+                    'kwargs': kwargs,
+                },
+            }
+        }
+    )
 
 
 def run_call(client: Client, plan: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:

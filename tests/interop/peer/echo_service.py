@@ -46,10 +46,12 @@ class FailAction(Action):
     """Raises an ActionError with two errors, one of them on a field, with variables."""
 
     def run(self, request: Any) -> dict[str, Any]:
-        raise ActionError(errors=[
-            Error(code='DELIBERATE', message='This action always fails', field='thing', variables={'a': '1'}),
-            Error(code='OTHER', message='A second error', denied_permissions=['perm.x']),
-        ])
+        raise ActionError(
+            errors=[
+                Error(code='DELIBERATE', message='This action always fails', field='thing', variables={'a': '1'}),
+                Error(code='OTHER', message='A second error', denied_permissions=['perm.x']),
+            ]
+        )
 
 
 class ValidatedAction(Action):
