@@ -12,6 +12,7 @@ from conformity import fields
 __all__ = (
     'Counter',
     'Gauge',
+    'MICROSECOND_TIMER_KWARGS',
     'Histogram',
     'MetricsRecorder',
     'NoOpMetricsRecorder',
@@ -38,6 +39,14 @@ class Gauge(Protocol):
 
 Histogram = Gauge
 """A value whose distribution the backend aggregates; same interface as a gauge."""
+
+try:
+    from pymetrics.instruments import TimerResolution
+
+    MICROSECOND_TIMER_KWARGS: dict[str, object] = {'resolution': TimerResolution.MICROSECONDS}
+except ImportError:  # pymetrics is optional; our own recorders ignore `resolution`, so they need none
+    MICROSECOND_TIMER_KWARGS = {}
+"""Keyword arguments for `recorder.timer(...)` that ask a 1.x `pymetrics` recorder for microseconds."""
 
 
 class Timer(Protocol):
