@@ -67,7 +67,7 @@ def main() -> int:
             status = wait_until_ready(client, timeout=30)
             _say(f'The service answers (version {status.get("version")}) after {time.monotonic() - started:.1f} s.\n')
             run_tour(client)
-        except Exception as error:  # noqa: BLE001 -- whatever failed, report it and clean up
+        except Exception as error:
             failure = f'{type(error).__name__}: {error}'
         finally:
             _say(f'\nStopping the echo service (SIGTERM to PID {service.pid}) ...')

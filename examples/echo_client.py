@@ -44,7 +44,7 @@ def wait_until_ready(client: Client, timeout: float = 30.0) -> dict[str, Any]:
     while time.monotonic() < deadline:
         try:
             return dict(client.call_action(SERVICE, 'status', {'verbose': False}, timeout=2).body)
-        except Exception as error:  # noqa: BLE001 -- any failure just means "not ready yet"
+        except Exception as error:
             last_error = error
     raise TimeoutError(f'The echo service did not answer within {timeout} seconds (last error: {last_error!r})')
 

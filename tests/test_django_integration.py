@@ -258,7 +258,7 @@ def test_a_django_service_runs_with_django_main(
     def ready() -> bool:
         try:
             client.call_action('django_probe', 'status', timeout=2)
-        except Exception:  # noqa: BLE001 -- not serving yet
+        except Exception:
             return False
         return True
 

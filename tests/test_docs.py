@@ -89,8 +89,8 @@ def test_the_readme_service_settings_and_client_work_as_written(redis_url: str, 
 
         def answers() -> bool:
             try:
-                exec(client_code.replace(README_REDIS_URL, redis_url), namespace)  # noqa: S102 -- the README's code
-            except Exception:  # noqa: BLE001 -- not serving yet
+                exec(client_code.replace(README_REDIS_URL, redis_url), namespace)
+            except Exception:
                 return False
             return True
 
@@ -106,7 +106,7 @@ def test_the_readme_service_settings_and_client_work_as_written(redis_url: str, 
 
 def test_the_readme_settings_validate_and_backend_type_may_be_left_out() -> None:
     namespace: dict[str, Any] = {}
-    exec(block_with(README, 'SOA_SERVER_SETTINGS'), namespace)  # noqa: S102 -- the README's settings
+    exec(block_with(README, 'SOA_SERVER_SETTINGS'), namespace)
     settings = ServerSettings(namespace['SOA_SERVER_SETTINGS'])
     assert settings['transport']['kwargs']['backend_type'] == 'redis.standard'
 
@@ -120,7 +120,7 @@ def test_the_readme_settings_validate_and_backend_type_may_be_left_out() -> None
 
 def test_the_testing_guide_example_passes() -> None:
     namespace: dict[str, Any] = {}
-    exec(block_with(DOCS / 'testing.rst', 'class TestEcho(ServerTestCase)'), namespace)  # noqa: S102
+    exec(block_with(DOCS / 'testing.rst', 'class TestEcho(ServerTestCase)'), namespace)
     case_class = namespace['TestEcho']
     assert issubclass(case_class, ServerTestCase)
     tests = [name for name in vars(case_class) if name.startswith('test_')]

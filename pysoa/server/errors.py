@@ -111,7 +111,7 @@ class ResponseValidationError(PySOAServerError):
         return f'{self.action} had an invalid response:\n\t{details}'
 
 
-class HarakiriInterrupt(BaseException):  # noqa: N818  # the 1.x public name
+class HarakiriInterrupt(BaseException):  # the 1.x public name
     """Raised into the main thread when a job runs past `harakiri.timeout`.
 
     It derives from `BaseException` so that `except Exception` in service code cannot swallow it.

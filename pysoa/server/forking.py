@@ -143,7 +143,7 @@ class _WorkerMonitor(threading.Thread):
         while not self.pool.stop_level:
             try:
                 process = self._start_process()
-            except Exception as error:  # noqa: BLE001 -- a worker that cannot start counts as a crash
+            except Exception as error:
                 _say(f'Server process #{self.index} could not be started: {error!r}')
             else:
                 process.join()

@@ -36,7 +36,7 @@ class HeartbeatFile:
     def create(self) -> None:
         """Create (or truncate) the file and write the first beat."""
         self._logger.info('Creating heartbeat file %s', self.path)
-        self._file = open(self.path, 'w', encoding='utf-8')  # noqa: SIM115  # kept open for the worker's lifetime
+        self._file = open(self.path, 'w', encoding='utf-8')  # kept open for the worker's lifetime
         self.update(force=True)
 
     def update(self, force: bool = False) -> None:

@@ -53,5 +53,5 @@ class MessageSendError(TransientPySOATransportError):
     """Sending failed (for example, the queue stayed full)."""
 
 
-class ConnectionError(TransientPySOATransportError):  # noqa: A001  # the 1.x public name shadows the builtin
+class ConnectionError(TransientPySOATransportError):  # the 1.x public name shadows the builtin
     """The backend cannot be reached."""

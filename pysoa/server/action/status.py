@@ -206,7 +206,7 @@ class BaseStatusAction(Action):
         return problems
 
 
-def StatusActionFactory(  # noqa: N802 -- a factory that reads like a class, named as upstream
+def StatusActionFactory(
     version: str,
     build: str | None = None,
     base_class: type[BaseStatusAction] = BaseStatusAction,
