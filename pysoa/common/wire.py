@@ -10,8 +10,8 @@ A request's meta is read here too: the client version (which decides whether err
 """
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any, NotRequired, TypedDict, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NotRequired, TypedDict, TypeVar, cast
 
 import attr
 
@@ -134,30 +134,25 @@ def expiry_of(meta: Mapping[str, Any]) -> float | None:
 _LEAF_TYPES = frozenset((str, int, float, bool, type(None), bytes))
 
 
-def _plain_dict(value: dict[Any, Any]) -> dict[Any, Any]:
-    changed: dict[Any, Any] | None = None
-    for key, item in value.items():
+_Container = TypeVar('_Container', dict[Any, Any], list[Any])
+
+
+def _with_plain_items(
+    value: _Container,
+    items: Iterable[tuple[Any, Any]],
+    copy: Callable[[_Container], _Container],
+) -> _Container:
+    # Copied only once an item actually changes: most responses are plain already and go out as they are.
+    changed: _Container | None = None
+    for key, item in items:
         if type(item) in _LEAF_TYPES:
             continue  # most values: no call needed
         plain = to_plain(item)
         if plain is not item:
             if changed is None:
-                changed = dict(value)
+                changed = copy(value)
             changed[key] = plain
     return value if changed is None else changed
-
-
-def _plain_list(value: list[Any]) -> list[Any]:
-    converted: list[Any] | None = None
-    for index, item in enumerate(value):
-        if type(item) in _LEAF_TYPES:
-            continue
-        plain = to_plain(item)
-        if plain is not item:
-            if converted is None:
-                converted = list(value)
-            converted[index] = plain
-    return value if converted is None else converted
 
 
 def to_plain(value: Any) -> Any:
@@ -169,9 +164,9 @@ def to_plain(value: Any) -> Any:
     if kind in _LEAF_TYPES:
         return value
     if isinstance(value, dict):
-        return _plain_dict(value)
+        return _with_plain_items(value, value.items(), dict)
     if isinstance(value, list):
-        return _plain_list(value)
+        return _with_plain_items(value, enumerate(value), list)
     if isinstance(value, tuple | set | frozenset):
         return [to_plain(item) for item in value]
     if attr.has(kind):
