@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any, Protocol, SupportsInt, runtime_checkable
 
 import attr
 
-from pysoa.common.constants import ERROR_CODE_SERVER_ERROR, ERROR_CODE_UNKNOWN
+from pysoa.common.constants import ERROR_CODE_SERVER_ERROR
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Control, JobRequest
-from pysoa.server.errors import ActionError
 from pysoa.server.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -140,30 +139,17 @@ class EnrichedActionRequest(ActionRequest):
         over a copy of this context). Errors raise `ActionError` unless `raise_action_errors` is false; errors
         the action returned (rather than raised) get `is_caller_error` set to `is_caller_error`.
         """
+        # Imported here: the dispatcher works on these request types, so it imports this module.
+        from pysoa.server.dispatch import call_local_action, local_failure
+
         server = self._server
         if server is None:
-            return _local_failure(
-                action,
-                raise_action_errors,
-                Error(
-                    code=ERROR_CODE_SERVER_ERROR,
-                    message='This action request has no server, so it cannot call a local action',
-                    is_caller_error=False,
-                ),
+            error = Error(
+                code=ERROR_CODE_SERVER_ERROR,
+                message='This action request has no server, so it cannot call a local action',
+                is_caller_error=False,
             )
-        if action not in server.action_class_map:
-            return _local_failure(
-                action,
-                raise_action_errors,
-                Error(
-                    code=ERROR_CODE_UNKNOWN,
-                    message=f'The action "{action}" was not found on this server.',
-                    field='action',
-                    is_caller_error=False,
-                ),
-            )
-
-        action_callable = server.action_class_map[action](server.settings)
+            return local_failure(action, raise_action_errors, error)
 
         new_context = dict(self.context)
         if context:
@@ -175,23 +161,7 @@ class EnrichedActionRequest(ActionRequest):
         }
         request = type(self)(action=action, body=body, context=new_context, **copied)
         request._server = server
-
-        try:
-            response: ActionResponse = action_callable(request)
-        except ActionError as e:
-            if raise_action_errors:
-                raise
-            return ActionResponse(action=action, errors=e.errors)
-
-        if raise_action_errors and response.errors:
-            raise ActionError(response.errors, set_is_caller_error_to=is_caller_error)
-        return response
-
-
-def _local_failure(action: str, raise_action_errors: bool, error: Error) -> ActionResponse:
-    if raise_action_errors:
-        raise ActionError([error], set_is_caller_error_to=None)
-    return ActionResponse(action=action, errors=[error])
+        return call_local_action(server, request, raise_action_errors, is_caller_error)
 
 
 class ActionInterface(abc.ABC):
