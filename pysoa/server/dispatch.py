@@ -77,7 +77,7 @@ def server_error_response(
     traceback_text = ''.join(traceback.format_exception(type(exception), exception, exception.__traceback__))
     logger.error('Unhandled exception: %s', error_text, exc_info=exception)
 
-    formatted_variables: dict[str, Any] | None = None
+    formatted_variables: dict[str, str] | None = None
     if variables is not None:
         try:
             formatted_variables = {key: repr(value) for key, value in variables.items()}

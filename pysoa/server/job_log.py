@@ -7,7 +7,7 @@ numbers, the setting `extra_fields_to_redact`) are censored through the server's
 The attributes are read from the server at each request, so a subclass or a test may change them.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pysoa.common.logging import PySOALogContextFilter, RecursivelyCensoredDictWrapper
 from pysoa.common.types import JobResponse
@@ -26,7 +26,7 @@ def censored(server: 'Server', message: object) -> RecursivelyCensoredDictWrappe
 
 def log_request(server: 'Server', request_id: int, job_request: object) -> RecursivelyCensoredDictWrapper | None:
     """Set the logging context of the request and log it if the success level is on; returns what was logged."""
-    context: Any = job_request.get('context') if isinstance(job_request, dict) else None
+    context: object = job_request.get('context') if isinstance(job_request, dict) else None
     # Keys become keyword arguments: they must be strings, and the request id wins over a context key.
     values = {k if type(k) is str else str(k): v for k, v in (context if isinstance(context, dict) else {}).items()}
     values['request_id'] = request_id

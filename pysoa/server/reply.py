@@ -51,26 +51,23 @@ def _send_or_replace(
     job_response: JobResponse,
     message: JobResponseDict,
 ) -> tuple[JobResponse, JobResponseDict]:
+    extra: dict[str, Any] | None = None
     try:
         _send(server, request, message)
         return job_response, message
     except MessageTooLarge as e:
-        server.metrics.counter('server.error.response_too_large').increment()
-        job_response = server.handle_job_error_code(
-            ERROR_CODE_RESPONSE_TOO_LARGE,
-            'Could not send the response because it was too large',
-            censored(server, job_request),
-            censored(server, message),
-            extra={'serialized_length_in_bytes': e.message_size_in_bytes},
-        )
+        metric, code, what = 'response_too_large', ERROR_CODE_RESPONSE_TOO_LARGE, 'it was too large'
+        extra = {'serialized_length_in_bytes': e.message_size_in_bytes}
     except InvalidField:
-        server.metrics.counter('server.error.response_not_serializable').increment()
-        job_response = server.handle_job_error_code(
-            ERROR_CODE_RESPONSE_NOT_SERIALIZABLE,
-            'Could not send the response because it failed to serialize',
-            censored(server, job_request),
-            censored(server, message),
-        )
+        metric, code, what = 'response_not_serializable', ERROR_CODE_RESPONSE_NOT_SERIALIZABLE, 'it failed to serialize'
+    server.metrics.counter(f'server.error.{metric}').increment()
+    job_response = server.handle_job_error_code(
+        code,
+        f'Could not send the response because {what}',
+        censored(server, job_request),
+        censored(server, message),
+        extra=extra,
+    )
     message = job_response_to_dict(job_response, request.client_version)
     _send(server, request, message)
     return job_response, message

@@ -30,7 +30,7 @@ from pysoa.common.middleware import build_middleware_stack
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout
 from pysoa.common.types import ActionResponse, Context, JobResponse
-from pysoa.server.client_routing import validate_client_routing
+from pysoa.server.client_routing import ClientRouting, validate_client_routing
 from pysoa.server.dispatch import Dispatcher, server_error_response
 from pysoa.server.errors import HarakiriInterrupt
 from pysoa.server.internal.event_loop import AsyncEventLoopThread
@@ -98,7 +98,7 @@ class Server:
 
         self.settings = settings
         # Validated now, so that a mistake in it stops the server at start-up rather than failing every job.
-        self._client_routing: Mapping[str, Any] | None = self.validate_client_routing(settings)
+        self._client_routing: ClientRouting | None = self.validate_client_routing(settings)
         self._forked_process_id = forked_process_id
         self.metrics: MetricsRecorder = build_metrics_recorder(settings['metrics'], forked_process_id)
         transport_config = settings['transport']
@@ -145,14 +145,14 @@ class Server:
         # Kept readable for tests written when the deadline was an attribute; it lives in `request_state` now.
         return current_deadline()
 
-    def _validated_client_routing(self) -> Mapping[str, Any]:
+    def _validated_client_routing(self) -> ClientRouting:
         routing = self._client_routing
         if routing is None:
             routing = self._client_routing = self.validate_client_routing(self.settings)
         return routing
 
     @classmethod
-    def validate_client_routing(cls, settings: Mapping[str, Any]) -> Mapping[str, Any]:
+    def validate_client_routing(cls, settings: Mapping[str, Any]) -> ClientRouting:
         """Validate `settings['client_routing']` with the client's settings class and return the validated routing.
 
         Raises `ImproperlyConfigured` naming the setting and the service, so that a mistake in it stops the server
@@ -255,7 +255,7 @@ class Server:
         extra: dict[str, Any] | None = None,
     ) -> JobResponse:
         """Log a known failure (with the censored request and response) and return a job response with `code`."""
-        data: dict[str, Any] = {'request': request_for_logging, 'response': response_for_logging}
+        data: dict[str, object] = {'request': request_for_logging, 'response': response_for_logging}
         if extra:
             data.update(extra)
         self.logger.error(message, exc_info=True, extra={'data': data})

@@ -8,7 +8,7 @@ and a way to run coroutines. `call_local_action` calls another action of the sam
 import abc
 import concurrent.futures
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, Protocol, SupportsInt, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, SupportsInt, cast, runtime_checkable
 
 import attr
 
@@ -50,19 +50,20 @@ Switch = SupportsInt | SupportsIntValue
 """An int, or an object that gives one through `__int__` or through its `value`."""
 
 
-def get_switch(item: Any) -> int:
+def get_switch(item: object) -> int:
     """The int a switch stands for; `TypeError` if `item` is not a switch."""
     if isinstance(item, int):
         return item
+    # `hasattr` rather than `isinstance(..., SupportsInt)`: a protocol check costs far more, on every request.
     if hasattr(item, '__int__'):
-        return int(item)
+        return int(cast(SupportsInt, item))
     value = getattr(item, 'value', None)
     if hasattr(value, '__int__'):
-        return int(value)  # type: ignore[arg-type]  # checked just above
+        return int(cast(SupportsInt, value))
     raise TypeError(f'{item!r} is not a switch: it has neither __int__ nor an int-like value')
 
 
-def is_switch(item: Any) -> bool:
+def is_switch(item: object) -> bool:
     """Whether `item` can be used as a switch."""
     try:
         get_switch(item)
