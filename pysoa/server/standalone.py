@@ -74,6 +74,8 @@ from pysoa.server.command_line import (  # noqa: E402
 from pysoa.server.settings import ServerSettings  # noqa: E402
 from pysoa.server.settings_loader import import_settings_module  # noqa: E402
 
+_DAEMON_FLAGS = ('-d', '--daemon')
+
 
 def _check_settings_before_forking(
     server_class: 'type[Server]',
@@ -89,7 +91,7 @@ def _check_settings_before_forking(
     if options is None:
         options = ServerCommandLine.parse(build_parser('', runner=True))
     if not options.settings and not server_class.use_django:
-        return None  # `Server.main` says that `-s` is required
+        return None  # nothing to check: `simple_main` (or `Server.main`) reports the missing `-s`
     try:
         settings = server_class._load_settings(options.settings)
         server_class.validate_client_routing(settings)
@@ -118,9 +120,6 @@ def _run_server(args: ServerCommandLine, server_class: 'type[Server]') -> None:
     use_fork_start_method()
     with prepared(server_class, args, settings):
         WorkerPool(server_class, cap_worker_count(args.fork_processes), respawn=not args.no_respawn).run()
-
-
-_DAEMON_FLAGS = ('-d', '--daemon')
 
 
 def _get_main_module_name() -> str:
