@@ -134,6 +134,12 @@ def test_the_testing_guide_example_passes() -> None:
             case.teardown_method()
 
 
+def test_the_mock_transport_example_passes() -> None:
+    namespace: dict[str, Any] = {}
+    exec(block_with(DOCS / 'testing.rst', 'mock_transport_settings(user_service)'), namespace)
+    assert namespace['client'].call_action('user', 'get_user', {'id': 2}).body == {'id': 2, 'name': 'Ada'}
+
+
 def _documented_options() -> list[str]:
     table = (DOCS / 'operations.rst').read_text().split('Running a service', 1)[1].split('Signals:', 1)[0]
     return re.findall(r'``(-[-\w]+)', table)
