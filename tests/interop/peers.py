@@ -14,19 +14,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import pytest
 import redis
 
 # The venv builder lives with the benchmark, which shares it (pytest puts the repo root on sys.path).
 from bench.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env
 from pysoa.test.processes import terminate
+from tests.ci import unavailable
 
 PEER_PATH = Path(__file__).resolve().parent
-
-
-def in_ci() -> bool:
-    """True when running in CI, where a missing upstream venv or Redis is a failure, not a skip."""
-    return os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
 
 
 def require_upstream_env() -> UpstreamEnv:
@@ -34,10 +29,7 @@ def require_upstream_env() -> UpstreamEnv:
     try:
         return ensure_upstream_env()
     except UpstreamEnvError as error:
-        reason = f'cannot build the upstream pysoa==1.4.9 virtualenv: {error}'
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f'cannot build the upstream pysoa==1.4.9 virtualenv: {error}')
 
 
 def peer_environ(base: dict[str, str], redis_address: str, service: str) -> dict[str, str]:
