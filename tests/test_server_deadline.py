@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from examples.service_process import wait_until
 from pysoa.client.client import Client
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import (
@@ -25,6 +24,7 @@ from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest
 from pysoa.test.mock_transport import MockServerTransport
+from pysoa.test.waiting import wait_until
 
 B_CALLS: list[dict[str, Any]] = []
 TRANSPORT_LOG: list[tuple[str, Any]] = []
