@@ -1,7 +1,6 @@
 """Text for log output that never raises: a record's message and any value's str, whatever they hold."""
 
 import logging
-from typing import Any
 
 __all__ = ('safe_message', 'safe_str')
 
@@ -15,7 +14,7 @@ def safe_message(record: logging.LogRecord) -> str:
         return f'{safe_str(record.msg)} % {safe_str(record.args)} (could not format: {type(error).__name__})'
 
 
-def safe_str(value: Any) -> str:
+def safe_str(value: object) -> str:
     """str(value), else repr(value), else a placeholder naming its type."""
     try:
         return str(value)
