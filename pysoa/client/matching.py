@@ -71,7 +71,7 @@ class ResponseMatcher:
         receive_all: ReceiveAll,
         service_name: str,
         request_id: int,
-        timeout: int | None,
+        timeout: float | None,
     ) -> JobResponse:
         """The response to `request_id`, from those kept or else from the transport."""
         kept = self._kept()
@@ -91,7 +91,7 @@ class ResponseMatcher:
         receive_all: ReceiveAll,
         service_name: str,
         request_ids: Collection[int],
-        timeout: int | None,
+        timeout: float | None,
         into: Responses,
     ) -> Responses:
         """Add the responses to all of `request_ids` to `into` as they arrive (so a failure part-way keeps
