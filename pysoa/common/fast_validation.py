@@ -320,15 +320,9 @@ def _compile_schemaless_dictionary(field: Any) -> Compiled:
             return False
         if min_length is not None and len(value) < min_length:
             return False
-        if key_check is not None:
-            for key in value:
-                if not key_check(key):
-                    return False
-        if value_check is not None:
-            for item in value.values():
-                if not value_check(item):
-                    return False
-        return True
+        if key_check is not None and not all(map(key_check, value)):
+            return False
+        return value_check is None or all(map(value_check, value.values()))
 
     return check, key_total and value_total
 

@@ -1,12 +1,22 @@
-"""The Conformity schemas that every incoming job request is validated against (protocol §1)."""
+"""The Conformity schemas that every incoming job request is validated against (protocol §1), and the check
+that runs them.
 
+A well-formed request, the common case, is checked by hand; the schema runs only to describe what is wrong.
+"""
+
+from typing import Any
+
+from conformity.error import Error as ConformityError
 from conformity.fields import Boolean, Dictionary, Integer, List, SchemalessDictionary, UnicodeString
+
+from pysoa.common.errors import Error
 
 __all__ = (
     'ActionRequestSchema',
     'ContextHeaderSchema',
     'ControlHeaderSchema',
     'JobRequestSchema',
+    'job_request_errors',
 )
 
 ActionRequestSchema = Dictionary(
@@ -52,3 +62,56 @@ JobRequestSchema = Dictionary(
     },
 )
 """A whole job request."""
+
+_JOB_KEYS = frozenset(('control', 'context', 'actions'))
+_ACTION_KEYS = frozenset(('action', 'body'))
+_OPTIONAL_CONTEXT_STRINGS = ('caller', 'calling_service')
+
+
+def _control_looks_valid(control: Any) -> bool:
+    if not isinstance(control, dict) or type(control.get('continue_on_error')) is not bool:
+        return False
+    return 'suppress_response' not in control or type(control['suppress_response']) is bool
+
+
+def _context_looks_valid(context: Any) -> bool:
+    if not isinstance(context, dict) or not isinstance(context.get('correlation_id'), str):
+        return False
+    switches = context.get('switches')
+    if not isinstance(switches, list) or any(type(switch) is not int for switch in switches):
+        return False
+    return all(isinstance(context[key], str) for key in _OPTIONAL_CONTEXT_STRINGS if key in context)
+
+
+def _action_looks_valid(action: Any) -> bool:
+    if not isinstance(action, dict) or not action.keys() <= _ACTION_KEYS or not isinstance(action.get('action'), str):
+        return False
+    if 'body' not in action:
+        return True
+    body = action['body']
+    return isinstance(body, dict) and all(type(key) is str for key in body)
+
+
+def _looks_valid(job: Any) -> bool:
+    # The common case, checked by hand: the schema below runs only to say what is wrong.
+    if type(job) is not dict or job.keys() != _JOB_KEYS:
+        return False
+    actions = job['actions']
+    return (
+        _control_looks_valid(job['control'])
+        and _context_looks_valid(job['context'])
+        and isinstance(actions, list)
+        and bool(actions)
+        and all(_action_looks_valid(action) for action in actions)
+    )
+
+
+def job_request_errors(job: Any) -> list[Error]:
+    """The errors that make `job` an invalid job request (empty when it is valid).
+
+    These are never the caller's fault: only a broken client library sends a malformed job.
+    """
+    if _looks_valid(job):
+        return []
+    problems: list[ConformityError] = JobRequestSchema.errors(job) or []
+    return [Error(code=p.code, message=p.message, field=p.pointer, is_caller_error=False) for p in problems]

@@ -29,7 +29,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from pysoa.client.client import Client
 from pysoa.common.constants import (
@@ -52,11 +52,13 @@ from pysoa.common.transport.errors import (
     TransientPySOATransportError,
 )
 from pysoa.common.types import ActionResponse, Context, JobResponse
+from pysoa.common.wire import JobResponseDict, client_version_of, job_response_to_dict
 from pysoa.server.errors import ActionError, HarakiriInterrupt, JobError
 from pysoa.server.harakiri import Harakiri
 from pysoa.server.heartbeat import HeartbeatFile
 from pysoa.server.internal.event_loop import AsyncEventLoopThread
 from pysoa.server.middleware import ServerMiddleware, ServerMiddlewareActionTask, ServerMiddlewareJobTask
+from pysoa.server.schemas import job_request_errors
 from pysoa.server.settings import ServerSettings
 from pysoa.server.signals import ShutdownSignalHandler
 from pysoa.server.types import (
@@ -66,7 +68,6 @@ from pysoa.server.types import (
     IntrospectionActionType,
     RequestSwitchSet,
 )
-from pysoa.server.wire import client_version_of, job_request_errors, job_response_to_dict
 from pysoa.version import __version__
 
 __all__ = (
@@ -92,6 +93,11 @@ def _replace_fid(data: dict[Any, Any], fid: str) -> None:
             data[key] = value
         elif isinstance(value, dict):
             _replace_fid(value, fid)
+
+
+def _as_message(response: JobResponseDict) -> dict[str, Any]:
+    # The transport seam takes any message dict (requests and responses alike); a TypedDict is one at run time.
+    return cast('dict[str, Any]', response)
 
 
 def _deadline_of(meta: dict[str, Any]) -> float | None:
@@ -370,11 +376,11 @@ class Server:
         meta: dict[str, Any],
         job_request: Any,
         job_response: JobResponse,
-        response_message: dict[str, Any],
+        response_message: JobResponseDict,
         client_version: tuple[int, ...],
-    ) -> tuple[JobResponse, dict[str, Any]]:
+    ) -> tuple[JobResponse, JobResponseDict]:
         try:
-            self.transport.send_response_message(request_id, meta, response_message)
+            self.transport.send_response_message(request_id, meta, _as_message(response_message))
             return job_response, response_message
         except MessageTooLarge as e:
             self.metrics.counter('server.error.response_too_large').increment()
@@ -394,7 +400,7 @@ class Server:
                 self._censored(response_message),
             )
         response_message = job_response_to_dict(job_response, client_version)
-        self.transport.send_response_message(request_id, meta, response_message)
+        self.transport.send_response_message(request_id, meta, _as_message(response_message))
         return job_response, response_message
 
     def _censored(self, message: Any) -> RecursivelyCensoredDictWrapper:
@@ -405,7 +411,7 @@ class Server:
         job_request: Any,
         request_for_logging: Any,
         job_response: JobResponse,
-        response_message: dict[str, Any],
+        response_message: JobResponseDict,
     ) -> None:
         job_logger = self.job_logger
         if not (
