@@ -8,7 +8,7 @@ Jobs go out through `Client.send_request` and responses come in through `Client.
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
-from pysoa.client.arguments import job_error
+from pysoa.client.arguments import JobRequestArgument, job_error
 from pysoa.client.future import FutureSOAResponse
 from pysoa.client.matching import Responses
 from pysoa.client.options import CallOptions
@@ -17,7 +17,7 @@ from pysoa.common.transport.errors import PySOATransportError
 from pysoa.common.types import JobResponse
 
 if TYPE_CHECKING:  # the client imports this module
-    from pysoa.client.client import Client, JobRequestArgument
+    from pysoa.client.client import Client
 
 __all__ = ('job_future', 'jobs_future')
 
@@ -41,7 +41,7 @@ def job_future(
 
 
 def jobs_future(
-    client: 'Client', jobs: Iterable['JobRequestArgument'], options: CallOptions
+    client: 'Client', jobs: Iterable[JobRequestArgument], options: CallOptions
 ) -> FutureSOAResponse[list[JobResult]]:
     """Send every job now; the future receives all their responses and makes the results of them."""
     slots, outstanding = _send_jobs(client, jobs, options)
@@ -64,7 +64,7 @@ def jobs_future(
 
 def _send_jobs(
     client: 'Client',
-    jobs: Iterable['JobRequestArgument'],
+    jobs: Iterable[JobRequestArgument],
     options: CallOptions,
 ) -> tuple[list[Slot], dict[str, set[int]]]:
     """Send each job; return a slot per job in order, and the request ids sent to each service."""

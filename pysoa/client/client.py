@@ -5,36 +5,36 @@ helpers such as `stub_action` wrap exactly those two methods). Responses are mat
 by request id: a response that arrives for another outstanding request of the same thread is kept
 until its own caller asks for it, so futures can be resolved in any order.
 
-Each public call gathers its options into one `CallOptions` (`pysoa.client.options`); the request
-headers are made in `pysoa.client.headers`, and responses become results (or raised errors) in
-`pysoa.client.results`. A blocking call is its future twin's `result()`, an awaitable call runs the
-blocking one (`pysoa.client.async_calls`), so all three behave alike.
-"""
+A public call gathers its options into one `CallOptions`; `calls` sends its jobs and makes the
+future, `headers` makes the request headers, `results` turns responses into results or errors. A
+blocking call is its future's `result()`, an awaitable one runs the blocking one (`async_calls`)."""
 
+import itertools
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping
 from typing import Any, Literal, overload
 
-from pysoa.client.arguments import action_requests_error, check_client_config, check_mapping, check_timeout
+from pysoa.client.arguments import (
+    ActionRequestArgument,
+    JobRequestArgument,
+    check_body,
+    check_client_config,
+    check_mapping,
+    check_timeout,
+    make_job_request,
+)
 from pysoa.client.async_calls import async_twin, jobs_services, single_service
 from pysoa.client.calls import job_future, jobs_future
 from pysoa.client.errors import CallActionError, CallJobError, ImproperlyConfigured, InvalidExpansionKey
-from pysoa.client.expander import ExpansionConverter, Expansions, ExpansionSettings
+from pysoa.client.expander import ExpansionConverter, Expansions
 from pysoa.client.future import FutureSOAResponse, blocking_twin
 from pysoa.client.handler import ServiceHandler, shared_handler
 from pysoa.client.headers import make_context_header, make_control_header, new_correlation_id, with_expiry
 from pysoa.client.matching import ResponseMatcher, Responses
 from pysoa.client.options import CallOptions, Switches
-from pysoa.client.results import (
-    ActionResult,
-    JobResult,
-    ParallelActionResult,
-    action_result,
-    first_actions,
-    job_result,
-)
+from pysoa.client.results import ActionResult, JobResult, ParallelActionResult, action_result, first_actions, job_result
 from pysoa.client.settings import ClientSettings
 from pysoa.common.transport.errors import PySOATransportError
-from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Control, JobRequest, JobResponse
+from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Control, JobResponse
 
 __all__ = (
     'ActionRequestArgument',
@@ -44,12 +44,6 @@ __all__ = (
     'ServiceHandler',
     'new_correlation_id',
 )
-
-ActionRequestArgument = ActionRequest | dict[str, Any]
-"""An action to call: an `ActionRequest` or a dict with `action` and optionally `body`."""
-
-JobRequestArgument = dict[str, Any]
-"""A job to call in parallel: `{'service_name': str, 'actions': [ActionRequestArgument, ...]}`."""
 
 
 class Client:
@@ -68,8 +62,7 @@ class Client:
 
     FutureResponse = FutureSOAResponse
 
-    # Unix seconds after which no call of this client may wait: set by the server on the clients it makes while
-    # it handles a request, from that request's `__expiry__`. None (the default) means no deadline.
+    # Unix seconds after which no call of this client may wait (None: no deadline); see `Server.make_client`.
     _deadline: float | None = None
 
     ImproperlyConfigured = ImproperlyConfigured
@@ -97,21 +90,11 @@ class Client:
         check_client_config(self.config, self.settings_class, self.settings_class.ImproperlyConfigured)
         # A value that is already a validated settings object (a server passes the same ones to every
         # per-job client) is used as it is, not validated again, and its handler is shared: see _get_handler.
-        self.settings: dict[str, ClientSettings] = {}
-        self._shared_settings: set[str] = set()
-        for service_name, service_config in self.config.items():
-            if isinstance(service_config, self.settings_class):
-                self.settings[service_name] = service_config
-                self._shared_settings.add(service_name)
-            else:
-                self.settings[service_name] = self.settings_class(service_config)
-        self.expansion_converter: ExpansionConverter | None = None
-        if expansion_config:
-            expansion_settings = ExpansionSettings(expansion_config)
-            self.expansion_converter = ExpansionConverter(
-                type_routes=expansion_settings['type_routes'],
-                type_expansions=expansion_settings['type_expansions'],
-            )
+        self.settings: dict[str, ClientSettings] = {
+            name: c if isinstance(c, self.settings_class) else self.settings_class(c) for name, c in self.config.items()
+        }
+        self._shared_settings = {name for name, c in self.config.items() if c is self.settings[name]}
+        self.expansion_converter = ExpansionConverter.from_config(expansion_config) if expansion_config else None
         self._matcher = ResponseMatcher()
 
     # Non-blocking calls: send now, return a future that receives the response when asked.
@@ -162,8 +145,7 @@ class Client:
     ) -> FutureSOAResponse[ActionResult]:
         """Like `call_action`, but return once the request is sent; the future's `result()` gives the response."""
         options = CallOptions.of(locals())
-        if body is not None and not isinstance(body, dict):
-            raise TypeError(f'body must be a dict or None, not {type(body).__name__} {body!r}')
+        check_body(body)
         request_id = self._send(service_name, [ActionRequest(action=action, body=body or {})], options)
         return job_future(self, service_name, request_id, options, action_result)
 
@@ -260,11 +242,8 @@ class Client:
         context: Context | None = None,
         control_extra: Control | None = None,
     ) -> FutureSOAResponse[Generator[ParallelActionResult, None, None]]:
-        """Like `call_actions_parallel`, but return once the requests are sent.
-
-        The future's `result()` receives every response (raising errors then) and returns a generator
-        of the action responses.
-        """
+        """Like `call_actions_parallel`, but return once the requests are sent; `result()` receives every
+        response (raising errors then) and returns a generator of the action responses."""
         options = CallOptions.of(locals())
         jobs = jobs_future(self, ({'service_name': service_name, 'actions': [a]} for a in actions), options)
 
@@ -388,11 +367,7 @@ class Client:
         control_extra = with_expiry(control_extra, message_expiry_in_seconds)
         control = self._make_control_header(continue_on_error, control_extra, suppress_response)
         context_header = self._make_context_header(switches, correlation_id, context)
-        try:
-            # The attrs converter accepts dicts too.
-            job_request = JobRequest(control=control, context=context_header, actions=actions)
-        except (TypeError, AttributeError, ValueError):
-            raise action_requests_error(actions) from None
+        job_request = make_job_request(control, context_header, actions)
         deadline = self._deadline
         if deadline is not None:
             return handler.send_request(job_request, message_expiry_in_seconds, deadline=deadline)
@@ -414,9 +389,7 @@ class Client:
         else:
             live = handler.get_all_responses(receive_timeout_in_seconds)
         earlier = self._matcher.take_kept(service_name)
-        if earlier:
-            return _chain(earlier, live)
-        return live
+        return itertools.chain(earlier, live) if earlier else live
 
     # Helpers (upstream names kept where subclasses and test helpers call them).
 
@@ -450,8 +423,6 @@ class Client:
     ) -> Context:
         return make_context_header(self.context, switches, correlation_id, context_extra)
 
-    # The steps of a call, each with the call's options.
-
     def _send(self, service_name: str, actions: Iterable[ActionRequestArgument], options: CallOptions) -> int:
         """Send one job with the call's options, through `send_request` (which test helpers wrap)."""
         return self.send_request(
@@ -475,18 +446,4 @@ class Client:
         timeout: float | None,
         into: Responses | None = None,
     ) -> Responses:
-        return self._matcher.receive_many(
-            self.get_all_responses,
-            service_name,
-            request_ids,
-            timeout,
-            {} if into is None else into,
-        )
-
-
-def _chain(
-    earlier: list[tuple[int, JobResponse]],
-    live: Iterator[tuple[int, JobResponse]],
-) -> Generator[tuple[int, JobResponse], None, None]:
-    yield from earlier
-    yield from live
+        return self._matcher.receive_many(self.get_all_responses, service_name, request_ids, timeout, into)

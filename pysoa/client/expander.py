@@ -121,12 +121,12 @@ class TypeNode:
         """The child expansions, in the order they were added."""
         return list(self._expansions.values())
 
-    def find_objects(self, obj: Any) -> list[dict[Any, Any]]:
+    def find_objects(self, obj: object) -> list[dict[str, Any]]:
         """Every dict in `obj` (searched recursively through dicts and lists) whose `_type` is this node's type.
 
         A matching dict is not searched further: its own sub-objects are reached by nested expansions.
         """
-        found: list[dict[Any, Any]] = []
+        found: list[dict[str, Any]] = []
         stack = [obj]
         while stack:
             item = stack.pop()
@@ -186,6 +186,12 @@ class ExpansionConverter:
     def __init__(self, type_routes: TypeRoutes, type_expansions: TypeExpansions) -> None:
         self.type_routes = type_routes
         self.type_expansions = type_expansions
+
+    @classmethod
+    def from_config(cls, expansion_config: dict[str, Any]) -> 'ExpansionConverter':
+        """The converter for a client's `expansion_config`, validated as `ExpansionSettings`."""
+        settings = ExpansionSettings(expansion_config)
+        return cls(type_routes=settings['type_routes'], type_expansions=settings['type_expansions'])
 
     def dict_to_trees(self, expansion_dict: Expansions) -> list[TypeNode]:
         """One tree per requested type. Raises `KeyError` (naming the key) for an unknown type, expansion or route."""

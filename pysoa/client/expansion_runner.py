@@ -9,7 +9,7 @@ route is not requested again, which stops cycles between types.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -27,7 +27,13 @@ __all__ = ('expand_responses', 'find_candidates', 'perform_expansions')
 
 _logger = logging.getLogger(__name__)
 
-_Candidate = tuple[dict[Any, Any], list[ExpansionNode]]
+_Object = dict[str, Any]
+"""An object found in a response body: a dict with a `_type` key; its values are whatever the service sent."""
+
+_Target = tuple[_Object, ExpansionNode]
+"""An object waiting for an expansion."""
+
+_Candidate = tuple[_Object, list[ExpansionNode]]
 """An object to expand and the expansions to try on it."""
 
 
@@ -44,8 +50,8 @@ class _Group:
 
     def __init__(self, field: str) -> None:
         self.field = field
-        self.ids: set[Any] = set()
-        self.targets: list[tuple[dict[Any, Any], ExpansionNode]] = []
+        self.ids: set[Hashable] = set()
+        self.targets: list[_Target] = []
 
 
 def perform_expansions(client: 'Client', actions: Iterable[ActionResponse], options: CallOptions) -> None:
@@ -69,7 +75,7 @@ def expand_responses(
     options: CallOptions,
 ) -> None:
     """Expand `candidates` in place, calling services through `client`; raise errors as the expansions ask."""
-    already_requested: dict[str, set[Any]] = {}
+    already_requested: dict[str, set[Hashable]] = {}
     while candidates:
         groups = _group_round(candidates)
         sent = _send_round(client, groups, already_requested, options)
@@ -107,10 +113,10 @@ def _group_round(candidates: list[_Candidate]) -> dict[str, dict[str, _Group]]:
 def _send_round(
     client: 'Client',
     groups: dict[str, dict[str, _Group]],
-    already_requested: dict[str, set[Any]],
+    already_requested: dict[str, set[Hashable]],
     options: CallOptions,
-) -> dict[str, dict[int, list[tuple[dict[Any, Any], ExpansionNode]]]]:
-    sent: dict[str, dict[int, list[tuple[dict[Any, Any], ExpansionNode]]]] = {}
+) -> dict[str, dict[int, list[_Target]]]:
+    sent: dict[str, dict[int, list[_Target]]] = {}
     for service_name, by_action in groups.items():
         for action_name, group in by_action.items():
             key = f'{service_name}.{action_name}.{group.field}'
@@ -129,7 +135,7 @@ def _send_round(
 
 def _apply_response(
     response: JobResponse,
-    targets: list[tuple[dict[Any, Any], ExpansionNode]],
+    targets: list[_Target],
     trees: list[TypeNode],
     job_errors: list[Error],
     action_errors: list[ActionResponse],

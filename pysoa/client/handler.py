@@ -24,9 +24,10 @@ from pysoa.common.middleware import build_middleware_stack
 from pysoa.common.transport.base import ClientTransport, ServerTransport
 from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendTimeout
 from pysoa.common.types import JobRequest, JobResponse
+from pysoa.common.wire import job_request_to_dict, job_response_from_dict
 from pysoa.version import __version_info__
 
-__all__ = ('ServiceHandler', 'job_request_to_dict', 'shared_handler')
+__all__ = ('ServiceHandler', 'shared_handler')
 
 try:
     from pymetrics.recorders.noop import NonOperationalMetricsRecorder
@@ -34,29 +35,6 @@ try:
     _NOOP_RECORDERS: tuple[type, ...] = (NoOpMetricsRecorder, NonOperationalMetricsRecorder)
 except ImportError:  # pragma: no cover  # pymetrics is optional
     _NOOP_RECORDERS = (NoOpMetricsRecorder,)
-
-
-def job_request_to_dict(job_request: JobRequest, copy: bool = False) -> dict[str, Any]:
-    """The wire form of a job request; with `copy`, its dicts and lists are copied (deeply), not shared."""
-    if copy:
-        return {
-            'control': _copy(job_request.control),
-            'context': _copy(job_request.context),
-            'actions': [{'action': a.action, 'body': _copy(a.body)} for a in job_request.actions],
-        }
-    return {
-        'control': job_request.control,
-        'context': job_request.context,
-        'actions': [{'action': a.action, 'body': a.body} for a in job_request.actions],
-    }
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _transport_setting(transport: ClientTransport, name: str) -> float | None:
@@ -82,27 +60,21 @@ def _deadline_text(deadline: float) -> str:
 
 
 def _time_left(
-    deadline: float, wanted: float | None, overdue: MessageSendTimeout | MessageReceiveTimeout
+    deadline: float,
+    wanted: float | None,
+    overdue: type[MessageSendTimeout | MessageReceiveTimeout],
+    refusal: str,
 ) -> float | None:
     """The seconds left before `deadline` (Unix seconds) if fewer than `wanted`, else None (`wanted` fits).
 
-    Once the deadline has passed, raises `overdue`, its message completed with the deadline and how long ago.
+    Once the deadline has passed, raises `overdue`: `refusal`, then which deadline passed and how long ago.
     """
     remaining = deadline - time.time()
     if remaining <= 0:
-        raise type(overdue)(f'{overdue.args[0]}: {_deadline_text(deadline)} passed {-remaining:.3f} seconds ago')
+        raise overdue(f'{refusal}: {_deadline_text(deadline)} passed {-remaining:.3f} seconds ago')
     if wanted is not None and wanted <= remaining:
         return None
     return remaining
-
-
-def _job_response_from_dict(message: dict[str, Any]) -> JobResponse:
-    # Keys are read one by one so that a newer peer's extra keys are ignored rather than fatal.
-    return JobResponse(
-        errors=message.get('errors') or [],
-        context=message.get('context') or {},
-        actions=message.get('actions') or [],
-    )
 
 
 class ServiceHandler:
@@ -161,7 +133,8 @@ class ServiceHandler:
         job_request: JobRequest,
         message_expiry_in_seconds: int | None = None,
     ) -> None:
-        body = job_request_to_dict(job_request, self._copy_requests)
+        # The transport seam takes any message dict (1.x annotation); a TypedDict is one at run time.
+        body = cast('dict[str, Any]', job_request_to_dict(job_request, self._copy_requests))
         if self._measured:
             with self.metrics.timer('client.send.excluding_middleware', **MICROSECOND_TIMER_KWARGS):
                 self.transport.send_request_message(request_id, meta, body, message_expiry_in_seconds)
@@ -184,7 +157,8 @@ class ServiceHandler:
             left = _time_left(
                 deadline,
                 message_expiry_in_seconds or self._default_expiry,
-                MessageSendTimeout(f'Not calling service "{self.service_name}"'),
+                MessageSendTimeout,
+                f'Not calling service "{self.service_name}"',
             )
             if left is not None:
                 message_expiry_in_seconds = left
@@ -215,7 +189,7 @@ class ServiceHandler:
             raise self._with_wait(error, receive_timeout_in_seconds) from None
         if message is None:
             return None, None
-        return request_id, _job_response_from_dict(message)
+        return request_id, job_response_from_dict(message)
 
     def _with_wait(self, error: MessageReceiveTimeout, timeout: float | None) -> MessageReceiveTimeout:
         """`error`, its message saying how long the client waited (when known) and what to check."""
@@ -266,7 +240,8 @@ class ServiceHandler:
             left = _time_left(
                 deadline,
                 timeout or self._default_receive_timeout,
-                MessageReceiveTimeout(f'Stopped waiting for a response from service "{self.service_name}"'),
+                MessageReceiveTimeout,
+                f'Stopped waiting for a response from service "{self.service_name}"',
             )
             if left is None:
                 return receive(timeout)

@@ -92,10 +92,12 @@ class ResponseMatcher:
         service_name: str,
         request_ids: Collection[int],
         timeout: float | None,
-        into: Responses,
+        into: Responses | None = None,
     ) -> Responses:
         """Add the responses to all of `request_ids` to `into` as they arrive (so a failure part-way keeps
-        what was received, and a retry asks only for the rest); return `into`."""
+        what was received, and a retry asks only for the rest); return `into` (a new dict if None)."""
+        if into is None:
+            into = {}
         missing = set(request_ids) - into.keys()
         kept = self._kept()
         kept_for_service = kept.get(service_name)
