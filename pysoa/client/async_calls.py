@@ -62,23 +62,31 @@ def _waits_in_thread(client: 'Client', service_names: list[str]) -> bool:
 
 
 def async_twin(
-    method: 'Callable[Concatenate[Client, _P], _R]',
     services: ServiceNames,
-) -> 'Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]':
-    """Make the awaitable twin of a blocking `Client` method."""
+) -> 'Callable[[Callable[Concatenate[Client, _P], _R]], Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]]':
+    """Make the awaitable twin of a blocking `Client` method: `async_twin(services)(method)`.
 
-    async def twin(self: 'Client', /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        names, call_args, call_kwargs = services(args, kwargs)
-        # Looked up on the instance, so that a patched or stubbed method is the one that runs.
-        blocking = getattr(self, method.__name__)
-        if _waits_in_thread(self, names):
-            return await asyncio.to_thread(blocking, *call_args, **call_kwargs)
-        result: _R = blocking(*call_args, **call_kwargs)
-        return result
+    (The method comes alone in the second call because mypy keeps its overloads only through a
+    one-argument call.)
+    """
 
-    twin.__name__ = f'{method.__name__}_async'
-    twin.__qualname__ = f'{method.__qualname__}_async'
-    twin.__doc__ = f'Awaitable twin of `{method.__name__}`: same arguments, same result and errors.'
-    # Lets `inspect.signature` show the blocking method's parameters.
-    twin.__wrapped__ = method  # type: ignore[attr-defined]  # the attribute inspect reads; functions take any
-    return twin
+    def make(
+        method: 'Callable[Concatenate[Client, _P], _R]',
+    ) -> 'Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]':
+        async def twin(self: 'Client', /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            names, call_args, call_kwargs = services(args, kwargs)
+            # Looked up on the instance, so that a patched or stubbed method is the one that runs.
+            blocking = getattr(self, method.__name__)
+            if _waits_in_thread(self, names):
+                return await asyncio.to_thread(blocking, *call_args, **call_kwargs)
+            result: _R = blocking(*call_args, **call_kwargs)
+            return result
+
+        twin.__name__ = f'{method.__name__}_async'
+        twin.__qualname__ = f'{method.__qualname__}_async'
+        twin.__doc__ = f'Awaitable twin of `{method.__name__}`: same arguments, same result and errors.'
+        # Lets `inspect.signature` show the blocking method's parameters.
+        twin.__wrapped__ = method  # type: ignore[attr-defined]  # the attribute inspect reads; functions take any
+        return twin
+
+    return make

@@ -337,10 +337,10 @@ class Client:
 
     # Awaitable twins of the blocking calls (see pysoa.client.async_calls).
 
-    call_action_async = async_twin(call_action, single_service)
-    call_actions_async = async_twin(call_actions, single_service)
-    call_actions_parallel_async = async_twin(call_actions_parallel, single_service)
-    call_jobs_parallel_async = async_twin(call_jobs_parallel, jobs_services)
+    call_action_async = async_twin(single_service)(call_action)
+    call_actions_async = async_twin(single_service)(call_actions)
+    call_actions_parallel_async = async_twin(single_service)(call_actions_parallel)
+    call_jobs_parallel_async = async_twin(jobs_services)(call_jobs_parallel)
 
     # Low-level: send a request now, collect responses later.
 
