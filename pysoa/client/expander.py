@@ -211,7 +211,7 @@ class ExpansionConverter:
 
     def _make_node(self, parent_type: str | None, name: str) -> ExpansionNode:
         # Plain indexing on purpose: the KeyError names the unknown type or expansion for the caller's error message.
-        definition = self.type_expansions[parent_type][name]  # type: ignore[index]
+        definition = self.type_expansions[parent_type][name]  # type: ignore[index]  # a None type is a KeyError too
         route = self.type_routes[definition['route']]
         if definition['destination_field'] == definition['source_field']:
             raise ValueError(

@@ -3,10 +3,12 @@
 Each blocking `Client.call_*` method is its future twin's `result()` (see `blocking_twin`), as in 1.x.
 """
 
+import functools
 import inspect
+import operator
 from collections.abc import Callable
-from types import TracebackType
-from typing import TYPE_CHECKING, Concatenate, Generic, ParamSpec, TypeVar, get_args
+from types import TracebackType, UnionType
+from typing import TYPE_CHECKING, Concatenate, Generic, ParamSpec, TypeVar, Union, get_args, get_origin
 
 from pysoa.common.transport.errors import MessageReceiveTimeout
 
@@ -109,8 +111,15 @@ def blocking_twin(
         # `inspect.signature` shows the future method's parameters and, as the return, what its future holds.
         signature = inspect.signature(future_method)
         twin.__signature__ = signature.replace(  # type: ignore[attr-defined]  # the attribute inspect reads
-            return_annotation=next(iter(get_args(signature.return_annotation)), inspect.Signature.empty),
+            return_annotation=_held(signature.return_annotation),
         )
         return twin
 
     return make
+
+
+def _held(annotation: object) -> object:
+    """What a `FutureSOAResponse[...]` annotation, or a union of them, holds (for a readable signature)."""
+    futures = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    held = [arg for future in futures for arg in get_args(future)[:1]]
+    return functools.reduce(operator.or_, held) if held else inspect.Signature.empty
