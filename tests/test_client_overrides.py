@@ -11,6 +11,7 @@ from pysoa.server.action import Action
 from pysoa.server.errors import ActionError
 from pysoa.server.server import Server
 from pysoa.server.types import EnrichedActionRequest
+from pysoa.test.server import local_client_config
 
 
 class Headers(Action):
@@ -29,11 +30,7 @@ class HeadersServer(Server):
 
 
 def make_client() -> Client:
-    transport = {
-        'path': 'pysoa.common.transport.local:LocalClientTransport',
-        'kwargs': {'server_class': f'{__name__}:HeadersServer', 'server_settings': {}},
-    }
-    return Client({'headers': {'transport': transport}}, context={'switches': [1]})
+    return Client(local_client_config(HeadersServer, {}), context={'switches': [1]})
 
 
 def test_the_header_makers_are_callable_methods() -> None:
