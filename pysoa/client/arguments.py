@@ -4,24 +4,37 @@ The checks on the call path are a handful of `isinstance` tests; the detailed di
 `actions` or job argument only runs once building the request has already failed.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
+from pysoa.common.types import ActionRequest, Context, Control, JobRequest
+
 __all__ = (
+    'ActionRequestArgument',
+    'JobRequestArgument',
     'action_requests_error',
+    'check_body',
     'check_client_config',
     'check_mapping',
     'check_timeout',
     'job_error',
+    'make_job_request',
     'switches_error',
 )
 
+# Plain dicts, not the wire TypedDicts: callers build them from their own `dict[str, Any]` data.
+ActionRequestArgument = ActionRequest | dict[str, Any]
+"""An action to call: an `ActionRequest` or a dict with `action` and optionally `body`."""
 
-def _kind(value: Any) -> str:
+JobRequestArgument = dict[str, Any]
+"""A job to call in parallel: `{'service_name': str, 'actions': [ActionRequestArgument, ...]}`."""
+
+
+def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def check_client_config(config: Any, settings_class: type, improperly_configured: type[Exception]) -> None:
+def check_client_config(config: object, settings_class: type, improperly_configured: type[Exception]) -> None:
     """Raise `improperly_configured` unless `config` maps service names (str) to settings dicts."""
     if not isinstance(config, Mapping):
         raise improperly_configured(
@@ -41,28 +54,32 @@ def check_client_config(config: Any, settings_class: type, improperly_configured
             )
 
 
-def check_timeout(value: Any, name: str = 'timeout') -> None:
+def check_timeout(value: object, name: str = 'timeout') -> None:
     """Raise `TypeError` unless `value` is None or a number of seconds."""
     if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
         raise TypeError(f'{name} must be a number of seconds (int or float) or None, not {_kind(value)} {value!r}')
 
 
-def check_mapping(value: Any, name: str) -> None:
+def check_body(body: object) -> None:
+    """Raise `TypeError` unless `body` is None or a dict."""
+    if body is not None and not isinstance(body, dict):
+        raise TypeError(f'body must be a dict or None, not {_kind(body)} {body!r}')
+
+
+def check_mapping(value: object, name: str) -> None:
     """Raise `TypeError` unless `value` is None or a mapping (a dict)."""
     if value is not None and not isinstance(value, Mapping):
         raise TypeError(f'{name} must be a dict or None, not {_kind(value)} {value!r}')
 
 
-def switches_error(switches: Any, name: str = 'switches') -> TypeError:
+def switches_error(switches: object, name: str = 'switches') -> TypeError:
     """The error for `switches` that are not a collection of ints."""
     return TypeError(f'{name} must be a list (or other collection) of ints, not {_kind(switches)} {switches!r}')
 
 
-def action_requests_error(actions: Any) -> Exception:
+def action_requests_error(actions: object) -> Exception:
     """The error to raise for an `actions` argument that could not be turned into action requests."""
-    from pysoa.common.types import ActionRequest
-
-    if isinstance(actions, str | bytes | Mapping) or not hasattr(actions, '__iter__'):
+    if isinstance(actions, str | bytes | Mapping) or not isinstance(actions, Iterable):
         return TypeError(
             f'actions must be a list of ActionRequest objects or dicts with an `action` key, not {_kind(actions)}',
         )
@@ -81,7 +98,7 @@ def action_requests_error(actions: Any) -> Exception:
     return TypeError('actions must be a list of ActionRequest objects or dicts with an `action` key')
 
 
-def job_error(index: int, job: Any) -> NoReturn:
+def job_error(index: int, job: object) -> NoReturn:
     """Raise the error for a job of `call_jobs_parallel` that is not `{'service_name': ..., 'actions': [...]}`."""
     if not isinstance(job, Mapping):
         raise TypeError(
@@ -92,3 +109,12 @@ def job_error(index: int, job: Any) -> NoReturn:
         f'jobs[{index}] has no {" or ".join(f"`{k}`" for k in missing)} key; expected a dict with `service_name` '
         f'and `actions` keys, got {job!r}',
     )
+
+
+def make_job_request(control: Control, context: Context, actions: Iterable[ActionRequestArgument]) -> JobRequest:
+    """The job request to send; raises the error that names what is wrong with `actions` if they are not valid."""
+    try:
+        # The attrs converter accepts dicts too.
+        return JobRequest(control=control, context=context, actions=actions)
+    except (TypeError, AttributeError, ValueError):
+        raise action_requests_error(actions) from None

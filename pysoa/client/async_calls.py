@@ -10,7 +10,7 @@ not made for several threads.
 """
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from pysoa.common.transport.base import ServerTransport
@@ -23,26 +23,30 @@ __all__ = ('async_twin', 'jobs_services', 'single_service')
 _P = ParamSpec('_P')
 _R = TypeVar('_R')
 
-ServiceNames = Callable[[tuple[Any, ...], dict[str, Any]], tuple[list[str], tuple[Any, ...], dict[str, Any]]]
+_Args = tuple[object, ...]
+_Kwargs = dict[str, object]
+
+ServiceNames = Callable[[_Args, _Kwargs], tuple[list[str], _Args, _Kwargs]]
 """Finds the services a call involves: `(args, kwargs) -> (service names, args, kwargs)`; it may
 replace a one-shot iterable argument with a list it has read."""
 
 
-def single_service(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], tuple[Any, ...], dict[str, Any]]:
+def single_service(args: _Args, kwargs: _Kwargs) -> tuple[list[str], _Args, _Kwargs]:
     """For calls whose first argument is `service_name`."""
     name = args[0] if args else kwargs.get('service_name')
     return ([name] if isinstance(name, str) else []), args, kwargs
 
 
-def jobs_services(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], tuple[Any, ...], dict[str, Any]]:
+def jobs_services(args: _Args, kwargs: _Kwargs) -> tuple[list[str], _Args, _Kwargs]:
     """For calls whose first argument is `jobs`, which may be a generator: it is read once, into a list."""
+    given = args[0] if args else kwargs.get('jobs')
+    if not isinstance(given, Iterable):
+        return [], args, kwargs  # nothing to read: the blocking call reports what is wrong
+    jobs = list(given)
     if args:
-        jobs = list(args[0])
         args = (jobs, *args[1:])
-    elif 'jobs' in kwargs:
-        jobs = kwargs['jobs'] = list(kwargs['jobs'])
     else:
-        return [], args, kwargs
+        kwargs['jobs'] = jobs
     return [job['service_name'] for job in jobs if isinstance(job, dict) and 'service_name' in job], args, kwargs
 
 
@@ -58,22 +62,31 @@ def _waits_in_thread(client: 'Client', service_names: list[str]) -> bool:
 
 
 def async_twin(
-    method: 'Callable[Concatenate[Client, _P], _R]',
     services: ServiceNames,
-) -> 'Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]':
-    """Make the awaitable twin of a blocking `Client` method."""
+) -> 'Callable[[Callable[Concatenate[Client, _P], _R]], Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]]':
+    """Make the awaitable twin of a blocking `Client` method: `async_twin(services)(method)`.
 
-    async def twin(self: 'Client', /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        names, call_args, call_kwargs = services(args, kwargs)
-        # Looked up on the instance, so that a patched or stubbed method is the one that runs.
-        blocking = getattr(self, method.__name__)
-        if _waits_in_thread(self, names):
-            return await asyncio.to_thread(blocking, *call_args, **call_kwargs)
-        return blocking(*call_args, **call_kwargs)  # type: ignore[no-any-return]
+    (The method comes alone in the second call because mypy keeps its overloads only through a
+    one-argument call.)
+    """
 
-    twin.__name__ = f'{method.__name__}_async'
-    twin.__qualname__ = f'{method.__qualname__}_async'
-    twin.__doc__ = f'Awaitable twin of `{method.__name__}`: same arguments, same result and errors.'
-    # Lets `inspect.signature` show the blocking method's parameters.
-    twin.__wrapped__ = method  # type: ignore[attr-defined]
-    return twin
+    def make(
+        method: 'Callable[Concatenate[Client, _P], _R]',
+    ) -> 'Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]':
+        async def twin(self: 'Client', /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            names, call_args, call_kwargs = services(args, kwargs)
+            # Looked up on the instance, so that a patched or stubbed method is the one that runs.
+            blocking = getattr(self, method.__name__)
+            if _waits_in_thread(self, names):
+                return await asyncio.to_thread(blocking, *call_args, **call_kwargs)
+            result: _R = blocking(*call_args, **call_kwargs)
+            return result
+
+        twin.__name__ = f'{method.__name__}_async'
+        twin.__qualname__ = f'{method.__qualname__}_async'
+        twin.__doc__ = f'Awaitable twin of `{method.__name__}`: same arguments, same result and errors.'
+        # Lets `inspect.signature` show the blocking method's parameters.
+        twin.__wrapped__ = method  # type: ignore[attr-defined]  # the attribute inspect reads; functions take any
+        return twin
+
+    return make

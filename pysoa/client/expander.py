@@ -121,12 +121,12 @@ class TypeNode:
         """The child expansions, in the order they were added."""
         return list(self._expansions.values())
 
-    def find_objects(self, obj: Any) -> list[dict[Any, Any]]:
+    def find_objects(self, obj: object) -> list[dict[str, Any]]:
         """Every dict in `obj` (searched recursively through dicts and lists) whose `_type` is this node's type.
 
         A matching dict is not searched further: its own sub-objects are reached by nested expansions.
         """
-        found: list[dict[Any, Any]] = []
+        found: list[dict[str, Any]] = []
         stack = [obj]
         while stack:
             item = stack.pop()
@@ -187,6 +187,12 @@ class ExpansionConverter:
         self.type_routes = type_routes
         self.type_expansions = type_expansions
 
+    @classmethod
+    def from_config(cls, expansion_config: dict[str, Any]) -> 'ExpansionConverter':
+        """The converter for a client's `expansion_config`, validated as `ExpansionSettings`."""
+        settings = ExpansionSettings(expansion_config)
+        return cls(type_routes=settings['type_routes'], type_expansions=settings['type_expansions'])
+
     def dict_to_trees(self, expansion_dict: Expansions) -> list[TypeNode]:
         """One tree per requested type. Raises `KeyError` (naming the key) for an unknown type, expansion or route."""
         trees: list[TypeNode] = []
@@ -205,7 +211,7 @@ class ExpansionConverter:
 
     def _make_node(self, parent_type: str | None, name: str) -> ExpansionNode:
         # Plain indexing on purpose: the KeyError names the unknown type or expansion for the caller's error message.
-        definition = self.type_expansions[parent_type][name]  # type: ignore[index]
+        definition = self.type_expansions[parent_type][name]  # type: ignore[index]  # a None type is a KeyError too
         route = self.type_routes[definition['route']]
         if definition['destination_field'] == definition['source_field']:
             raise ValueError(

@@ -9,22 +9,31 @@ route is not requested again, which stops cycles between types.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from pysoa.client.errors import CallActionError, CallJobError
 from pysoa.client.expander import ExpansionNode, TypeNode
+from pysoa.client.options import CallOptions
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionResponse, JobResponse
 
 if TYPE_CHECKING:
     from pysoa.client.client import Client
 
-__all__ = ('expand_responses', 'find_candidates')
+__all__ = ('expand_responses', 'find_candidates', 'perform_expansions')
 
 _logger = logging.getLogger(__name__)
 
-_Candidate = tuple[dict[Any, Any], list[ExpansionNode]]
+_Object = dict[str, Any]
+"""An object found in a response body: a dict with a `_type` key; its values are whatever the service sent."""
+
+_Target = tuple[_Object, ExpansionNode]
+"""An object waiting for an expansion."""
+
+_Candidate = tuple[_Object, list[ExpansionNode]]
 """An object to expand and the expansions to try on it."""
 
 
@@ -41,27 +50,40 @@ class _Group:
 
     def __init__(self, field: str) -> None:
         self.field = field
-        self.ids: set[Any] = set()
-        self.targets: list[tuple[dict[Any, Any], ExpansionNode]] = []
+        self.ids: set[Hashable] = set()
+        self.targets: list[_Target] = []
+
+
+def perform_expansions(client: 'Client', actions: Iterable[ActionResponse], options: CallOptions) -> None:
+    """Expand the objects in `actions`' bodies in place, as `options.expansions` ask, with the call's headers."""
+    converter = client.expansion_converter
+    if not options.expansions or converter is None:
+        return
+    try:
+        trees = converter.dict_to_trees(options.expansions)
+        candidates = find_candidates(trees, [a.body for a in actions])
+    except KeyError as e:
+        raise client.InvalidExpansionKey(f'Invalid key in expansion request: {e.args[0]}')
+    # Each expansion is a job of one action, sent with the call's headers but the default control flags.
+    expand_responses(client, trees, candidates, attrs.evolve(options, continue_on_error=False))
 
 
 def expand_responses(
     client: 'Client',
     trees: list[TypeNode],
     candidates: list[_Candidate],
-    request_kwargs: dict[str, Any],
+    options: CallOptions,
 ) -> None:
     """Expand `candidates` in place, calling services through `client`; raise errors as the expansions ask."""
-    already_requested: dict[str, set[Any]] = {}
-    receive_timeout = request_kwargs.get('message_expiry_in_seconds')
+    already_requested: dict[str, set[Hashable]] = {}
     while candidates:
         groups = _group_round(candidates)
-        sent = _send_round(client, groups, already_requested, request_kwargs)
+        sent = _send_round(client, groups, already_requested, options)
         candidates = []
         job_errors: list[Error] = []
         action_errors: list[ActionResponse] = []
         for service_name, targets_by_request in sent.items():
-            responses = client._receive_job_responses(service_name, set(targets_by_request), receive_timeout)
+            responses = client._receive_job_responses(service_name, set(targets_by_request), options.expiry)
             for request_id, response in responses.items():
                 candidates.extend(
                     _apply_response(response, targets_by_request[request_id], trees, job_errors, action_errors),
@@ -91,10 +113,10 @@ def _group_round(candidates: list[_Candidate]) -> dict[str, dict[str, _Group]]:
 def _send_round(
     client: 'Client',
     groups: dict[str, dict[str, _Group]],
-    already_requested: dict[str, set[Any]],
-    request_kwargs: dict[str, Any],
-) -> dict[str, dict[int, list[tuple[dict[Any, Any], ExpansionNode]]]]:
-    sent: dict[str, dict[int, list[tuple[dict[Any, Any], ExpansionNode]]]] = {}
+    already_requested: dict[str, set[Hashable]],
+    options: CallOptions,
+) -> dict[str, dict[int, list[_Target]]]:
+    sent: dict[str, dict[int, list[_Target]]] = {}
     for service_name, by_action in groups.items():
         for action_name, group in by_action.items():
             key = f'{service_name}.{action_name}.{group.field}'
@@ -104,10 +126,8 @@ def _send_round(
                 _logger.info('Skipping duplicate expansion to avoid infinite recursion: %s = %s', key, group.ids)
                 continue
             requested |= ids
-            request_id = client.send_request(
-                service_name,
-                actions=[{'action': action_name, 'body': {group.field: list(ids)}}],
-                **request_kwargs,
+            request_id = client._send(
+                service_name, [{'action': action_name, 'body': {group.field: list(ids)}}], options
             )
             sent.setdefault(service_name, {})[request_id] = group.targets
     return sent
@@ -115,7 +135,7 @@ def _send_round(
 
 def _apply_response(
     response: JobResponse,
-    targets: list[tuple[dict[Any, Any], ExpansionNode]],
+    targets: list[_Target],
     trees: list[TypeNode],
     job_errors: list[Error],
     action_errors: list[ActionResponse],

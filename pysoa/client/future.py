@@ -1,14 +1,26 @@
-"""`FutureSOAResponse`: a response that was requested and will be received when it is asked for."""
+"""`FutureSOAResponse`: a response that was requested and will be received when it is asked for.
 
+Each blocking `Client.call_*` method is its future twin's `result()` (see `blocking_twin`), as in 1.x.
+"""
+
+import functools
+import inspect
+import operator
 from collections.abc import Callable
-from types import TracebackType
-from typing import Generic, TypeVar
+from types import TracebackType, UnionType
+from typing import TYPE_CHECKING, Concatenate, Generic, ParamSpec, TypeVar, Union, get_args, get_origin
 
 from pysoa.common.transport.errors import MessageReceiveTimeout
 
-__all__ = ('FutureSOAResponse',)
+if TYPE_CHECKING:
+    from pysoa.client.client import Client
 
-_R = TypeVar('_R')
+__all__ = ('FutureSOAResponse', 'blocking_twin')
+
+# Covariant: a future of an action response is also a future of "an action response or a list of errors".
+_R = TypeVar('_R', covariant=True)
+_T = TypeVar('_T')
+_P = ParamSpec('_P')
 
 
 class FutureSOAResponse(Generic[_R]):
@@ -21,14 +33,14 @@ class FutureSOAResponse(Generic[_R]):
 
     __slots__ = ('_get_response', '_done', '_response', '_exception', '_traceback')
 
-    def __init__(self, get_response: Callable[[int | None], _R]) -> None:
+    def __init__(self, get_response: Callable[[float | None], _R]) -> None:
         self._get_response = get_response
         self._done = False
         self._response: _R | None = None
         self._exception: BaseException | None = None
         self._traceback: TracebackType | None = None
 
-    def result(self, timeout: int | None = None) -> _R:
+    def result(self, timeout: float | None = None) -> _R:
         """Return the response, blocking up to `timeout` seconds (else the call's or transport's timeout) for it.
 
         Raises the transport, job or action error the call ended with.
@@ -51,7 +63,7 @@ class FutureSOAResponse(Generic[_R]):
         self._done = True
         return response
 
-    def exception(self, timeout: int | None = None) -> BaseException | None:
+    def exception(self, timeout: float | None = None) -> BaseException | None:
         """Return the exception the call ended with, or `None` if it succeeded; blocks like `result()`.
 
         A receive timeout is raised, not returned.
@@ -72,3 +84,42 @@ class FutureSOAResponse(Generic[_R]):
     def done(self) -> bool:
         """Whether the outcome (response or exception) has been obtained."""
         return self._done
+
+
+def blocking_twin(
+    doc: str,
+) -> 'Callable[[Callable[Concatenate[Client, _P], FutureSOAResponse[_T]]], Callable[Concatenate[Client, _P], _T]]':
+    """Make the blocking twin of a `Client.*_future` method: `blocking_twin(doc)(future_method)`.
+
+    The twin takes the same arguments and returns the future's `result()`. (The docstring comes
+    first because mypy keeps a method's overloads through a one-argument call only.)
+    """
+
+    def make(
+        future_method: 'Callable[Concatenate[Client, _P], FutureSOAResponse[_T]]',
+    ) -> 'Callable[Concatenate[Client, _P], _T]':
+        future_name = future_method.__name__
+
+        def twin(self: 'Client', /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+            # Looked up on the instance, so that a subclass's or a patched future method is the one that runs.
+            future: FutureSOAResponse[_T] = getattr(self, future_name)(*args, **kwargs)
+            return future.result()
+
+        twin.__name__ = future_name.removesuffix('_future')
+        twin.__qualname__ = future_method.__qualname__.removesuffix('_future')
+        twin.__doc__ = doc
+        # `inspect.signature` shows the future method's parameters and, as the return, what its future holds.
+        signature = inspect.signature(future_method)
+        twin.__signature__ = signature.replace(  # type: ignore[attr-defined]  # the attribute inspect reads
+            return_annotation=_held(signature.return_annotation),
+        )
+        return twin
+
+    return make
+
+
+def _held(annotation: object) -> object:
+    """What a `FutureSOAResponse[...]` annotation, or a union of them, holds (for a readable signature)."""
+    futures = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    held = [arg for future in futures for arg in get_args(future)[:1]]
+    return functools.reduce(operator.or_, held) if held else inspect.Signature.empty

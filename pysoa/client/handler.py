@@ -11,55 +11,30 @@ once it has passed a call fails at once (`MessageSendTimeout`, `MessageReceiveTi
 
 import datetime
 import itertools
+import os
 import random
 import time
-from collections.abc import Callable, Generator
-from typing import Any, TypeVar, cast
+from collections.abc import Generator
+from typing import Any, cast
 
 from pysoa.client.middleware import ClientMiddleware, ClientRequestMiddlewareTask, ClientResponseMiddlewareTask
 from pysoa.client.settings import ClientSettings
-from pysoa.common.metrics import MetricsRecorder, NoOpMetricsRecorder
+from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS, MetricsRecorder, NoOpMetricsRecorder
+from pysoa.common.middleware import build_middleware_stack
 from pysoa.common.transport.base import ClientTransport, ServerTransport
 from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendTimeout
 from pysoa.common.types import JobRequest, JobResponse
+from pysoa.common.wire import job_request_to_dict, job_response_from_dict
 from pysoa.version import __version_info__
 
-__all__ = ('ServiceHandler', 'job_request_to_dict')
+__all__ = ('ServiceHandler', 'shared_handler')
 
 try:
-    from pymetrics.instruments import TimerResolution
     from pymetrics.recorders.noop import NonOperationalMetricsRecorder
 
-    _TIMER_KWARGS: dict[str, Any] = {'resolution': TimerResolution.MICROSECONDS}
     _NOOP_RECORDERS: tuple[type, ...] = (NoOpMetricsRecorder, NonOperationalMetricsRecorder)
 except ImportError:  # pragma: no cover  # pymetrics is optional
-    _TIMER_KWARGS = {'resolution': 10**6}
     _NOOP_RECORDERS = (NoOpMetricsRecorder,)
-
-_Task = TypeVar('_Task', ClientRequestMiddlewareTask, ClientResponseMiddlewareTask)
-
-
-def job_request_to_dict(job_request: JobRequest, copy: bool = False) -> dict[str, Any]:
-    """The wire form of a job request; with `copy`, its dicts and lists are copied (deeply), not shared."""
-    if copy:
-        return {
-            'control': _copy(job_request.control),
-            'context': _copy(job_request.context),
-            'actions': [{'action': a.action, 'body': _copy(a.body)} for a in job_request.actions],
-        }
-    return {
-        'control': job_request.control,
-        'context': job_request.context,
-        'actions': [{'action': a.action, 'body': a.body} for a in job_request.actions],
-    }
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _transport_setting(transport: ClientTransport, name: str) -> float | None:
@@ -84,13 +59,22 @@ def _deadline_text(deadline: float) -> str:
     return f'the deadline of the request being served ({moment}, its __expiry__ {deadline:.3f})'
 
 
-def _job_response_from_dict(message: dict[str, Any]) -> JobResponse:
-    # Keys are read one by one so that a newer peer's extra keys are ignored rather than fatal.
-    return JobResponse(
-        errors=message.get('errors') or [],
-        context=message.get('context') or {},
-        actions=message.get('actions') or [],
-    )
+def _time_left(
+    deadline: float,
+    wanted: float | None,
+    overdue: type[MessageSendTimeout | MessageReceiveTimeout],
+    refusal: str,
+) -> float | None:
+    """The seconds left before `deadline` (Unix seconds) if fewer than `wanted`, else None (`wanted` fits).
+
+    Once the deadline has passed, raises `overdue`: `refusal`, then which deadline passed and how long ago.
+    """
+    remaining = deadline - time.time()
+    if remaining <= 0:
+        raise overdue(f'{refusal}: {_deadline_text(deadline)} passed {-remaining:.3f} seconds ago')
+    if wanted is not None and wanted <= remaining:
+        return None
+    return remaining
 
 
 class ServiceHandler:
@@ -106,7 +90,7 @@ class ServiceHandler:
         self._measured = not isinstance(self.metrics, _NOOP_RECORDERS)
 
         transport_config = settings['transport']
-        with self.metrics.timer('client.transport.initialize', **_TIMER_KWARGS):
+        with self.metrics.timer('client.transport.initialize', **MICROSECOND_TIMER_KWARGS):
             self.transport: ClientTransport = transport_config['object'](
                 service_name,
                 self.metrics,
@@ -117,17 +101,18 @@ class ServiceHandler:
         # unserialized; copying them keeps an action that edits its request from editing the caller's data.
         self._copy_requests = isinstance(self.transport, ServerTransport)
 
-        with self.metrics.timer('client.middleware.initialize', **_TIMER_KWARGS):
+        with self.metrics.timer('client.middleware.initialize', **MICROSECOND_TIMER_KWARGS):
             self._middleware: list[ClientMiddleware] = [
                 m['object'](**m.get('kwargs', {})) for m in settings['middleware']
             ]
-            self._middleware_send_request_wrapper: ClientRequestMiddlewareTask = self._make_middleware_stack(
-                [m.request for m in self._middleware],
-                self._base_send_request,
+            # Typed as the middleware sees them, so that the stack is built over the task types.
+            send: ClientRequestMiddlewareTask = self._base_send_request
+            receive: ClientResponseMiddlewareTask = self._base_get_response
+            self._middleware_send_request_wrapper = self._make_middleware_stack(
+                [m.request for m in self._middleware], send
             )
-            self._middleware_get_response_wrapper: ClientResponseMiddlewareTask = self._make_middleware_stack(
-                [m.response for m in self._middleware],
-                self._base_get_response,
+            self._middleware_get_response_wrapper = self._make_middleware_stack(
+                [m.response for m in self._middleware], receive
             )
 
         # What the transport uses when a call names no expiry or receive timeout; None if it has no such setting.
@@ -138,12 +123,8 @@ class ServiceHandler:
         # itertools.count hands out ids atomically, so one handler may serve several threads.
         self._request_ids = itertools.count(random.randint(1, 1000000))
 
-    @staticmethod
-    def _make_middleware_stack(middleware: list[Callable[[_Task], _Task]], base: _Task) -> _Task:
-        """Wrap `base` in each middleware layer so that the first in the list is the outermost."""
-        for layer in reversed(middleware):
-            base = layer(base)
-        return base
+    # The 1.x name, kept for subclasses that override it.
+    _make_middleware_stack = staticmethod(build_middleware_stack)
 
     def _base_send_request(
         self,
@@ -152,9 +133,10 @@ class ServiceHandler:
         job_request: JobRequest,
         message_expiry_in_seconds: int | None = None,
     ) -> None:
-        body = job_request_to_dict(job_request, self._copy_requests)
+        # The transport seam takes any message dict (1.x annotation); a TypedDict is one at run time.
+        body = cast('dict[str, Any]', job_request_to_dict(job_request, self._copy_requests))
         if self._measured:
-            with self.metrics.timer('client.send.excluding_middleware', **_TIMER_KWARGS):
+            with self.metrics.timer('client.send.excluding_middleware', **MICROSECOND_TIMER_KWARGS):
                 self.transport.send_request_message(request_id, meta, body, message_expiry_in_seconds)
         else:
             self.transport.send_request_message(request_id, meta, body, message_expiry_in_seconds)
@@ -162,7 +144,7 @@ class ServiceHandler:
     def send_request(
         self,
         job_request: JobRequest,
-        message_expiry_in_seconds: int | None = None,
+        message_expiry_in_seconds: float | None = None,
         *,
         deadline: float | None = None,
     ) -> int:
@@ -172,31 +154,26 @@ class ServiceHandler:
         `MessageSendTimeout` is raised and nothing is sent.
         """
         if deadline is not None:
-            message_expiry_in_seconds = _seconds(self._expiry_within(deadline, message_expiry_in_seconds))
+            left = _time_left(
+                deadline,
+                message_expiry_in_seconds or self._default_expiry,
+                MessageSendTimeout,
+                f'Not calling service "{self.service_name}"',
+            )
+            if left is not None:
+                message_expiry_in_seconds = left
         request_id = next(self._request_ids)
         meta: dict[str, Any] = {'client_version': self._client_version}
+        expiry = _seconds(message_expiry_in_seconds)
         if not self._measured:
-            self._middleware_send_request_wrapper(request_id, meta, job_request, message_expiry_in_seconds)
+            self._middleware_send_request_wrapper(request_id, meta, job_request, expiry)
             return request_id
         try:
-            with self.metrics.timer('client.send.including_middleware', **_TIMER_KWARGS):
-                self._middleware_send_request_wrapper(request_id, meta, job_request, message_expiry_in_seconds)
+            with self.metrics.timer('client.send.including_middleware', **MICROSECOND_TIMER_KWARGS):
+                self._middleware_send_request_wrapper(request_id, meta, job_request, expiry)
             return request_id
         finally:
             self.metrics.publish_all()
-
-    def _expiry_within(self, deadline: float, expiry: float | None) -> float | None:
-        """The expiry to send with: the one asked for (else the transport's), cut short at `deadline`."""
-        remaining = deadline - time.time()
-        if remaining <= 0:
-            raise MessageSendTimeout(
-                f'Not calling service "{self.service_name}": {_deadline_text(deadline)} passed '
-                f'{-remaining:.3f} seconds ago',
-            )
-        wanted = expiry or self._default_expiry
-        if wanted is not None and wanted <= remaining:
-            return expiry
-        return remaining
 
     def _base_get_response(
         self,
@@ -204,7 +181,7 @@ class ServiceHandler:
     ) -> tuple[int | None, JobResponse | None]:
         try:
             if self._measured:
-                with self.metrics.timer('client.receive.excluding_middleware', **_TIMER_KWARGS):
+                with self.metrics.timer('client.receive.excluding_middleware', **MICROSECOND_TIMER_KWARGS):
                     request_id, _, message = self.transport.receive_response_message(receive_timeout_in_seconds)
             else:
                 request_id, _, message = self.transport.receive_response_message(receive_timeout_in_seconds)
@@ -212,7 +189,7 @@ class ServiceHandler:
             raise self._with_wait(error, receive_timeout_in_seconds) from None
         if message is None:
             return None, None
-        return request_id, _job_response_from_dict(message)
+        return request_id, job_response_from_dict(message)
 
     def _with_wait(self, error: MessageReceiveTimeout, timeout: float | None) -> MessageReceiveTimeout:
         """`error`, its message saying how long the client waited (when known) and what to check."""
@@ -227,7 +204,7 @@ class ServiceHandler:
 
     def get_all_responses(
         self,
-        receive_timeout_in_seconds: int | None = None,
+        receive_timeout_in_seconds: float | None = None,
         *,
         deadline: float | None = None,
     ) -> Generator[tuple[int, JobResponse], None, None]:
@@ -237,18 +214,19 @@ class ServiceHandler:
         `deadline` (Unix seconds) no wait goes past it: `MessageReceiveTimeout` names it.
         """
         receive = self._middleware_get_response_wrapper
+        timeout = _seconds(receive_timeout_in_seconds)
         if deadline is not None:
             receive = self._receiver_within(deadline, receive)
         if not self._measured:
             while True:
-                request_id, response = receive(receive_timeout_in_seconds)
+                request_id, response = receive(timeout)
                 if request_id is None or response is None:
                     return
                 yield request_id, response
         try:
             while True:
-                with self.metrics.timer('client.receive.including_middleware', **_TIMER_KWARGS):
-                    request_id, response = receive(receive_timeout_in_seconds)
+                with self.metrics.timer('client.receive.including_middleware', **MICROSECOND_TIMER_KWARGS):
+                    request_id, response = receive(timeout)
                 if request_id is None or response is None:
                     return
                 yield request_id, response
@@ -259,20 +237,38 @@ class ServiceHandler:
         """`receive`, each wait cut short at `deadline`, and refused once it has passed."""
 
         def receive_within(timeout: int | None) -> tuple[int | None, JobResponse | None]:
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                raise MessageReceiveTimeout(
-                    f'Stopped waiting for a response from service "{self.service_name}": {_deadline_text(deadline)} '
-                    f'passed {-remaining:.3f} seconds ago',
-                )
-            wanted = timeout or self._default_receive_timeout
-            if wanted is not None and wanted <= remaining:
+            left = _time_left(
+                deadline,
+                timeout or self._default_receive_timeout,
+                MessageReceiveTimeout,
+                f'Stopped waiting for a response from service "{self.service_name}"',
+            )
+            if left is None:
                 return receive(timeout)
             try:
-                return receive(_seconds(remaining))
+                return receive(_seconds(left))
             except MessageReceiveTimeout as error:
                 raise MessageReceiveTimeout(
                     f'No response from service "{self.service_name}" by {_deadline_text(deadline)}',
                 ) from error
 
         return receive_within
+
+
+def shared_handler(handler_class: type[ServiceHandler], service_name: str, settings: ClientSettings) -> ServiceHandler:
+    """The handler for `service_name` that every client built from this very `settings` object shares.
+
+    A server builds a client per job from the same validated routing settings; sharing makes the
+    transport (and its connections) and the middleware once per process instead of once per job.
+    Handlers made before a fork are not reused in the child, which must not share connections.
+    """
+    handlers: dict[tuple[type[ServiceHandler], str], tuple[int, ServiceHandler]] | None
+    handlers = settings.__dict__.get('_pysoa_shared_handlers')
+    if handlers is None:
+        handlers = settings.__dict__.setdefault('_pysoa_shared_handlers', {})
+    key = (handler_class, service_name)
+    pid = os.getpid()
+    entry = handlers.get(key)
+    if entry is None or entry[0] != pid:
+        entry = handlers[key] = (pid, handler_class(service_name, settings))
+    return entry[1]

@@ -71,7 +71,7 @@ class ResponseMatcher:
         receive_all: ReceiveAll,
         service_name: str,
         request_id: int,
-        timeout: int | None,
+        timeout: float | None,
     ) -> JobResponse:
         """The response to `request_id`, from those kept or else from the transport."""
         kept = self._kept()
@@ -91,11 +91,13 @@ class ResponseMatcher:
         receive_all: ReceiveAll,
         service_name: str,
         request_ids: Collection[int],
-        timeout: int | None,
-        into: Responses,
+        timeout: float | None,
+        into: Responses | None = None,
     ) -> Responses:
         """Add the responses to all of `request_ids` to `into` as they arrive (so a failure part-way keeps
-        what was received, and a retry asks only for the rest); return `into`."""
+        what was received, and a retry asks only for the rest); return `into` (a new dict if None)."""
+        if into is None:
+            into = {}
         missing = set(request_ids) - into.keys()
         kept = self._kept()
         kept_for_service = kept.get(service_name)

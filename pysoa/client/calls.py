@@ -1,0 +1,88 @@
+"""The steps of a call between its options and its result: send its jobs, and make the future that receives them.
+
+Jobs go out through `Client.send_request` and responses come in through `Client.get_all_responses`
+(test helpers wrap both); the future turns the responses into the call's result with
+`pysoa.client.results`.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
+
+from pysoa.client.arguments import JobRequestArgument, job_error
+from pysoa.client.future import FutureSOAResponse
+from pysoa.client.matching import Responses
+from pysoa.client.options import CallOptions
+from pysoa.client.results import JobResult, Slot, parallel_results
+from pysoa.common.transport.errors import PySOATransportError
+from pysoa.common.types import JobResponse
+
+if TYPE_CHECKING:  # the client imports this module
+    from pysoa.client.client import Client
+
+__all__ = ('job_future', 'jobs_future')
+
+_T = TypeVar('_T')
+
+
+def job_future(
+    client: 'Client',
+    service_name: str,
+    request_id: int,
+    options: CallOptions,
+    finish: Callable[['Client', JobResponse, CallOptions], _T],
+) -> FutureSOAResponse[_T]:
+    """The future of one sent job: it receives the response, then `finish` makes the result of it."""
+
+    def get_response(result_timeout: float | None) -> _T:
+        response = client._receive_job_response(service_name, request_id, result_timeout or options.timeout)
+        return finish(client, response, options)
+
+    return FutureSOAResponse(get_response)
+
+
+def jobs_future(
+    client: 'Client', jobs: Iterable[JobRequestArgument], options: CallOptions
+) -> FutureSOAResponse[list[JobResult]]:
+    """Send every job now; the future receives all their responses and makes the results of them."""
+    slots, outstanding = _send_jobs(client, jobs, options)
+    # Kept across calls of get_response, so that a retry after a receive timeout loses nothing.
+    received: dict[str, Responses] = {name: {} for name in outstanding}
+
+    def get_response(result_timeout: float | None) -> list[JobResult]:
+        receive_errors: dict[str, PySOATransportError] = {}
+        for name, request_ids in outstanding.items():
+            try:
+                client._receive_job_responses(name, request_ids, result_timeout or options.timeout, received[name])
+            except PySOATransportError as e:
+                if not options.catch_transport_errors:
+                    raise
+                receive_errors[name] = e
+        return parallel_results(client, slots, received, receive_errors, options)
+
+    return FutureSOAResponse(get_response)
+
+
+def _send_jobs(
+    client: 'Client',
+    jobs: Iterable[JobRequestArgument],
+    options: CallOptions,
+) -> tuple[list[Slot], dict[str, set[int]]]:
+    """Send each job; return a slot per job in order, and the request ids sent to each service."""
+    slots: list[Slot] = []
+    outstanding: dict[str, set[int]] = {}
+    for index, job in enumerate(jobs):
+        try:
+            service_name = job['service_name']
+            job_actions = job['actions']
+        except (KeyError, TypeError, IndexError):
+            job_error(index, job)
+        try:
+            request_id = client._send(service_name, job_actions, options)
+        except PySOATransportError as e:
+            if not options.catch_transport_errors:
+                raise
+            slots.append((service_name, e))
+            continue
+        slots.append((service_name, request_id))
+        outstanding.setdefault(service_name, set()).add(request_id)
+    return slots, outstanding
