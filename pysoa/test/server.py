@@ -104,7 +104,9 @@ def make_service_client_class(server_class: type[Server]) -> type[Client]:
             **kwargs: Any,
         ) -> ActionResponse:
             """Call `action` on the service under test (or on `service_name`)."""
-            return super().call_action(service_name or default_service, action, body=body, **kwargs)
+            # Typed for the default call, which raises errors; `raise_job_errors=False` in kwargs returns errors.
+            response: ActionResponse = super().call_action(service_name or default_service, action, body=body, **kwargs)
+            return response
 
     return ServiceClient
 
@@ -144,7 +146,11 @@ class BaseServerTestCase:
         **kwargs: Any,
     ) -> ActionResponse:
         """Call `action` on the service under test (or on `service_name`); keyword arguments go to the client."""
-        return self.client.call_action(service_name or self.service_name, action, body=body, **kwargs)
+        # Typed for the default call, which raises errors; `raise_job_errors=False` in kwargs returns errors.
+        response: ActionResponse = self.client.call_action(
+            service_name or self.service_name, action, body=body, **kwargs
+        )
+        return response
 
     def assertActionRunsWithAndReturnErrors(self, action: str, body: Body | None, **kwargs: Any) -> list[Error]:
         """Call the action, assert it fails with errors, and return those errors."""
