@@ -28,7 +28,10 @@ try:
 except ImportError:  # hiredis is optional: without it, the connection packs (in Python)
     _pack_command = None
 
-__all__ = ('execute_command', 'supports_direct_commands')
+__all__ = ('CommandArgument', 'execute', 'execute_command', 'supports_direct_commands')
+
+CommandArgument = str | bytes | int | float
+"""What pysoa passes as a Redis command argument (RESP has one encoding for each of these)."""
 
 _HELD_ATTRIBUTE = '_pysoa_held_connections'
 """The pool attribute holding each thread's connection: it lives and dies with the pool (Sentinel replaces pools)."""
@@ -54,7 +57,18 @@ def supports_direct_commands(client: Any) -> bool:
     )
 
 
-def execute_command(client: Redis, *args: Any) -> Any:
+def execute(client: Redis, *args: CommandArgument) -> object:
+    """Run one command: on this thread's own connection for a plain redis-py client, else through the client.
+
+    This is the one place that chooses the fast path; every command pysoa sends to Redis goes through it.
+    """
+    if supports_direct_commands(client):
+        return execute_command(client, *args)
+    result: object = client.execute_command(*args)  # type: ignore[no-untyped-call,unused-ignore]  # unannotated in some redis-py
+    return result
+
+
+def execute_command(client: Redis, *args: CommandArgument) -> Any:
     """Send one command on this thread's connection of `client`'s pool and return the raw reply.
 
     Raises what redis-py raises (`ResponseError` for an error reply, with the connection still usable;
