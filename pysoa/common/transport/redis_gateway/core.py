@@ -17,40 +17,18 @@ from pysoa.common.backoff import jittered_backoff
 from pysoa.common.logging import RecursivelyCensoredDictWrapper
 from pysoa.common.metrics import MetricsRecorder, noop_metrics
 from pysoa.common.serializer.base import Serializer
+from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
-from pysoa.common.transport.errors import (
-    InvalidMessageError,
-    MessageReceiveError,
-    MessageReceiveTimeout,
-    MessageSendError,
-    MessageTooLarge,
-)
+from pysoa.common.transport.redis_gateway import constants, envelope
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
 from pysoa.common.transport.redis_gateway.backend.registry import SHARED_BACKENDS, backend_class_for, shared_backend
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient  # noqa: F401  # 1.x patch point
 from pysoa.common.transport.redis_gateway.backend.standard import StandardRedisClient  # noqa: F401  # 1.x patch point
-from pysoa.common.transport.redis_gateway.constants import (
-    QUEUE_NAME_PREFIX,
-    REDIS_BACKEND_TYPE_STANDARD,
-    RESPONSE_QUEUE_SPECIFIER,
-    ProtocolVersion,
-)
-from pysoa.common.transport.redis_gateway.envelope import (
-    Envelope,
-    InvalidEnvelopeError,
-    MessageExpiredError,
-    UnreadableMessageError,
-    decode_request,
-    decode_response,
-    encode,
-    expiry_times,
-    reply_version,
-    wire_envelope,
-)
 from pysoa.common.transport.redis_gateway.framing import SUPPORTED_HEADERS_RE
 from pysoa.common.transport.redis_gateway.options import (
     ClientTransportOptions,
     OptionAttribute,
+    OptionAttributes,
     ServerTransportOptions,
     TransportOptions,
 )
@@ -62,7 +40,7 @@ _logger = logging.getLogger(__name__)
 _oversized_message_logger = logging.getLogger('pysoa.transport.oversized_message')
 
 
-class RedisTransportCore:
+class RedisTransportCore(OptionAttributes):
     """Sends and receives framed messages on Redis lists; the client and server cores specialize it.
 
     Its settings are `options`; the 1.x attribute names (`receive_timeout_in_seconds`, ...) read them.
@@ -70,29 +48,19 @@ class RedisTransportCore:
 
     SUPPORTED_HEADERS_RE = SUPPORTED_HEADERS_RE
     EXPONENTIAL_BACK_OFF_FACTOR = 4.0
-    QUEUE_NAME_PREFIX = QUEUE_NAME_PREFIX
-    GLOBAL_QUEUE_SPECIFIER = RESPONSE_QUEUE_SPECIFIER
+    QUEUE_NAME_PREFIX = constants.QUEUE_NAME_PREFIX
+    GLOBAL_QUEUE_SPECIFIER = constants.RESPONSE_QUEUE_SPECIFIER
 
     _backend_layer_cache: ClassVar[dict[tuple[str, Hashable], BaseRedisClient]] = SHARED_BACKENDS
     options_class: ClassVar[type[TransportOptions]] = TransportOptions
     is_server: ClassVar[bool] = False
     _metric_prefix: ClassVar[str] = 'transport.redis_gateway.'
     chunk_messages_larger_than_bytes: int = -1
-    protocol_version: ProtocolVersion = ProtocolVersion.VERSION_3
-
-    backend_type = OptionAttribute[str]()
-    backend_layer_kwargs = OptionAttribute[dict[str, Any]]()
-    log_messages_larger_than_bytes = OptionAttribute[int]()
-    maximum_message_size_in_bytes = OptionAttribute[int]()
-    message_expiry_in_seconds = OptionAttribute[int]()
-    queue_capacity = OptionAttribute[int]()
-    queue_full_retries = OptionAttribute[int]()
-    receive_timeout_in_seconds = OptionAttribute[int]()
-    default_serializer_config = OptionAttribute[dict[str, Any]]()
+    protocol_version: constants.ProtocolVersion = constants.ProtocolVersion.VERSION_3
 
     def __init__(
         self,
-        backend_type: str = REDIS_BACKEND_TYPE_STANDARD,
+        backend_type: str = constants.REDIS_BACKEND_TYPE_STANDARD,
         *,
         metrics: MetricsRecorder = noop_metrics,
         service_name: str = '',
@@ -105,7 +73,6 @@ class RedisTransportCore:
         self.service_name = service_name
         self._backend_layer: BaseRedisClient | None = None
         self._serializers = SerializerChoice(self.options.default_serializer_config, service_name)
-        self._message_size_metric = self._metric_prefix + 'send.message_size'
 
     @property
     def backend_layer(self) -> BaseRedisClient:
@@ -141,90 +108,57 @@ class RedisTransportCore:
         Raises InvalidMessageError, MessageTooLarge, MessageSendError; serializer errors pass through.
         """
         if request_id is None:
-            raise InvalidMessageError('No request ID')
-        now = time.time()
-        expires_at, redis_expiry = expiry_times(now, message_expiry_in_seconds, self.message_expiry_in_seconds)
+            raise errors.InvalidMessageError('No request ID')
+        default_expiry = self.message_expiry_in_seconds
+        expires_at, redis_expiry = envelope.expiry_times(time.time(), message_expiry_in_seconds, default_expiry)
         meta['__expiry__'] = expires_at
         serializer = meta.get('serializer') or self.default_serializer
-        version = reply_version(meta, self.protocol_version)
-        elements = self._encode(wire_envelope(request_id, meta, body), serializer, version)
+        version = envelope.reply_version(meta, self.protocol_version)
+        elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version)
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         connection = self._get_redis_connection(True, queue_key)
-        self._push(queue_name, queue_key, elements, redis_expiry, connection, expires_at)
-
-    def _encode(self, message: Envelope, serializer: Serializer, version: ProtocolVersion) -> bytes | list[bytes]:
-        size_metric = self.metrics.histogram(self._message_size_metric)
-        try:
-            encoded = encode(
-                message,
-                serializer,
-                version,
-                maximum_size=self.maximum_message_size_in_bytes,
-                chunk_size=self.chunk_messages_larger_than_bytes,
-            )
-        except MessageTooLarge as error:
-            size_metric.set(error.message_size_in_bytes)
-            self._count('send.error.message_too_large')
-            raise
-        size_metric.set(encoded.size)
-        if 0 < self.log_messages_larger_than_bytes < encoded.size:
-            self._log_oversized_message(message, encoded.size)
-        if isinstance(encoded.elements, list):
-            self.metrics.histogram(self._metric_prefix + 'send.chunk_count').set(len(encoded.elements))
-        return encoded.elements
-
-    def _log_oversized_message(self, message: Envelope, size: int) -> None:
-        _oversized_message_logger.warning(
-            'Oversized message sent for PySOA service %s',
-            self.service_name,
-            extra={
-                'data': {
-                    'message': RecursivelyCensoredDictWrapper(cast(dict[str, Any], message)),
-                    'serialized_length_in_bytes': size,
-                    'threshold': self.log_messages_larger_than_bytes,
-                },
-            },
-        )
-
-    def _push(
-        self,
-        queue_name: str,
-        queue_key: str,
-        elements: bytes | list[bytes],
-        redis_expiry: int,
-        connection: redis.Redis,
-        expires_at: float,
-    ) -> None:
-        """Push the elements, retrying a full queue with jittered exponential back-off until the message expires."""
         for attempt in range(self.queue_full_retries + 1):
-            if self._push_once(queue_key, elements, redis_expiry, connection):
+            try:
+                pushed = self.backend_layer.push(
+                    connection, queue_key, elements, expiry=redis_expiry, capacity=self.queue_capacity
+                )
+            except Exception as error:
+                raise self._failure(error, sending=True)
+            if pushed:
                 return
-            if attempt == self.queue_full_retries:
-                break
             delay = jittered_backoff(attempt, self.EXPONENTIAL_BACK_OFF_FACTOR)
-            if time.time() + delay >= expires_at:
+            if attempt == self.queue_full_retries or time.time() + delay >= expires_at:
                 break  # waiting longer would only deliver a message nobody will accept
             self._count('send.queue_full_retry')
             self._count(f'send.queue_full_retry.retry_{attempt + 1}')
             time.sleep(delay)
         self._count('send.error.redis_queue_full')
-        raise MessageSendError(f'Redis queue {queue_name} was full after {self.queue_full_retries} retries')
+        raise errors.MessageSendError(f'Redis queue {queue_name} was full after {self.queue_full_retries} retries')
 
-    def _push_once(self, queue_key: str, elements: bytes | list[bytes], expiry: int, connection: redis.Redis) -> bool:
+    def _encode(
+        self, message: envelope.Envelope, serializer: Serializer, version: constants.ProtocolVersion
+    ) -> bytes | list[bytes]:
+        size = self.metrics.histogram(self._metric_prefix + 'send.message_size')
         try:
-            return self.backend_layer.push(connection, queue_key, elements, expiry=expiry, capacity=self.queue_capacity)
-        except redis.ResponseError as error:
-            self._reset_backend()
-            self._count('send.error.response')
-            raise MessageSendError(f'Redis error sending message for service {self.service_name}', *error.args)
-        except Exception as error:
-            self._reset_backend()
-            self._count('send.error.unknown')
-            if not isinstance(error, redis.RedisError | OSError):
-                _logger.exception('Unknown error sending message in Redis transport core')
-            raise MessageSendError(
-                f'Unknown error sending message for service {self.service_name}', type(error).__name__, *error.args
+            limits = (self.maximum_message_size_in_bytes, self.chunk_messages_larger_than_bytes)
+            encoded = envelope.encode(message, serializer, version, *limits)
+        except errors.MessageTooLarge as error:
+            size.set(error.message_size_in_bytes)
+            self._count('send.error.message_too_large')
+            raise
+        size.set(encoded.size)
+        if 0 < self.log_messages_larger_than_bytes < encoded.size:
+            data = {
+                'message': RecursivelyCensoredDictWrapper(cast(dict[str, Any], message)),
+                'serialized_length_in_bytes': encoded.size,
+                'threshold': self.log_messages_larger_than_bytes,
+            }
+            _oversized_message_logger.warning(
+                'Oversized message sent for PySOA service %s', self.service_name, extra={'data': data}
             )
+        if isinstance(encoded.elements, list):
+            self.metrics.histogram(self._metric_prefix + 'send.chunk_count').set(len(encoded.elements))
+        return encoded.elements
 
     def receive_message(self, queue_name: str, receive_timeout_in_seconds: float | None = None) -> ReceivedMessage:
         """Receive one message from `queue_name` (without the `pysoa:` prefix), blocking up to the timeout.
@@ -239,55 +173,53 @@ class RedisTransportCore:
         element = self._pop(connection, queue_key, timeout)
         try:
             return self._decode(element, lambda: self._pop(connection, queue_key, timeout))
-        except MessageExpiredError as error:
-            self._count('receive.error.message_expired')
-            # Nobody waits for it any more (protocol §4), but a backlog that makes requests expire must show.
-            _logger.warning(
-                'Discarding message %r for service %s: expired %.3f seconds ago',
-                error.request_id,
-                self.service_name,
-                error.late_by,
-            )
-            raise
-        except UnreadableMessageError:
-            self._count('receive.error.invalid_message')
-            raise
-        except InvalidEnvelopeError as error:
+        except (envelope.MessageExpiredError, envelope.UnreadableMessageError, envelope.InvalidEnvelopeError) as error:
             if error.reason:
                 self._count(f'receive.error.{error.reason}')
+            if isinstance(error, envelope.MessageExpiredError):
+                # Nobody waits for it any more (protocol §4), but a backlog that makes requests expire must show.
+                _logger.warning(
+                    'Discarding message %r for service %s: expired %.3f seconds ago',
+                    error.request_id,
+                    self.service_name,
+                    error.late_by,
+                )
             raise
 
-    def _decode(self, element: bytes, read_next: Callable[[], bytes]) -> ReceivedMessage:
-        """A received response (this side sent the request), its other chunks from `read_next`."""
-        return decode_response(element, read_next, self._serializers.for_content_type, self.service_name, time.time())
+    def _decode(self, element: object, read_next: Callable[[], object]) -> ReceivedMessage:
+        # This side sent the request: what comes is a response, perhaps in chunks (`read_next` pops the others).
+        decode = envelope.decode_response
+        return decode(element, read_next, self._serializers.for_content_type, self.service_name, time.time())
 
-    def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> bytes:
+    def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
         try:
             element = self.backend_layer.pop(connection, queue_key, timeout)
         except Exception as error:
-            self._reset_backend()
-            self._count('receive.error.unknown')
-            raise MessageReceiveError(
-                f'Unknown error receiving message for service {self.service_name}', type(error).__name__, *error.args
-            )
+            raise self._failure(error, sending=False)
         if element is None:
-            raise MessageReceiveTimeout(f'No message received for service {self.service_name}')
-        if not isinstance(element, bytes):
-            raise InvalidMessageError(f'Invalid message for service {self.service_name}: not bytes')
+            raise errors.MessageReceiveTimeout(f'No message received for service {self.service_name}')
         return element
 
     def _get_redis_connection(self, for_send: bool, queue_key: str) -> redis.Redis:
         try:
             return self.backend_layer.get_connection(queue_key)
         except CannotGetConnectionError as error:
-            direction = 'send' if for_send else 'receive'
-            self._count(f'{direction}.error.connection')
-            raise (MessageSendError if for_send else MessageReceiveError)(f'Cannot get connection: {error.args[0]}')
+            self._count('send.error.connection' if for_send else 'receive.error.connection')
+            failure = errors.MessageSendError if for_send else errors.MessageReceiveError
+            raise failure(f'Cannot get connection: {error.args[0]}')
 
-    def _reset_backend(self) -> None:
-        """After a Redis error, make the backend look its servers up again (Sentinel: the master may have moved)."""
-        if self._backend_layer is not None:
-            self._backend_layer.reset_clients()
+    def _failure(self, error: Exception, sending: bool) -> errors.TransientPySOATransportError:
+        """The transient error for a Redis failure; the backend looks its servers up again (a master may have moved)."""
+        self.backend_layer.reset_clients()
+        if sending and isinstance(error, redis.ResponseError):
+            self._count('send.error.response')
+            return errors.MessageSendError(f'Redis error sending message for service {self.service_name}', *error.args)
+        self._count('send.error.unknown' if sending else 'receive.error.unknown')
+        if sending and not isinstance(error, redis.RedisError | OSError):
+            _logger.exception('Unknown error sending message in Redis transport core')
+        text = f'Unknown error {"sending" if sending else "receiving"} message for service {self.service_name}'
+        failure = errors.MessageSendError if sending else errors.MessageReceiveError
+        return failure(text, type(error).__name__, *error.args)
 
     def _count(self, name: str) -> None:
         self.metrics.counter(self._metric_prefix + name).increment()
@@ -298,9 +230,8 @@ class RedisTransportClientCore(RedisTransportCore):
 
     options_class = ClientTransportOptions
     options: ClientTransportOptions
-    is_server = False
     _metric_prefix = 'client.transport.redis_gateway.'
-    protocol_version = OptionAttribute[ProtocolVersion]()
+    protocol_version = OptionAttribute[constants.ProtocolVersion]()
 
 
 class RedisTransportServerCore(RedisTransportCore):
@@ -312,6 +243,6 @@ class RedisTransportServerCore(RedisTransportCore):
     _metric_prefix = 'server.transport.redis_gateway.'
     chunk_messages_larger_than_bytes = OptionAttribute[int]()
 
-    def _decode(self, element: bytes, read_next: Callable[[], bytes]) -> ReceivedMessage:
-        """A received request: never chunked, and salvaged when unreadable so that its sender can be told."""
-        return decode_request(element, self._serializers.for_content_type, self.service_name, time.time())
+    def _decode(self, element: object, read_next: Callable[[], object]) -> ReceivedMessage:
+        # A request: never chunked, and salvaged when unreadable so that its sender can be told.
+        return envelope.decode_request(element, self._serializers.for_content_type, self.service_name, time.time())

@@ -63,7 +63,8 @@ class Encoded(NamedTuple):
 class InvalidEnvelopeError(InvalidMessageError):
     """A message decoded but its envelope is wrong; carries what is known so the sender can be told.
 
-    `reason`, when set, names the counter (under `receive.error.`) that the failure counts in.
+    `reason`, when set, names the counter (under `receive.error.`) that the failure counts in, as it does
+    on the other errors of this module.
     """
 
     def __init__(
@@ -83,9 +84,13 @@ class InvalidEnvelopeError(InvalidMessageError):
 class UnreadableMessageError(InvalidMessageError):
     """A message whose framing or payload cannot be read at all: nobody can be told."""
 
+    reason = 'invalid_message'
+
 
 class MessageExpiredError(MessageReceiveTimeout):
     """A message arrived after its `__expiry__`: nobody waits for its answer any more (protocol §4)."""
+
+    reason = 'message_expired'
 
     def __init__(self, message: str, request_id: Any, late_by: float) -> None:
         super().__init__(message)
@@ -120,7 +125,6 @@ def encode(
     envelope: Envelope,
     serializer: Serializer,
     version: ProtocolVersion,
-    *,
     maximum_size: int,
     chunk_size: int = -1,
 ) -> Encoded:
@@ -143,15 +147,15 @@ def encode(
 # ---- decoding
 
 
-def decode_request(element: bytes, serializer_for: SerializerFor, service: str, now: float) -> ReceivedMessage:
+def decode_request(element: object, serializer_for: SerializerFor, service: str, now: float) -> ReceivedMessage:
     """A request taken from a service queue. Requests are never chunked; an unreadable one is salvaged if it can be.
 
     Raises UnreadableMessageError, InvalidMessageError, InvalidEnvelopeError (the sender is known) or
     MessageExpiredError.
     """
-    version, headers, offset = _unframe(element, service)
+    data, version, headers, offset = _unframe(element, service)
     serializer = serializer_for(headers.get('content-type'))
-    payload = element[offset:] if offset else element
+    payload = data[offset:] if offset else data
     received = open_envelope(
         _deserialize(payload, serializer, version, service, salvage=True), serializer, version, service, now
     )
@@ -165,8 +169,8 @@ def decode_request(element: bytes, serializer_for: SerializerFor, service: str, 
 
 
 def decode_response(
-    element: bytes,
-    read_next: Callable[[], bytes],
+    element: object,
+    read_next: Callable[[], object],
     serializer_for: SerializerFor,
     service: str,
     now: float,
@@ -175,20 +179,22 @@ def decode_response(
 
     Raises UnreadableMessageError, InvalidMessageError (bad chunks too) or MessageExpiredError.
     """
-    version, headers, offset = _unframe(element, service)
+    data, version, headers, offset = _unframe(element, service)
     serializer = serializer_for(headers.get('content-type'))
     if 'chunk-count' in headers:
-        payload = join_chunks(element, headers, offset, read_next, service)
+        payload = join_chunks(data, headers, offset, read_next, service)
     else:
-        payload = element[offset:] if offset else element
+        payload = data[offset:] if offset else data
     return open_envelope(
         _deserialize(payload, serializer, version, service, salvage=False), serializer, version, service, now
     )
 
 
-def _unframe(element: bytes, service: str) -> tuple[ProtocolVersion, dict[str, str], int]:
+def _unframe(element: object, service: str) -> tuple[bytes, ProtocolVersion, dict[str, str], int]:
+    if not isinstance(element, bytes):  # a connection set to decode responses gives str
+        raise InvalidMessageError(f'Invalid message for service {service}: not bytes')
     try:
-        return locate_payload(element)
+        return element, *locate_payload(element)
     except ValueError as error:
         raise UnreadableMessageError(f'Invalid message framing for service {service}: {error}') from error
 
@@ -197,7 +203,7 @@ def join_chunks(
     first: bytes,
     first_headers: Mapping[str, str],
     first_offset: int,
-    read_next: Callable[[], bytes],
+    read_next: Callable[[], object],
     service: str,
 ) -> bytes:
     """The payload of a chunked response: the `first` element's, then those `read_next` gives, checked and joined.
@@ -217,8 +223,7 @@ def join_chunks(
         )
     parts = [memoryview(first)[first_offset:]]
     while len(parts) < chunk_count:
-        element = read_next()
-        _, headers, offset = _unframe(element, service)
+        element, _, headers, offset = _unframe(read_next(), service)
         _check_chunk(headers, len(parts) + 1, chunk_count, service)
         parts.append(memoryview(element)[offset:])
     return b''.join(parts)

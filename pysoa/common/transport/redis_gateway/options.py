@@ -26,7 +26,13 @@ from pysoa.common.transport.redis_gateway.constants import (
     ProtocolVersion,
 )
 
-__all__ = ('ClientTransportOptions', 'OptionAttribute', 'ServerTransportOptions', 'TransportOptions')
+__all__ = (
+    'ClientTransportOptions',
+    'OptionAttribute',
+    'OptionAttributes',
+    'ServerTransportOptions',
+    'TransportOptions',
+)
 
 _T = TypeVar('_T')
 
@@ -143,3 +149,17 @@ class OptionAttribute(Generic[_T]):
         if instance is None:
             return self
         return cast(_T, getattr(instance.options, self._name))
+
+
+class OptionAttributes:
+    """The settings a core exposes under their 1.x names (`transport.core.receive_timeout_in_seconds`, ...)."""
+
+    backend_type = OptionAttribute[str]()
+    backend_layer_kwargs = OptionAttribute[dict[str, Any]]()
+    log_messages_larger_than_bytes = OptionAttribute[int]()
+    maximum_message_size_in_bytes = OptionAttribute[int]()
+    message_expiry_in_seconds = OptionAttribute[int]()
+    queue_capacity = OptionAttribute[int]()
+    queue_full_retries = OptionAttribute[int]()
+    receive_timeout_in_seconds = OptionAttribute[int]()
+    default_serializer_config = OptionAttribute[dict[str, Any]]()
