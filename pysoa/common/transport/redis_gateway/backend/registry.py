@@ -43,8 +43,9 @@ def shared_backend(
 ) -> BaseRedisClient:
     """The backend already built for these settings, or a new one from `create`, kept for the next caller."""
     settings: dict[Hashable, Any] = {name: value for name, value in backend_layer_kwargs.items()}
-    key: tuple[str, Hashable] | None = (backend_type, dict_to_hashable(settings))
+    key: tuple[str, Hashable] | None
     try:
+        key = (backend_type, dict_to_hashable(settings))
         hash(key)
     except TypeError:  # settings holding unhashable objects just do not share a backend
         key = None
