@@ -92,7 +92,7 @@ class MessageExpiredError(MessageReceiveTimeout):
 
     reason = 'message_expired'
 
-    def __init__(self, message: str, request_id: Any, late_by: float) -> None:
+    def __init__(self, message: str, request_id: object, late_by: float) -> None:
         super().__init__(message)
         self.request_id = request_id
         self.late_by = late_by
@@ -262,7 +262,7 @@ def _deserialize(
 
 def salvage_envelope(
     payload: bytes, serializer: Serializer, version: ProtocolVersion
-) -> tuple[Any, dict[str, Any]] | None:
+) -> tuple[object, dict[str, Any]] | None:
     """The request id and meta of a MessagePack envelope its serializer could not read, or None if none shows.
 
     An unknown extension type (sent by a newer peer, say) spoils the whole decoding, yet the envelope

@@ -25,6 +25,7 @@ from pysoa.common.transport.redis_gateway.constants import (
     REDIS_BACKEND_TYPE_STANDARD,
     ProtocolVersion,
 )
+from pysoa.common.transport.redis_gateway.serializers import SerializerConfig
 
 __all__ = (
     'ClientTransportOptions',
@@ -41,8 +42,9 @@ def _kwargs(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
-def _serializer_config(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(value or {'object': MsgpackSerializer, 'kwargs': {}})
+def _serializer_config(value: Mapping[str, Any] | None) -> SerializerConfig:
+    # Settings validated by the schema have this shape; a direct caller is trusted to give it (as 1.x did).
+    return cast(SerializerConfig, dict(value or {'object': MsgpackSerializer, 'kwargs': {}}))
 
 
 def _protocol_version(value: ProtocolVersion | int) -> ProtocolVersion:
@@ -82,7 +84,7 @@ class TransportOptions:
     queue_capacity: int = attrs.field(default=DEFAULT_QUEUE_CAPACITY, converter=int)
     queue_full_retries: int = attrs.field(default=DEFAULT_QUEUE_FULL_RETRIES, converter=int)
     receive_timeout_in_seconds: int = attrs.field(default=DEFAULT_RECEIVE_TIMEOUT_IN_SECONDS, converter=int)
-    default_serializer_config: dict[str, Any] = attrs.field(default=None, converter=_serializer_config)
+    default_serializer_config: SerializerConfig = attrs.field(default=None, converter=_serializer_config)
 
     def __attrs_post_init__(self) -> None:
         backend_class = backend_class_for(self.backend_type)
@@ -162,4 +164,4 @@ class OptionAttributes:
     queue_capacity = OptionAttribute[int]()
     queue_full_retries = OptionAttribute[int]()
     receive_timeout_in_seconds = OptionAttribute[int]()
-    default_serializer_config = OptionAttribute[dict[str, Any]]()
+    default_serializer_config = OptionAttribute[SerializerConfig]()

@@ -1,19 +1,27 @@
 """Which serializer writes a message, and which reads one: the configured default, or the one a message names."""
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from conformity.fields import PythonPath
 
 from pysoa.common.serializer.base import Serializer
 
-__all__ = ('SerializerChoice', 'serializer_from_config')
+__all__ = ('SerializerChoice', 'SerializerConfig', 'serializer_from_config')
 
 _logger = logging.getLogger(__name__)
 
 
-def serializer_from_config(config: Mapping[str, Any]) -> Serializer:
+class SerializerConfig(TypedDict, total=False):
+    object: type[Serializer]
+    path: str
+    kwargs: dict[str, Any]
+
+
+"""`default_serializer_config`: the class (`object`, as validated settings give it) or its `path`, and `kwargs`."""
+
+
+def serializer_from_config(config: SerializerConfig) -> Serializer:
     """Instantiate a serializer from `{'object': class}` (validated settings) or `{'path': 'module:Class'}`."""
     serializer_class = config.get('object')
     if serializer_class is None:
@@ -28,7 +36,7 @@ def serializer_from_config(config: Mapping[str, Any]) -> Serializer:
 class SerializerChoice:
     """The default serializer (built on first use) and a cache of the serializers found by content type."""
 
-    def __init__(self, default_config: Mapping[str, Any], service_name: str) -> None:
+    def __init__(self, default_config: SerializerConfig, service_name: str) -> None:
         self._default_config = default_config
         self._service_name = service_name
         self._default: Serializer | None = None

@@ -48,7 +48,7 @@ class _HeldConnection(threading.local):
     pid = 0
 
 
-def supports_direct_commands(client: Any) -> bool:
+def supports_direct_commands(client: object) -> bool:
     """Whether `client` is a plain redis-py client over a connection pool (not a test double or a subclass)."""
     return (
         type(client) is Redis
@@ -68,7 +68,7 @@ def execute(client: Redis, *args: CommandArgument) -> object:
     return result
 
 
-def execute_command(client: Redis, *args: CommandArgument) -> Any:
+def execute_command(client: Redis, *args: CommandArgument) -> object:
     """Send one command on this thread's connection of `client`'s pool and return the raw reply.
 
     Raises what redis-py raises (`ResponseError` for an error reply, with the connection still usable;
@@ -82,7 +82,7 @@ def execute_command(client: Redis, *args: CommandArgument) -> Any:
         return _retry(connection, args, error)
 
 
-def _round_trip(connection: Any, args: tuple[Any, ...]) -> Any:
+def _round_trip(connection: Any, args: tuple[CommandArgument, ...]) -> object:
     try:
         if _pack_command is not None:
             # What redis-py's own hiredis packer produces (RESP has one encoding of our str, bytes and int
@@ -100,11 +100,11 @@ def _round_trip(connection: Any, args: tuple[Any, ...]) -> Any:
         raise
 
 
-def _retry(connection: Any, args: tuple[Any, ...], first_error: Exception) -> Any:
+def _retry(connection: Any, args: tuple[CommandArgument, ...], first_error: Exception) -> object:
     """Apply the connection's retry policy, counting the failure that already happened as the first attempt."""
     pending: list[Exception] = [first_error]
 
-    def attempt() -> Any:
+    def attempt() -> object:
         if pending:
             raise pending.pop()
         return _round_trip(connection, args)

@@ -6,7 +6,6 @@ A new backend (Redis Cluster, say) is one module subclassing `BaseRedisClient` a
 
 import threading
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
 
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
@@ -38,11 +37,11 @@ def backend_class_for(backend_type: str) -> type[BaseRedisClient]:
 
 def shared_backend(
     backend_type: str,
-    backend_layer_kwargs: Mapping[str, Any],
+    backend_layer_kwargs: Mapping[str, object],
     create: Callable[[], BaseRedisClient],
 ) -> BaseRedisClient:
     """The backend already built for these settings, or a new one from `create`, kept for the next caller."""
-    settings: dict[Hashable, Any] = {name: value for name, value in backend_layer_kwargs.items()}
+    settings: dict[Hashable, object] = {name: value for name, value in backend_layer_kwargs.items()}
     key: tuple[str, Hashable] | None
     try:
         key = (backend_type, dict_to_hashable(settings))
