@@ -33,9 +33,10 @@ if str(REPO_ROOT) not in sys.path:
 import redis  # noqa: E402
 
 from bench.profiling import profile_report  # noqa: E402
-from bench.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env  # noqa: E402
 from pysoa.test.processes import terminate  # noqa: E402
 from pysoa.test.redis_server import RedisServerProcess  # noqa: E402
+from pysoa.test.waiting import wait_until  # noqa: E402
+from tests.interop.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env  # noqa: E402
 
 RESULTS_DIR = BENCH_DIR / 'results'
 PROFILES_DIR = BENCH_DIR / '.cache' / 'profiles'  # git-ignored binary dumps
@@ -298,14 +299,14 @@ class Bench:
     def _wait_for_workers(
         self, workers: list[subprocess.Popen[bytes]], name: str, expected: int, log_path: Path
     ) -> None:
-        deadline = time.monotonic() + 60
-        while _connected(self.connection, name) < expected:
+        def receiving() -> bool:
             for worker in workers:
                 if worker.poll() is not None:
                     raise RuntimeError(f'a worker exited with {worker.returncode}: {log_path.read_text()[-2000:]}')
-            if time.monotonic() > deadline:
-                raise TimeoutError(f'workers not receiving after 60 s: {log_path.read_text()[-2000:]}')
-            time.sleep(0.05)
+            return _connected(self.connection, name) >= expected
+
+        if not wait_until(receiving, 60):
+            raise TimeoutError(f'workers not receiving after 60 s: {log_path.read_text()[-2000:]}')
 
 
 def _our_environ() -> dict[str, str]:

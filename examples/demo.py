@@ -11,12 +11,16 @@ import os
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 from examples.echo_client import make_client, run_tour, wait_until_ready
-from examples.service_process import EchoServiceProcess
 from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary
+from pysoa.test.service_process import ServiceProcess
 
 __all__ = ('main',)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The directory holding the `examples` package (put on the service's `PYTHONPATH`)."""
 
 NO_REDIS_HELP = """\
 No Redis available. Any one of these fixes it:
@@ -56,7 +60,14 @@ def main() -> int:
             _say(NO_REDIS_HELP)
             return 2
 
-        service = EchoServiceProcess(redis_url, workers=2)
+        service = ServiceProcess(
+            'examples.echo_service',
+            'examples.echo_service.settings',
+            workers=2,
+            env={'PYSOA_REDIS_URL': redis_url},
+            python_path=[str(PROJECT_ROOT)],
+            cwd=str(PROJECT_ROOT),
+        )
         stack.callback(service.cleanup)
         service.start()
         _say(f'Started the echo service with 2 worker processes (PID {service.pid}): {" ".join(service.command()[1:])}')

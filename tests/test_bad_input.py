@@ -24,15 +24,15 @@ from typing import Any
 import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 import pytest
 import redis
-from conformity import fields
 
 from pysoa.client import Client
-from pysoa.common.transport.base import ReceivedMessage, ServerTransport
+from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, MessageTooLarge
 from pysoa.server.action.base import Action
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest
+from pysoa.test.mock_transport import MockServerTransport
 from pysoa.test.redis_server import RedisServerProcess
 
 SERVICE = 'badinput'
@@ -667,45 +667,25 @@ def test_a_request_nested_too_deeply_to_decode_is_logged(worker: Worker) -> None
 # ----- the same guarantees for any transport: the server loop itself -----
 
 
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
-class FlakyServerTransport(ServerTransport):
-    """Fails to read the first request, then hands out `incoming`; sending fails while `send_failures` lasts."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.incoming: list[ReceivedMessage | Exception] = []
-        self.send_failures: list[Exception] = []
-        self.sent: list[int] = []
-
-    def receive_request_message(self) -> ReceivedMessage:
-        if not self.incoming:
-            raise MessageReceiveTimeout('nothing queued')
-        item = self.incoming.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
-        if self.send_failures:
-            raise self.send_failures.pop(0)
-        self.sent.append(request_id)
-
-
-def _flaky_server() -> tuple[BadInputServer, FlakyServerTransport]:
-    server = BadInputServer(ServerSettings({'transport': {'path': f'{__name__}:FlakyServerTransport'}}))
-    assert isinstance(server.transport, FlakyServerTransport)
+def _flaky_server() -> tuple[BadInputServer, MockServerTransport]:
+    server = BadInputServer(ServerSettings({'transport': {'path': 'pysoa.test.mock_transport:MockServerTransport'}}))
+    assert isinstance(server.transport, MockServerTransport)
     return server, server.transport
+
+
+def _sent_ids(transport: MockServerTransport) -> list[int]:
+    return [response.request_id for response in transport.sent]
 
 
 def test_a_request_the_transport_cannot_read_is_logged_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
     server, transport = _flaky_server()
-    transport.incoming = [InvalidMessageError('the bytes made no sense'), ReceivedMessage(2, {}, job())]
+    transport.incoming.extend([InvalidMessageError('the bytes made no sense'), ReceivedMessage(2, {}, job())])
 
     with caplog.at_level(logging.ERROR, logger='pysoa.server'):
         server.handle_next_request()
         server.handle_next_request()
 
-    assert transport.sent == [2]
+    assert _sent_ids(transport) == [2]
     assert any('the bytes made no sense' in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
 
 
@@ -718,15 +698,15 @@ def test_a_response_that_cannot_be_sent_is_logged_and_the_loop_goes_on(
     caplog: pytest.LogCaptureFixture, failure: Exception
 ) -> None:
     server, transport = _flaky_server()
-    transport.incoming = [ReceivedMessage(1, {}, job()), ReceivedMessage(2, {}, job())]
-    transport.send_failures = [failure, failure]  # MessageTooLarge: the response, then the RESPONSE_TOO_LARGE answer
+    transport.incoming.extend([ReceivedMessage(1, {}, job()), ReceivedMessage(2, {}, job())])
+    transport.send_failures.extend([failure, failure])  # MessageTooLarge: the response, then the RESPONSE_TOO_LARGE one
 
     with caplog.at_level(logging.ERROR, logger='pysoa.server'):
         server.handle_next_request()
-        transport.send_failures = []
+        transport.send_failures.clear()
         server.handle_next_request()
 
-    assert transport.sent == [2]
+    assert _sent_ids(transport) == [2]
     assert any(
         'Could not send the response to request 1' in r.getMessage() and str(failure) in r.getMessage()
         for r in caplog.records

@@ -9,11 +9,11 @@ from conformity import fields
 from pysoa.client import Client
 from pysoa.client.errors import ImproperlyConfigured
 from pysoa.client.settings import ClientSettings
-from pysoa.common.transport.base import ClientTransport, ReceivedMessage
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.types import ActionRequest
 from pysoa.server.action import Action
 from pysoa.server.server import Server
+from pysoa.test.mock_transport import mock_transport_settings
 
 LOCAL = 'pysoa.common.transport.local:LocalClientTransport'
 
@@ -185,27 +185,9 @@ def test_a_job_that_is_not_a_dict_is_a_type_error(client: Client) -> None:
 # The receive timeout message
 
 
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
-class SilentTransport(ClientTransport):
-    """Sends nowhere and times out every receive, like the Redis transport when the service is down."""
-
-    receive_timeout_in_seconds = 4
-
-    def send_request_message(
-        self,
-        request_id: int,
-        meta: dict[str, Any],
-        body: dict[str, Any],
-        message_expiry_in_seconds: int | None = None,
-    ) -> None:
-        pass
-
-    def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
-        raise MessageReceiveTimeout(f'No message received for service {self.service_name}')
-
-
 def _silent_client() -> Client:
-    return Client({'quiet': {'transport': {'path': f'{__name__}:SilentTransport'}}})
+    """Its requests are never answered, so every receive times out, as over Redis when the service is down."""
+    return Client({'quiet': mock_transport_settings(lambda request: None, receive_timeout_in_seconds=4)})
 
 
 def test_a_receive_timeout_says_how_long_it_waited() -> None:

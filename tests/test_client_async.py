@@ -1,7 +1,6 @@
 """The awaitable twins of the client's blocking calls."""
 
 import asyncio
-import collections
 import inspect
 import threading
 from typing import Any
@@ -12,10 +11,10 @@ from conformity import fields
 from pysoa.client import Client
 from pysoa.client.errors import CallActionError, ImproperlyConfigured
 from pysoa.common.errors import Error
-from pysoa.common.transport.base import ClientTransport, ReceivedMessage
 from pysoa.server.action import Action
 from pysoa.server.errors import ActionError
 from pysoa.server.server import Server
+from pysoa.test.mock_transport import MockHandler, MockRequest, mock_transport_settings
 
 
 class EchoAction(Action):
@@ -35,37 +34,26 @@ class EchoServer(Server):
     action_class_map = {'echo': EchoAction, 'fail': FailAction}
 
 
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({'parties': fields.Integer()}))
-class RendezvousTransport(ClientTransport):
-    """An out-of-process style transport: replies per thread, and the first `parties` sends wait for each
-    other, so the calls complete only if they really run at the same time."""
+def rendezvous(parties: int) -> MockHandler:
+    """Answers as an out-of-process service would, naming the sending thread; the first `parties` sends wait for
+    each other, so the calls complete only if they really run at the same time."""
+    barrier = threading.Barrier(parties)
+    lock = threading.Lock()
+    sends_to_hold = [parties]
 
-    def __init__(self, service_name: str, metrics: Any, parties: int) -> None:
-        super().__init__(service_name, metrics)
-        self.barrier = threading.Barrier(parties)
-        self.lock = threading.Lock()
-        self.sends_to_hold = parties
-        self.replies: dict[int, collections.deque[ReceivedMessage]] = collections.defaultdict(collections.deque)
-
-    def send_request_message(
-        self,
-        request_id: int,
-        meta: dict[str, Any],
-        body: dict[str, Any],
-        message_expiry_in_seconds: int | None = None,
-    ) -> None:
-        with self.lock:
-            hold = self.sends_to_hold > 0
-            self.sends_to_hold -= 1
+    def handler(request: MockRequest) -> dict[str, Any]:
+        with lock:
+            hold = sends_to_hold[0] > 0
+            sends_to_hold[0] -= 1
         if hold:
-            self.barrier.wait(timeout=10)
+            barrier.wait(timeout=10)
         thread = threading.get_ident()
-        actions = [{'action': a['action'], 'body': {'echo': a['body'], 'thread': thread}} for a in body['actions']]
-        self.replies[thread].append(ReceivedMessage(request_id, meta, {'context': body['context'], 'actions': actions}))
+        actions = [
+            {'action': a['action'], 'body': {'echo': a['body'], 'thread': thread}} for a in request.body['actions']
+        ]
+        return {'context': request.body['context'], 'actions': actions}
 
-    def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
-        queue = self.replies[threading.get_ident()]
-        return queue.popleft() if queue else ReceivedMessage(None, None, None)
+    return handler
 
 
 def local_client() -> Client:
@@ -82,9 +70,7 @@ def local_client() -> Client:
 
 
 def remote_client(parties: int) -> Client:
-    return Client(
-        {'remote': {'transport': {'path': f'{__name__}:RendezvousTransport', 'kwargs': {'parties': parties}}}}
-    )
+    return Client({'remote': mock_transport_settings(rendezvous(parties))})
 
 
 def test_twins_have_the_blocking_signatures() -> None:

@@ -11,13 +11,14 @@ from pysoa.client import Client
 from pysoa.client.errors import CallActionError, CallJobError, ImproperlyConfigured, PySOAClientError
 from pysoa.client.handler import ServiceHandler
 from pysoa.common.errors import Error
-from pysoa.common.transport.base import ClientTransport, ReceivedMessage
+from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError
 from pysoa.common.transport.local import LocalClientTransport
 from pysoa.common.types import ActionRequest, ActionResponse, JobResponse
 from pysoa.server.action import Action
 from pysoa.server.errors import ActionError, JobError
 from pysoa.server.server import Server
+from pysoa.test.mock_transport import MockClientTransport, MockRequest, MockResponse, mock_transport_settings
 from pysoa.version import __version_info__
 
 LOCAL = 'pysoa.common.transport.local:LocalClientTransport'
@@ -90,34 +91,12 @@ class RecordingLocalTransport(LocalClientTransport):
         super().send_request_message(request_id, meta, body, message_expiry_in_seconds)
 
 
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
-class SendErrorTransport(ClientTransport):
-    def send_request_message(
-        self,
-        request_id: int,
-        meta: dict[str, Any],
-        body: dict[str, Any],
-        message_expiry_in_seconds: int | None = None,
-    ) -> None:
-        raise MessageSendError('cannot send')
-
-    def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
-        raise AssertionError('nothing was sent, so nothing may be received')
+def send_error(request: MockRequest) -> MockResponse:
+    raise MessageSendError('cannot send')
 
 
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
-class ReceiveErrorTransport(ClientTransport):
-    def send_request_message(
-        self,
-        request_id: int,
-        meta: dict[str, Any],
-        body: dict[str, Any],
-        message_expiry_in_seconds: int | None = None,
-    ) -> None:
-        pass
-
-    def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
-        raise MessageReceiveError('cannot receive')
+def receive_error(request: MockRequest) -> MockResponse:
+    return MessageReceiveError('cannot receive')
 
 
 # Calling one action
@@ -333,8 +312,8 @@ def test_transport_errors_propagate_or_are_returned_in_place() -> None:
     client = Client(
         {
             'echo': local(EchoServer),
-            'send_fails': {'transport': {'path': f'{__name__}:SendErrorTransport'}},
-            'receive_fails': {'transport': {'path': f'{__name__}:ReceiveErrorTransport'}},
+            'send_fails': mock_transport_settings(send_error),
+            'receive_fails': mock_transport_settings(receive_error),
         }
     )
     jobs = [
@@ -357,6 +336,9 @@ def test_transport_errors_propagate_or_are_returned_in_place() -> None:
     assert isinstance(results[2], MessageReceiveError)
     assert results[3].actions[0].body['body'] == {'n': 3}
     assert results[4] is results[2]
+    send_fails = client._get_handler('send_fails').transport
+    assert isinstance(send_fails, MockClientTransport)
+    assert send_fails.received == []  # nothing was sent, so nothing was received
 
 
 # Low-level send and receive

@@ -6,22 +6,24 @@ The database is SQLite, and also PostgreSQL (127.0.0.1:5432, database `test`) wh
 """
 
 import importlib.util
-import os
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from examples.echo_client import client_settings
-from examples.service_process import PROJECT_ROOT, EchoServiceProcess, wait_until
 from pysoa.client import Client
 from pysoa.server.django import integration
+from pysoa.test.service_process import ServiceProcess
+from pysoa.test.waiting import wait_until
+from tests.conftest import StartService
+from tests.paths import PROJECT_ROOT
 
 
 def _postgres_available() -> bool:
@@ -217,10 +219,8 @@ DJANGO_SERVICE = {
 
 
 @pytest.fixture
-def django_service_factory(redis_url: str, tmp_path: Path) -> Iterator[Callable[[str], EchoServiceProcess]]:
-    started: list[EchoServiceProcess] = []
-
-    def start(backend: str) -> EchoServiceProcess:
+def django_service_factory(start_service: StartService, tmp_path: Path) -> Callable[[str], ServiceProcess]:
+    def start(backend: str) -> ServiceProcess:
         package = tmp_path / 'django_probe'
         package.mkdir()
         for name, content in DJANGO_SERVICE.items():
@@ -228,29 +228,21 @@ def django_service_factory(redis_url: str, tmp_path: Path) -> Iterator[Callable[
             if name == 'settings.py':
                 text = text.format(database=_database(backend, tmp_path))
             (package / name).write_text(text)
-        service = EchoServiceProcess(
-            redis_url,
-            workers=2,
+        return start_service(
+            2,
             module='django_probe',
             settings='django_probe.settings',  # passed as -s: the Django settings module
-            env={
-                'PYTHONPATH': os.pathsep.join([str(tmp_path), str(PROJECT_ROOT), os.environ.get('PYTHONPATH', '')]),
-                'DJANGO_SETTINGS_MODULE': '',
-                'PROBE_TABLE': f'pysoa_probe_{uuid.uuid4().hex}',
-            },
+            python_path=[str(tmp_path)],
+            env={'DJANGO_SETTINGS_MODULE': '', 'PROBE_TABLE': f'pysoa_probe_{uuid.uuid4().hex}'},
+            wait_for_workers=False,
         )
-        started.append(service)
-        return service.start()
 
-    yield start
-    for service in started:
-        service.stop(timeout=20)
-        service.cleanup()
+    return start
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_a_django_service_runs_with_django_main(
-    django_service_factory: Callable[[str], EchoServiceProcess], redis_url: str, backend: str
+    django_service_factory: Callable[[str], ServiceProcess], redis_url: str, backend: str
 ) -> None:
     service = django_service_factory(backend)
     client = Client({'django_probe': client_settings(redis_url)})

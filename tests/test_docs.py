@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 
 from examples.echo_client import client_settings
-from examples.service_process import PROJECT_ROOT, EchoServiceProcess, wait_until
 from pysoa.client import Client
 from pysoa.common.transport.redis_gateway import constants
 from pysoa.server.settings import ServerSettings
 from pysoa.test.server import ServerTestCase
+from pysoa.test.waiting import wait_until
+from tests.conftest import StartService
+from tests.paths import PROJECT_ROOT
 
 README = PROJECT_ROOT / 'README.rst'
 DOCS = PROJECT_ROOT / 'docs'
@@ -65,7 +67,9 @@ def test_the_readme_commands_name_real_extras_and_modules() -> None:
     assert (PROJECT_ROOT / 'examples' / 'demo.py').is_file()
 
 
-def test_the_readme_service_settings_and_client_work_as_written(redis_url: str, tmp_path: Path) -> None:
+def test_the_readme_service_settings_and_client_work_as_written(
+    redis_url: str, tmp_path: Path, start_service: StartService
+) -> None:
     # The README's three blocks, saved where it says, with only the Redis address changed (never the shared one).
     package = tmp_path / 'math_service'
     package.mkdir()
@@ -76,14 +80,13 @@ def test_the_readme_service_settings_and_client_work_as_written(redis_url: str, 
     client_code = block_with(README, 'from pysoa.client import Client')
     assert README_REDIS_URL in client_code
 
-    service = EchoServiceProcess(
-        redis_url,
-        workers=2,  # the README's `--fork 4`, smaller
+    service = start_service(
+        2,  # the README's `--fork 4`, smaller
         module='math_service',
         settings='math_service.settings',
-        env={'PYTHONPATH': os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)])},
+        python_path=[str(tmp_path)],
+        wait_for_workers=False,
     )
-    service.start()
     try:
         namespace: dict[str, Any] = {}
 
@@ -134,6 +137,12 @@ def test_the_testing_guide_example_passes() -> None:
             case.teardown_method()
 
 
+def test_the_mock_transport_example_passes() -> None:
+    namespace: dict[str, Any] = {}
+    exec(block_with(DOCS / 'testing.rst', 'mock_transport_settings(user_service)'), namespace)
+    assert namespace['client'].call_action('user', 'get_user', {'id': 2}).body == {'id': 2, 'name': 'Ada'}
+
+
 def _documented_options() -> list[str]:
     table = (DOCS / 'operations.rst').read_text().split('Running a service', 1)[1].split('Signals:', 1)[0]
     return re.findall(r'``(-[-\w]+)', table)
@@ -155,34 +164,33 @@ def test_every_documented_command_line_option_is_accepted() -> None:
         assert option in help_text.stdout, (option, help_text.stdout)
 
 
-def _first_start_line(redis_url: str, tmp_path: Path, extra_args: list[str]) -> str:
+def _first_start_line(start_service: StartService, tmp_path: Path, extra_args: list[str]) -> str:
     # The echo service's settings without their `logging`, so that the server's default logging applies.
     (tmp_path / 'default_logging_settings.py').write_text(
         'from examples.echo_service.settings import SOA_SERVER_SETTINGS as _ECHO\n'
         "SOA_SERVER_SETTINGS = {key: value for key, value in _ECHO.items() if key != 'logging'}\n"
     )
-    service = EchoServiceProcess(
-        redis_url,
-        workers=1,
+    service = start_service(
+        1,
         settings='default_logging_settings',
         extra_args=extra_args,
-        env={'PYTHONPATH': os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)])},
+        python_path=[str(tmp_path)],
+        wait_for_workers=False,
     )
-    with service:
-        assert wait_until(lambda: 'server starting up' in service.output(), timeout=30), service.output()
+    assert wait_until(lambda: 'server starting up' in service.output(), timeout=30), service.output()
+    service.stop()
     lines = [line for line in service.output().splitlines() if 'server starting up' in line]
-    service.cleanup()
     return lines[0]
 
 
-def test_log_format_text_gives_plain_lines(redis_url: str, tmp_path: Path) -> None:
-    line = _first_start_line(redis_url, tmp_path, ['--log-format', 'text'])
+def test_log_format_text_gives_plain_lines(start_service: StartService, tmp_path: Path) -> None:
+    line = _first_start_line(start_service, tmp_path, ['--log-format', 'text'])
     assert not line.lstrip().startswith('{'), line
     assert ' INFO ' in line
 
 
-def test_log_format_json_is_the_default(redis_url: str, tmp_path: Path) -> None:
-    record = json.loads(_first_start_line(redis_url, tmp_path, []))
+def test_log_format_json_is_the_default(start_service: StartService, tmp_path: Path) -> None:
+    record = json.loads(_first_start_line(start_service, tmp_path, []))
     assert record['level'] == 'INFO'
     assert record['service_name'] == 'echo'
     assert datetime.datetime.fromisoformat(record['timestamp']).tzinfo is not None  # RFC 3339: with its offset

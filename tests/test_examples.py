@@ -11,9 +11,10 @@ import pytest
 
 from examples import demo
 from examples.echo_client import make_client, run_tour, wait_until_ready
-from examples.service_process import PROJECT_ROOT, EchoServiceProcess
 from pysoa.client import Client
 from pysoa.client.errors import CallActionError
+from tests.conftest import StartService
+from tests.paths import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -122,20 +123,20 @@ def test_the_demo_says_what_to_install_when_there_is_no_redis(capsys: pytest.Cap
     assert 'PYSOA_REDIS_URL=' in output
 
 
-def test_the_client_script_against_a_running_service(redis_url: str, tmp_path: Path) -> None:
-    with EchoServiceProcess(redis_url, workers=2, log_path=str(tmp_path / 'service.log')) as service:
-        wait_until_ready(make_client(redis_url), timeout=30)
-        result = _run_module('examples.echo_client', {'PYSOA_REDIS_URL': redis_url})
-        assert result.returncode == 0, result.stdout + result.stderr + service.output()
+def test_the_client_script_against_a_running_service(redis_url: str, start_service: StartService) -> None:
+    service = start_service(2, wait_for_workers=False)
+    wait_until_ready(make_client(redis_url), timeout=30)
+    result = _run_module('examples.echo_client', {'PYSOA_REDIS_URL': redis_url})
+    assert result.returncode == 0, result.stdout + result.stderr + service.output()
     _assert_tour_output(result.stdout)
     assert 'All calls succeeded.' in result.stdout
 
 
-def test_the_tour_in_process(redis_url: str, tmp_path: Path) -> None:
-    with EchoServiceProcess(redis_url, workers=2, log_path=str(tmp_path / 'service.log')):
-        client = make_client(redis_url)
-        wait_until_ready(client, timeout=30)
-        output = tmp_path / 'tour.txt'
-        with output.open('w') as out:
-            run_tour(client, out)
+def test_the_tour_in_process(redis_url: str, tmp_path: Path, start_service: StartService) -> None:
+    start_service(2, wait_for_workers=False)
+    client = make_client(redis_url)
+    wait_until_ready(client, timeout=30)
+    output = tmp_path / 'tour.txt'
+    with output.open('w') as out:
+        run_tour(client, out)
     _assert_tour_output(output.read_text())

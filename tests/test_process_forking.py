@@ -3,36 +3,13 @@
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from examples.echo_client import make_client
-from examples.service_process import EchoServiceProcess, wait_until
 from pysoa.client import Client
-
-ServiceFactory = Callable[..., EchoServiceProcess]
-
-
-@pytest.fixture
-def start_service(redis_url: str, tmp_path: Path) -> Iterator[ServiceFactory]:
-    """Start the echo service (stopped, by PID, after the test); its heartbeat files tell when workers serve."""
-    started: list[EchoServiceProcess] = []
-
-    def start(workers: int = 2, extra_args: tuple[str, ...] = ()) -> EchoServiceProcess:
-        heartbeats = tmp_path / f'heartbeats-{len(started)}'
-        heartbeats.mkdir()
-        service = EchoServiceProcess(redis_url, workers=workers, extra_args=extra_args, heartbeat_dir=str(heartbeats))
-        started.append(service)
-        service.start()
-        service.wait_for_workers()
-        return service
-
-    yield start
-    for service in started:
-        service.stop(timeout=10)
-        service.cleanup()
+from pysoa.test.waiting import wait_until
+from tests.conftest import StartService
 
 
 @pytest.fixture
@@ -45,7 +22,7 @@ def _serving_pids(client: Client, calls: int = 6) -> set[int]:
     return {response.body['pid'] for response in responses}
 
 
-def test_two_workers_serve_in_parallel(start_service: ServiceFactory, client: Client) -> None:
+def test_two_workers_serve_in_parallel(start_service: StartService, client: Client) -> None:
     service = start_service(workers=2)
     workers = service.wait_for_workers()
     assert set(workers) == {1, 2}
@@ -61,7 +38,7 @@ def test_two_workers_serve_in_parallel(start_service: ServiceFactory, client: Cl
     assert numbers <= {1, 2}
 
 
-def test_a_killed_worker_is_respawned_and_the_new_one_serves(start_service: ServiceFactory, client: Client) -> None:
+def test_a_killed_worker_is_respawned_and_the_new_one_serves(start_service: StartService, client: Client) -> None:
     service = start_service(workers=2)
     before = service.wait_for_workers()
 
@@ -77,7 +54,7 @@ def test_a_killed_worker_is_respawned_and_the_new_one_serves(start_service: Serv
 
 
 def test_with_no_respawn_dead_workers_stay_dead_and_the_parent_exits_with_the_last(
-    start_service: ServiceFactory, client: Client
+    start_service: StartService, client: Client
 ) -> None:
     service = start_service(workers=2, extra_args=('--no-respawn',))
     workers = service.wait_for_workers()
@@ -91,7 +68,7 @@ def test_with_no_respawn_dead_workers_stay_dead_and_the_parent_exits_with_the_la
     assert service.wait(timeout=10) == 0
 
 
-def test_a_worker_that_keeps_crashing_is_given_up(start_service: ServiceFactory, client: Client) -> None:
+def test_a_worker_that_keeps_crashing_is_given_up(start_service: StartService, client: Client) -> None:
     service = start_service(workers=2)
     for _ in range(3):  # three crashes in quick succession: each one respawned
         pid = service.wait_for_workers()[1]

@@ -6,31 +6,25 @@ each worker keeps a heartbeat file while it lives.
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from examples.echo_client import make_client
-from examples.service_process import EchoServiceProcess, wait_until
 from pysoa.common.constants import ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_JOB_TIMEOUT
+from pysoa.test.service_process import ServiceProcess
+from pysoa.test.waiting import wait_until
+from tests.conftest import StartService
 
 
 @pytest.fixture
-def service(redis_url: str, tmp_path: Path) -> Iterator[EchoServiceProcess]:
+def service(start_service: StartService) -> ServiceProcess:
     # The idle receive (1 s in the example settings) must end well before the harakiri timeout.
     env = {'ECHO_HARAKIRI_TIMEOUT': '2', 'ECHO_HARAKIRI_SHUTDOWN_GRACE': '2'}
-    service = EchoServiceProcess(redis_url, workers=2, env=env, heartbeat_dir=str(tmp_path))
-    service.start()
-    service.wait_for_workers()
-    yield service
-    service.stop(timeout=10)
-    service.cleanup()
+    return start_service(2, env=env, stop_timeout=10)
 
 
-def test_a_stuck_job_gets_a_timeout_error_and_its_worker_is_replaced(
-    service: EchoServiceProcess, redis_url: str
-) -> None:
+def test_a_stuck_job_gets_a_timeout_error_and_its_worker_is_replaced(service: ServiceProcess, redis_url: str) -> None:
     client = make_client(redis_url)
     before = service.wait_for_workers()
 
@@ -49,9 +43,9 @@ def test_a_stuck_job_gets_a_timeout_error_and_its_worker_is_replaced(
     assert client.call_action('echo', 'square', {'number': 3}).body == {'square': 9}
 
 
-def test_each_worker_keeps_a_heartbeat_file_and_removes_it_when_it_stops(
-    service: EchoServiceProcess, tmp_path: Path
-) -> None:
+def test_each_worker_keeps_a_heartbeat_file_and_removes_it_when_it_stops(service: ServiceProcess) -> None:
+    assert service.heartbeat_dir is not None
+    tmp_path = Path(service.heartbeat_dir)
     workers = service.wait_for_workers()
     files = {number: tmp_path / f'hb-{number}-{pid}' for number, pid in workers.items()}
     first_beats = {number: float(path.read_text() or 0) for number, path in files.items()}

@@ -2,14 +2,16 @@
 
 import signal
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from examples.echo_client import client_settings
-from examples.service_process import PROJECT_ROOT, EchoServiceProcess, wait_until
 from pysoa.client import Client
+from pysoa.test.service_process import ServiceProcess
+from pysoa.test.waiting import wait_until
+from tests.conftest import StartService
 
 PROBE_FILES = {
     '__init__.py': '',
@@ -65,31 +67,25 @@ def _version(client: Client) -> str | None:
 
 
 @pytest.fixture
-def start_probe(redis_url: str, probe_package: Path) -> Iterator[Callable[[int], EchoServiceProcess]]:
-    started: list[EchoServiceProcess] = []
-
-    def start(workers: int) -> EchoServiceProcess:
-        service = EchoServiceProcess(
-            redis_url,
-            workers=workers,
+def start_probe(start_service: StartService, probe_package: Path) -> Callable[[int], ServiceProcess]:
+    def start(workers: int) -> ServiceProcess:
+        return start_service(
+            workers,
             module='reload_probe',
             settings='reload_probe.settings',
             extra_args=['--use-file-watcher', 'reload_probe'],
+            python_path=[str(probe_package.parent)],
             # Stale bytecode could outlive an edit made within the same second, so none is written.
-            env={'PYTHONPATH': f'{probe_package.parent}:{PROJECT_ROOT}', 'PYTHONDONTWRITEBYTECODE': '1'},
+            env={'PYTHONDONTWRITEBYTECODE': '1'},
+            wait_for_workers=False,
         )
-        started.append(service)
-        return service.start()
 
-    yield start
-    for service in started:
-        service.stop(timeout=20)
-        service.cleanup()
+    return start
 
 
 @pytest.mark.parametrize('workers', [1, 2], ids=['single-process', 'forked'])
 def test_editing_a_watched_module_reloads_the_service(
-    start_probe: Callable[[int], EchoServiceProcess], probe_package: Path, redis_url: str, workers: int
+    start_probe: Callable[[int], ServiceProcess], probe_package: Path, redis_url: str, workers: int
 ) -> None:
     service = start_probe(workers)
     client = Client({'reload_probe': client_settings(redis_url)})

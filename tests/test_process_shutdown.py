@@ -3,37 +3,16 @@
 import signal
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from examples.echo_client import make_client
-from examples.service_process import EchoServiceProcess, wait_until
 from pysoa.client import Client
+from pysoa.test.waiting import wait_until
+from tests.conftest import StartService
 
 QUEUE = 'pysoa:service.echo'
-
-ServiceFactory = Callable[..., EchoServiceProcess]
-
-
-@pytest.fixture
-def start_service(redis_url: str, tmp_path: Path) -> Iterator[ServiceFactory]:
-    started: list[EchoServiceProcess] = []
-
-    def start(workers: int) -> EchoServiceProcess:
-        heartbeats = tmp_path / f'heartbeats-{len(started)}'
-        heartbeats.mkdir()
-        service = EchoServiceProcess(redis_url, workers=workers, heartbeat_dir=str(heartbeats))
-        started.append(service)
-        service.start()
-        service.wait_for_workers()
-        return service
-
-    yield start
-    for service in started:
-        service.stop(timeout=10)
-        service.cleanup()
 
 
 @pytest.fixture
@@ -49,7 +28,7 @@ def _send_sleeps(client: Client, count: int, seconds: float) -> list[int]:
 
 @pytest.mark.parametrize('workers', [1, 2], ids=['single-process', 'forked'])
 def test_sigterm_lets_running_jobs_finish_and_pulls_nothing_more(
-    start_service: ServiceFactory, redis_url: str, queue_length: Callable[[], int], workers: int
+    start_service: StartService, redis_url: str, queue_length: Callable[[], int], workers: int
 ) -> None:
     service = start_service(workers)
     client = make_client(redis_url)
@@ -72,7 +51,7 @@ def test_sigterm_lets_running_jobs_finish_and_pulls_nothing_more(
 
 @pytest.mark.parametrize('workers', [1, 2], ids=['single-process', 'forked'])
 def test_a_second_sigterm_forces_exit_without_waiting_for_the_job(
-    start_service: ServiceFactory, redis_url: str, queue_length: Callable[[], int], workers: int
+    start_service: StartService, redis_url: str, queue_length: Callable[[], int], workers: int
 ) -> None:
     service = start_service(workers)
     client = make_client(redis_url)

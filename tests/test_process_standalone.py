@@ -8,7 +8,7 @@ import importlib
 import os
 import signal
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 from unittest import mock
@@ -170,6 +170,25 @@ def test_respawn_policy_gives_up_after_three_respawns_in_15_seconds_or_eight_in_
     assert policy.refusal(67.0) is None
 
 
+class _Monitors:
+    """The worker monitor threads, as each first asks for a process: a test can wait for one to be done."""
+
+    def __init__(self) -> None:
+        self.threads: dict[int, threading.Thread] = {}
+        self.seen = {index: threading.Event() for index in (1, 2, 3)}
+
+    def saw(self, index: int) -> None:
+        self.threads.setdefault(index, threading.current_thread())
+        self.seen[index].set()
+
+    def join(self, *indexes: int) -> None:
+        """Wait until the monitors of these worker slots are done (the policy gave up on them)."""
+        for index in indexes:
+            assert self.seen[index].wait(timeout=10)
+            self.threads[index].join(timeout=10)
+            assert not self.threads[index].is_alive()
+
+
 def test_crashing_workers_are_respawned_until_the_policy_gives_up_and_a_signal_stops_the_rest(
     standalone: ModuleType, argv: list[str], restore_signals: None
 ) -> None:
@@ -177,6 +196,7 @@ def test_crashing_workers_are_respawned_until_the_policy_gives_up_and_a_signal_s
     server_getter = mock.MagicMock()
     argv += ['-f', '3']
     created: dict[int, list[mock.MagicMock]] = {1: [], 2: [], 3: []}
+    monitors = _Monitors()
 
     freezer = freezegun.freeze_time()
     # Monitor threads must see the frozen clock too (freezegun ignores calls made under `threading` by default).
@@ -187,21 +207,25 @@ def test_crashing_workers_are_respawned_until_the_policy_gives_up_and_a_signal_s
             index = args[0]
             process = mock.MagicMock(name=name)
             created[index].append(process)
+            monitors.saw(index)
             if index == 1:
                 if len(created[1]) == 1:
-                    time.sleep(1.0)  # let workers 2 and 3 exhaust their respawns first
+                    monitors.join(2, 3)  # workers 2 and 3 exhaust their respawns first
                 if len(created[1]) < 5:
                     process.join.side_effect = lambda: frozen.tick(datetime.timedelta(seconds=20))
                 else:
+                    # The handler runs in the main thread and terminates this process; its join returns after that.
+                    terminated = threading.Event()
+                    process.terminate.side_effect = lambda: terminated.set()
 
                     def stop_everything() -> None:
                         os.kill(os.getpid(), signal.SIGTERM)
-                        time.sleep(0.3)  # the handler runs in the main thread meanwhile
+                        assert terminated.wait(timeout=10)
 
                     process.join.side_effect = stop_everything
             elif index == 3:
                 if len(created[3]) == 1:
-                    time.sleep(0.3)  # after worker 2's quick deaths
+                    monitors.join(2)  # after worker 2's quick deaths
                 process.join.side_effect = lambda: frozen.tick(datetime.timedelta(seconds=6))
             return process
 

@@ -20,6 +20,7 @@ from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.core import RedisTransportServerCore
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary, get_free_port
+from tests.ci import unavailable
 
 JOB = {'control': {'continue_on_error': False}, 'context': {'correlation_id': 'c', 'switches': []}, 'actions': []}
 
@@ -149,7 +150,7 @@ def test_db_in_url_is_honoured(redis_server: RedisServerProcess) -> None:
 @pytest.fixture(scope='module')
 def three_servers() -> Iterator[list[RedisServerProcess]]:
     if find_redis_server_binary() is None:
-        pytest.skip('no redis-server')
+        unavailable('no redis-server')
     servers = [RedisServerProcess() for _ in range(3)]
     try:
         for server in servers:
@@ -214,13 +215,13 @@ def test_requests_spread_over_hosts_and_replies_placed_by_hash(
 # ---- security and sockets
 
 
-def _start_or_skip(extra_args: tuple[str, ...]) -> RedisServerProcess:
+def _start_server(extra_args: tuple[str, ...]) -> RedisServerProcess:
     if find_redis_server_binary() is None:
-        pytest.skip('no redis-server')
+        unavailable('no redis-server')
     try:
         return RedisServerProcess(extra_args=extra_args).start()
     except RedisServerError as error:
-        pytest.skip(f'this redis-server cannot do it: {error}')
+        unavailable(f'this redis-server cannot do it: {error}')
 
 
 def round_trip(settings: dict[str, Any], service: str) -> None:
@@ -236,7 +237,7 @@ def round_trip(settings: dict[str, Any], service: str) -> None:
 def test_acl_user_and_unix_socket() -> None:
     directory = tempfile.mkdtemp(prefix='pysoa-acl-')
     socket_path = str(Path(directory) / 'redis.sock')
-    server = _start_or_skip(
+    server = _start_server(
         (
             '--user',
             'default',
@@ -289,7 +290,7 @@ def test_acl_user_and_unix_socket() -> None:
 
 def test_tls_with_rediss_url() -> None:
     if shutil.which('openssl') is None:
-        pytest.skip('no openssl to make a certificate')
+        unavailable('no openssl to make a certificate')
     directory = tempfile.mkdtemp(prefix='pysoa-tls-')
     try:
         cert, key = str(Path(directory) / 'cert.pem'), str(Path(directory) / 'key.pem')
@@ -315,7 +316,7 @@ def test_tls_with_rediss_url() -> None:
             timeout=60,
         )
         tls_port = get_free_port()
-        server = _start_or_skip(
+        server = _start_server(
             (
                 '--tls-port',
                 str(tls_port),

@@ -5,9 +5,10 @@ shared by the module, so the failover test comes last.
 During the failover only transient transport errors may surface, and traffic resumes without restarts.
 """
 
+import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,17 +21,11 @@ from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisC
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary
+from pysoa.test.waiting import wait_until
+from tests.ci import unavailable
 
 MASTER_NAME = 'pysoa-test-master'
 JOB = {'control': {'continue_on_error': False}, 'context': {'correlation_id': 'c', 'switches': []}, 'actions': []}
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f'timed out after {timeout} s waiting for {what}')
-        time.sleep(0.05)  # polling external processes, which offer nothing to block on
 
 
 class SentinelCluster:
@@ -47,7 +42,8 @@ class SentinelCluster:
         self.replica.start()
         replica = redis.Redis(host=self.replica.host, port=self.replica.port)
         try:
-            wait_for(lambda: replica.info('replication').get('master_link_status') == 'up', 15, 'replication')
+            if not wait_until(lambda: replica.info('replication').get('master_link_status') == 'up', 15):
+                raise AssertionError('timed out after 15 s waiting for replication')
         finally:
             replica.close()
         for _ in range(3):
@@ -61,7 +57,8 @@ class SentinelCluster:
                 command('SENTINEL', 'SET', MASTER_NAME, 'failover-timeout', '10000')
         for sentinel in self.sentinels:
             with self.connect(sentinel) as sentinel_connection:
-                wait_for(lambda: self._knows_replica(sentinel_connection), 20, 'the Sentinels to discover the replica')
+                if not wait_until(lambda: self._knows_replica(sentinel_connection), 20):
+                    raise AssertionError('timed out after 20 s waiting for the Sentinels to discover the replica')
 
     @staticmethod
     def connect(server: RedisServerProcess) -> 'redis.Redis':
@@ -95,13 +92,13 @@ class SentinelCluster:
 @pytest.fixture(scope='module')
 def cluster() -> Iterator[SentinelCluster]:
     if find_redis_server_binary() is None:
-        pytest.skip('no redis-server')
+        unavailable('no redis-server')
     cluster = SentinelCluster()
     try:
         cluster.start()
     except RedisServerError as error:
         cluster.stop()
-        pytest.skip(f'cannot run Sentinel: {error}')
+        unavailable(f'cannot run Sentinel: {error}')
     except BaseException:
         cluster.stop()
         raise
@@ -144,63 +141,70 @@ def test_unknown_service_gives_up_after_the_retries(cluster: SentinelCluster) ->
     assert time.monotonic() - start < 5
 
 
-def test_failover_under_traffic(cluster: SentinelCluster) -> None:
-    stop = threading.Event()
-    served: list[int] = []
-    answered: list[tuple[float, int]] = []
-    transient: list[str] = []
-    fatal: list[BaseException] = []
+@dataclasses.dataclass
+class Traffic:
+    """Requests flowing through the cluster from one client thread to one server thread, and what they met."""
 
-    def serve() -> None:
-        server = RedisServerTransport('failover', noop_metrics, **settings(cluster))
-        while not stop.is_set():
+    cluster: SentinelCluster
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    served: list[int] = dataclasses.field(default_factory=list)
+    answered: list[tuple[float, int]] = dataclasses.field(default_factory=list)
+    transient: list[str] = dataclasses.field(default_factory=list)
+    fatal: list[BaseException] = dataclasses.field(default_factory=list)
+
+    def serve(self) -> None:
+        server = RedisServerTransport('failover', noop_metrics, **settings(self.cluster))
+        while not self.stop.is_set():
             try:
                 request_id, meta, _ = server.receive_request_message()
                 assert request_id is not None and meta is not None
                 server.send_response_message(request_id, meta, {'errors': [], 'context': {}, 'actions': []})
-                served.append(request_id)
+                self.served.append(request_id)
             except MessageReceiveTimeout:
                 continue
             except TransientPySOATransportError as error:
-                transient.append(f'server: {error!r}')
-                time.sleep(0.1)  # the server loop backs off on transient errors, as the real one does
+                self.transient.append(f'server: {error!r}')
+                self.stop.wait(0.1)  # the server loop backs off on transient errors, as the real one does
             except BaseException as error:
-                fatal.append(error)
+                self.fatal.append(error)
                 return
 
-    def call() -> None:
-        client = RedisClientTransport('failover', noop_metrics, **settings(cluster))
+    def call(self) -> None:
+        client = RedisClientTransport('failover', noop_metrics, **settings(self.cluster))
         request_id = 0
-        while not stop.is_set():
+        while not self.stop.is_set():
             request_id += 1
             try:
                 client.send_request_message(request_id, {}, JOB, message_expiry_in_seconds=5)
                 response = client.receive_response_message(2)
                 if response.request_id == request_id:
-                    answered.append((time.monotonic(), request_id))
+                    self.answered.append((time.monotonic(), request_id))
             except TransientPySOATransportError as error:  # includes timeouts: a request lost in the failover
-                transient.append(f'client: {error!r}')
+                self.transient.append(f'client: {error!r}')
                 # A fresh transport (and reply queue) so late answers to lost requests cannot confuse it.
-                client = RedisClientTransport('failover', noop_metrics, **settings(cluster))
+                client = RedisClientTransport('failover', noop_metrics, **settings(self.cluster))
             except BaseException as error:
-                fatal.append(error)
+                self.fatal.append(error)
                 return
 
-    threads = [threading.Thread(target=serve, daemon=True), threading.Thread(target=call, daemon=True)]
+
+def test_failover_under_traffic(cluster: SentinelCluster) -> None:
+    traffic = Traffic(cluster)
+    answered, fatal, stop = traffic.answered, traffic.fatal, traffic.stop
+
+    threads = [threading.Thread(target=traffic.serve, daemon=True), threading.Thread(target=traffic.call, daemon=True)]
     for thread in threads:
         thread.start()
     try:
-        wait_for(lambda: len(answered) >= 20 or bool(fatal), 20, 'traffic before the failover')
+        assert wait_until(lambda: len(answered) >= 20 or bool(fatal), 20), 'no traffic before the failover'
         old_port = cluster.master_port()
         assert cluster.replica is not None
         cluster.failover()
-        wait_for(lambda: cluster.master_port() != old_port or bool(fatal), 30, 'the failover')
+        assert wait_until(lambda: cluster.master_port() != old_port or bool(fatal), 30), 'no failover'
         assert cluster.master_port() == cluster.replica.port
         switched_at = time.monotonic()
-        wait_for(
-            lambda: sum(1 for at, _ in answered if at > switched_at) >= 20 or bool(fatal),
-            30,
-            'traffic after the failover',
+        assert wait_until(lambda: sum(1 for at, _ in answered if at > switched_at) >= 20 or bool(fatal), 30), (
+            'no traffic after the failover'
         )
     finally:
         stop.set()

@@ -7,6 +7,7 @@ import pytest
 import redis
 
 from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary
+from tests.ci import unavailable
 
 
 def test_fixture_server_is_private_and_answers(redis_server: RedisServerProcess, redis_url: str) -> None:
@@ -23,7 +24,7 @@ def test_fixture_server_is_private_and_answers(redis_server: RedisServerProcess,
 
 def test_start_and_stop_by_pid() -> None:
     if find_redis_server_binary() is None:
-        pytest.skip('no redis-server')
+        unavailable('no redis-server')
     server = RedisServerProcess()
     with server:
         pid = server.pid
@@ -53,7 +54,7 @@ def test_sentinel_mode_answers_sentinel_commands(redis_server: RedisServerProces
 
 def test_bad_arguments_raise_with_the_server_output() -> None:
     if find_redis_server_binary() is None:
-        pytest.skip('no redis-server')
+        unavailable('no redis-server')
     with pytest.raises(RedisServerError, match='did not start'):
         RedisServerProcess(extra_args=('--no-such-option', 'x')).start(timeout=5)
 

@@ -1,20 +1,17 @@
 """Deadline propagation: the client a server gives its actions never waits past the incoming request's expiry.
 
-Service A is driven by a scripted server transport (so each test chooses the incoming `__expiry__`) and calls
+Service A is driven by the mock server transport (so each test chooses the incoming `__expiry__`) and calls
 service B through the local transport, recorded; the last test runs both over Redis.
 """
 
 import threading
 import time
-from collections import deque
 from typing import Any
 
 import pytest
-from conformity import fields
 
-from examples.service_process import wait_until
 from pysoa.client.client import Client
-from pysoa.common.transport.base import ReceivedMessage, ServerTransport
+from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import (
     MessageReceiveTimeout,
     MessageSendTimeout,
@@ -26,6 +23,8 @@ from pysoa.common.types import ActionResponse
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest
+from pysoa.test.mock_transport import MockServerTransport
+from pysoa.test.waiting import wait_until
 
 B_CALLS: list[dict[str, Any]] = []
 TRANSPORT_LOG: list[tuple[str, Any]] = []
@@ -99,24 +98,6 @@ def call_b(settings: Any) -> Any:
     return run
 
 
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
-class ScriptedServerTransport(ServerTransport):
-    """Hands service A the requests queued by the test, with the meta the test chose; keeps the responses."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.incoming: deque[ReceivedMessage] = deque()
-        self.sent: list[dict[str, Any]] = []
-
-    def receive_request_message(self) -> ReceivedMessage:
-        if not self.incoming:
-            raise MessageReceiveTimeout('nothing queued')
-        return self.incoming.popleft()
-
-    def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
-        self.sent.append(body)
-
-
 class AServer(Server):
     service_name = 'a'
     action_class_map = {'call_b': call_b}
@@ -134,7 +115,7 @@ def serve_a(meta: dict[str, Any], body: dict[str, Any], transport: type = Record
     server = AServer(
         ServerSettings(
             {
-                'transport': {'path': f'{__name__}:ScriptedServerTransport'},
+                'transport': {'path': 'pysoa.test.mock_transport:MockServerTransport'},
                 'client_routing': {
                     'b': {
                         'transport': {
@@ -147,7 +128,7 @@ def serve_a(meta: dict[str, Any], body: dict[str, Any], transport: type = Record
         ),
     )
     scripted = server.transport
-    assert isinstance(scripted, ScriptedServerTransport)
+    assert isinstance(scripted, MockServerTransport)
     job = {
         'control': {'continue_on_error': False},
         'context': {'switches': [], 'correlation_id': 'deadline-test'},
@@ -155,7 +136,7 @@ def serve_a(meta: dict[str, Any], body: dict[str, Any], transport: type = Record
     }
     scripted.incoming.append(ReceivedMessage(7, {'client_version': [2, 0, 0], **meta}, job))
     server.handle_next_request()
-    [response] = scripted.sent
+    [(_, _, response)] = scripted.sent
     assert response['errors'] == []
     [action] = response['actions']
     assert action['errors'] == []
@@ -252,7 +233,7 @@ def test_deadline_errors_are_transient_transport_errors() -> None:
 
 def test_the_deadline_belongs_to_one_job_only() -> None:
     serve_a({'__expiry__': time.time() + 30}, {})
-    server = AServer(ServerSettings({'transport': {'path': f'{__name__}:ScriptedServerTransport'}}))
+    server = AServer(ServerSettings({'transport': {'path': 'pysoa.test.mock_transport:MockServerTransport'}}))
 
     response = server.process_job(
         {

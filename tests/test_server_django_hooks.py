@@ -1,46 +1,20 @@
 """A `use_django` server resets Django's query log before each job and closes its caches for shutdown at the end."""
 
 import threading
-from collections import deque
 from typing import Any
 
 import pytest
-from conformity import fields
 
-from pysoa.common.transport.base import ReceivedMessage, ServerTransport
+from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.types import ActionResponse
 from pysoa.server.django import integration
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest
+from pysoa.test.mock_transport import MockServerTransport
 
 EVENTS: list[str] = []
-
-
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
-class TwoJobsTransport(ServerTransport):
-    """Serves two jobs, then asks the server to stop."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        job = {
-            'control': {'continue_on_error': False},
-            'context': {'switches': [], 'correlation_id': 'c'},
-            'actions': [{'action': 'work', 'body': {}}],
-        }
-        self.incoming = deque(ReceivedMessage(n, {'client_version': [2, 0, 0]}, job) for n in (1, 2))
-        self.server: Server | None = None
-
-    def receive_request_message(self) -> ReceivedMessage:
-        if self.incoming:
-            return self.incoming.popleft()
-        assert self.server is not None
-        self.server.request_shutdown()
-        raise MessageReceiveTimeout('no more jobs')
-
-    def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
-        EVENTS.append(f'response {request_id}')
 
 
 def work(settings: Any) -> Any:
@@ -69,10 +43,23 @@ def recorded_integration(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_queries_are_reset_before_each_job_and_caches_closed_for_shutdown(recorded_integration: list[str]) -> None:
-    server = DjangoServer(ServerSettings({'transport': {'path': f'{__name__}:TwoJobsTransport'}}))
+    server = DjangoServer(ServerSettings({'transport': {'path': 'pysoa.test.mock_transport:MockServerTransport'}}))
     transport = server.transport
-    assert isinstance(transport, TwoJobsTransport)
-    transport.server = server
+    assert isinstance(transport, MockServerTransport)
+    # Two jobs, then the server is asked to stop.
+    job = {
+        'control': {'continue_on_error': False},
+        'context': {'switches': [], 'correlation_id': 'c'},
+        'actions': [{'action': 'work', 'body': {}}],
+    }
+    transport.incoming.extend(ReceivedMessage(n, {'client_version': [2, 0, 0]}, job) for n in (1, 2))
+
+    def no_more_jobs() -> ReceivedMessage:
+        server.request_shutdown()
+        raise MessageReceiveTimeout('no more jobs')
+
+    transport.when_idle = no_more_jobs
+    transport.on_response = lambda response: EVENTS.append(f'response {response.request_id}')
 
     worker = threading.Thread(target=server.run, daemon=True)
     worker.start()

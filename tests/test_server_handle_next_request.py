@@ -1,48 +1,19 @@
 """Server.handle_next_request: one message from the transport to the response, the ack and the logs."""
 
 import logging
-from collections import deque
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.common.constants import ERROR_CODE_RESPONSE_NOT_SERIALIZABLE, ERROR_CODE_RESPONSE_TOO_LARGE
 from pysoa.common.serializer.errors import InvalidField
-from pysoa.common.transport.base import ReceivedMessage, ServerTransport
-from pysoa.common.transport.errors import MessageReceiveTimeout, MessageTooLarge
+from pysoa.common.transport.base import ReceivedMessage
+from pysoa.common.transport.errors import MessageTooLarge
 from pysoa.server.action.base import Action
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest
-
-
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
-class ScriptedServerTransport(ServerTransport):
-    """Hands out queued messages; records what the server sends and acknowledges."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.incoming: deque[ReceivedMessage] = deque()
-        self.sent: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-        self.acknowledged: list[int] = []
-        self.events: list[str] = []
-        self.send_failures: deque[Exception] = deque()
-
-    def receive_request_message(self) -> ReceivedMessage:
-        if not self.incoming:
-            raise MessageReceiveTimeout('nothing queued')
-        return self.incoming.popleft()
-
-    def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
-        self.events.append('send')
-        if self.send_failures:
-            raise self.send_failures.popleft()
-        self.sent.append((request_id, meta, body))
-
-    def acknowledge_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
-        self.events.append('ack')
-        self.acknowledged.append(request_id)
+from pysoa.test.mock_transport import MockServerTransport
 
 
 class Greet(Action):
@@ -71,11 +42,11 @@ class HandleServer(Server):
         self.hooks.append('idle')
 
 
-def make_server(**settings: Any) -> tuple[HandleServer, ScriptedServerTransport]:
+def make_server(**settings: Any) -> tuple[HandleServer, MockServerTransport]:
     server = HandleServer(
-        ServerSettings({'transport': {'path': f'{__name__}:ScriptedServerTransport'}, **settings}),
+        ServerSettings({'transport': {'path': 'pysoa.test.mock_transport:MockServerTransport'}, **settings}),
     )
-    assert isinstance(server.transport, ScriptedServerTransport)
+    assert isinstance(server.transport, MockServerTransport)
     return server, server.transport
 
 
@@ -267,9 +238,9 @@ def test_response_bodies_are_made_plain() -> None:
         service_name = 'weird'
         action_class_map = {'weird': Weird}
 
-    server = WeirdServer(ServerSettings({'transport': {'path': f'{__name__}:ScriptedServerTransport'}}))
+    server = WeirdServer(ServerSettings({'transport': {'path': 'pysoa.test.mock_transport:MockServerTransport'}}))
     transport = server.transport
-    assert isinstance(transport, ScriptedServerTransport)
+    assert isinstance(transport, MockServerTransport)
     transport.incoming.append(ReceivedMessage(1, dict(NEW_CLIENT), job('weird')))
 
     server.handle_next_request()

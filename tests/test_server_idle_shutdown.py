@@ -10,8 +10,9 @@ from pathlib import Path
 
 import redis
 
-from examples.service_process import PROJECT_ROOT, wait_until
 from pysoa.client.client import Client
+from pysoa.test.waiting import wait_until
+from tests.paths import PROJECT_ROOT
 
 SERVICE = 'idle_worker'
 QUEUE = f'pysoa:service.{SERVICE}'

@@ -10,16 +10,16 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from conformity import fields
-
-from pysoa.common.transport.base import ReceivedMessage, ServerTransport
+from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
+from pysoa.test.mock_transport import MockServerTransport, SentResponse
+
+MOCK_SERVER_TRANSPORT = 'pysoa.test.mock_transport:MockServerTransport'
 
 WORKER_SCRIPT = textwrap.dedent(
     """
@@ -181,27 +181,6 @@ def test_heartbeat_file_lives_as_long_as_the_worker(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
-class FlakyTransport(ServerTransport):
-    """Fails to receive `failures` times, then (if any) serves a shutdown request via `stop_server`."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.outcomes: deque[Exception | None] = deque()
-        self.server: Server | None = None
-
-    def receive_request_message(self) -> ReceivedMessage:
-        outcome = self.outcomes.popleft() if self.outcomes else None
-        if outcome is not None:
-            raise outcome
-        assert self.server is not None
-        self.server.request_shutdown()
-        raise MessageReceiveTimeout()
-
-    def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
-        raise AssertionError('nothing to answer')
-
-
 class FlakyServer(Server):
     service_name = 'flaky'
 
@@ -213,12 +192,27 @@ def run_in_thread(server: Server) -> None:
     assert not thread.is_alive()
 
 
-def make_flaky_server(failures: int) -> tuple[FlakyServer, list[float]]:
-    server = FlakyServer(ServerSettings({'transport': {'path': f'{__name__}:FlakyTransport'}}))
+def flaky_transport(server: Server, failures: int) -> MockServerTransport:
+    """The server's transport fails to receive `failures` times, then asks the server to stop; it answers nothing."""
     transport = server.transport
-    assert isinstance(transport, FlakyTransport)
-    transport.server = server
-    transport.outcomes.extend(MessageReceiveError('redis went away') for _ in range(failures))
+    assert isinstance(transport, MockServerTransport)
+    transport.incoming.extend(MessageReceiveError('redis went away') for _ in range(failures))
+
+    def stop() -> ReceivedMessage:
+        server.request_shutdown()
+        raise MessageReceiveTimeout()
+
+    def refuse(response: SentResponse) -> None:
+        raise AssertionError('nothing to answer')
+
+    transport.when_idle = stop
+    transport.on_response = refuse
+    return transport
+
+
+def make_flaky_server(failures: int) -> tuple[FlakyServer, list[float]]:
+    server = FlakyServer(ServerSettings({'transport': {'path': MOCK_SERVER_TRANSPORT}}))
+    flaky_transport(server, failures)
     delays: list[float] = []
     server._sleep_unless_shutting_down = delays.append  # type: ignore[method-assign]
     return server, delays
@@ -242,8 +236,8 @@ def test_too_many_transient_errors_stop_the_worker() -> None:
 
     assert len(delays) == 6
     transport = server.transport
-    assert isinstance(transport, FlakyTransport)
-    assert len(transport.outcomes) == 100 - 7
+    assert isinstance(transport, MockServerTransport)
+    assert len(transport.incoming) == 100 - 7
 
 
 def test_lifecycle_hooks_run_in_order() -> None:
@@ -259,10 +253,8 @@ def test_lifecycle_hooks_run_in_order() -> None:
         def perform_idle_actions(self) -> None:
             calls.append('idle')
 
-    server = HookServer(ServerSettings({'transport': {'path': f'{__name__}:FlakyTransport'}}))
-    transport = server.transport
-    assert isinstance(transport, FlakyTransport)
-    transport.server = server
+    server = HookServer(ServerSettings({'transport': {'path': MOCK_SERVER_TRANSPORT}}))
+    flaky_transport(server, 0)
 
     run_in_thread(server)
 

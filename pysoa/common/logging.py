@@ -1,13 +1,14 @@
-"""Logging helpers: request context on every record, redaction of secrets, JSON and text formats, syslog.
+"""Logging helpers: the request context on every record, and JSON and plain-text formats.
 
 - `PySOALogContextFilter` stamps each record with `service_name`, `correlation_id`, `request_id`
   and `action_name` of the request being handled. The request context lives in context
   variables, so threads and asyncio tasks each see their own.
-- `RecursivelyCensoredDictWrapper` wraps a message for logging and redacts sensitive keys only
-  when (and if) the record is actually formatted.
 - `JSONFormatter` writes one JSON object per line; `PlainTextFormatter` a readable line with the
   same fields. Both fill the context fields in themselves when the filter is not installed.
-- `SyslogHandler` keeps each datagram under the path MTU, by truncating or fragmenting records.
+
+Redaction (`RecursivelyCensoredDictWrapper`) lives in `pysoa.common.redaction` and the syslog handler
+(`SyslogHandler`) in `pysoa.common.syslog`; both are imported here too, because 1.x settings and code
+name them as `pysoa.common.logging.RecursivelyCensoredDictWrapper` and `pysoa.common.logging.SyslogHandler`.
 
 Logging levels are checked before filters and formatters run, so none of this costs anything for
 a disabled level.
@@ -17,12 +18,12 @@ import contextvars
 import datetime
 import json
 import logging
-import logging.handlers
-import numbers
-import socket
-import sys
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Self
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pysoa.common.log_text import safe_message, safe_str
+from pysoa.common.redaction import RecursivelyCensoredDictWrapper
+from pysoa.common.syslog import SyslogHandler
 
 __all__ = (
     'JSONFormatter',
@@ -126,211 +127,6 @@ class PySOALogContextFilter(logging.Filter):
         return PySOALogContextFilter._service_name
 
 
-# bool is a Number too; it is excluded where this is used (a True flag gives nothing away).
-_CENSORED_SCALARS = (str, bytes, bytearray, numbers.Number)
-
-# The scalar types of decoded requests, checked by exact type on the redaction walk's fast path.
-_PLAIN_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
-_PLAIN_CENSORED_SCALARS = frozenset({str, int, float, bytes})
-
-
-def _spellings(snake_case: str, plural: bool = True) -> frozenset[str]:
-    """The snake_case, kebab-case and camelCase spellings of a term, and of its plural unless told not to."""
-    terms = [snake_case]
-    if plural:
-        head, _, last = snake_case.rpartition('_')
-        last = last[:-1] + 'ies' if last.endswith('ty') else last + 's'
-        terms.append(f'{head}_{last}' if head else last)
-    spellings: set[str] = set()
-    for term in terms:
-        words = term.split('_')
-        spellings.update((term, '-'.join(words), words[0] + ''.join(w.capitalize() for w in words[1:])))
-    return frozenset(spellings)
-
-
-class RecursivelyCensoredDictWrapper:
-    """Wraps a dict for logging: its str/repr is a copy with the values of sensitive keys replaced, at any depth.
-
-    A value is censored when its key is in `SENSITIVE_FIELDS` (exact match) and it is a non-empty
-    string, bytes or non-zero number (not a bool, not None). Lists, tuples and sets under a
-    sensitive key have their items censored; dicts anywhere are censored by their own keys. The
-    work happens on the first str/repr and is cached. To add keys, subclass and extend
-    `SENSITIVE_FIELDS`, or call `with_sensitive_fields`.
-    """
-
-    SENSITIVE_FIELDS: ClassVar[frozenset[str]] = frozenset().union(
-        # Authentication and related
-        *(
-            _spellings(term)
-            for term in (
-                'password',
-                'passwd',
-                'passphrase',
-                'pass_phrase',
-                'private',
-                'private_key',
-                'secret',
-                'secret_key',
-                'security_code',
-            )
-        ),
-        *(
-            _spellings(term, plural=False)
-            for term in (
-                'pass',
-                'auth',
-                'token',
-                'auth_token',
-                'authorization',
-                'authorization_token',
-                'authentication',
-                'authentication_token',
-            )
-        ),
-        # Payment cards, banking and related
-        *(
-            _spellings(term)
-            for term in (
-                'credit_card',
-                'credit_card_number',
-                'card_number',
-                'cc_number',
-                'ccn',
-                'cid',
-                'csc',
-                'csn',
-                'cvc',
-                'cvc2',
-                'cvd',
-                'cve',
-                'cvn2',
-                'cvv',
-                'cvv2',
-                'icvv',
-                'card_id',
-                'card_identification',
-                'card_identification_code',
-                'card_identification_number',
-                'card_identification_value',
-                'card_security',
-                'card_security_code',
-                'card_security_number',
-                'card_security_value',
-                'card_validation',
-                'card_validation_code',
-                'card_validation_number',
-                'card_validation_value',
-                'card_verification',
-                'card_verification_code',
-                'card_verification_number',
-                'card_verification_value',
-                'account_number',
-                'bank_account',
-                'bank_account_number',
-                'pin',
-                'pin_code',
-                'pin_number',
-                'personal_id_number',
-                'personal_identification_number',
-            )
-        ),
-    )
-    """Keys whose values are censored, in snake_case, kebab-case and camelCase, singular and plural."""
-
-    CENSORED_STRING = '**********'
-
-    def __init__(self, wrapped_dict: Mapping[str, Any]) -> None:
-        if not isinstance(wrapped_dict, Mapping):
-            raise ValueError('wrapped_dict must be a dict')
-        self._wrapped_dict = wrapped_dict
-        self._repr_cache: str | None = None
-
-    @classmethod
-    def with_sensitive_fields(cls, extra_fields: Iterable[str]) -> type[Self]:
-        """Return a subclass that also censors the values of `extra_fields` (for example a server's settings)."""
-        extra = frozenset(extra_fields)
-        if extra <= cls.SENSITIVE_FIELDS:
-            return cls
-        namespace = {'SENSITIVE_FIELDS': cls.SENSITIVE_FIELDS | extra, '__module__': cls.__module__}
-        return type(cls.__name__, (cls,), namespace)
-
-    def __repr__(self) -> str:
-        if self._repr_cache is None:
-            self._repr_cache = repr(self._censored(self._wrapped_dict, False))
-        return self._repr_cache
-
-    def __str__(self) -> str:
-        return self.__repr__()
-
-    def __bytes__(self) -> bytes:
-        return self.__repr__().encode('utf-8')
-
-    @classmethod
-    def _censored(cls, value: Any, censor: bool) -> Any:
-        # The fast path of the walk (every request and response logged at INFO goes through it): plain dicts, lists
-        # and tuples of plain scalars are checked by exact type, and are returned as they are, not copied, when
-        # nothing in them is censored (their repr is then the same as a copy's). Anything else takes the general
-        # path, `_censor_value`.
-        kind = type(value)
-        if kind is dict:
-            sensitive = cls.SENSITIVE_FIELDS
-            copy: dict[Any, Any] | None = None
-            for key, item in value.items():
-                item_kind = type(item)
-                if item_kind in _PLAIN_SCALARS:
-                    if not (item and item_kind in _PLAIN_CENSORED_SCALARS and key in sensitive):
-                        continue
-                    new_item: Any = cls.CENSORED_STRING
-                else:
-                    new_item = cls._censored(item, key in sensitive)
-                    if new_item is item:
-                        continue
-                if copy is None:
-                    copy = dict(value)
-                copy[key] = new_item
-            return value if copy is None else copy
-        if kind is list or kind is tuple:
-            items: list[Any] | None = None
-            for index, item in enumerate(value):
-                item_kind = type(item)
-                if item_kind in _PLAIN_SCALARS:
-                    if not (censor and item and item_kind in _PLAIN_CENSORED_SCALARS):
-                        continue
-                    new_item = cls.CENSORED_STRING
-                else:
-                    new_item = cls._censored(item, censor)
-                    if new_item is item:
-                        continue
-                if items is None:
-                    items = list(value)
-                items[index] = new_item
-            if items is None:
-                return value
-            return items if kind is list else tuple(items)
-        if kind in _PLAIN_SCALARS:
-            return cls.CENSORED_STRING if censor and value and kind in _PLAIN_CENSORED_SCALARS else value
-        return cls._censor_value(value, censor)
-
-    @classmethod
-    def _censor_dict(cls, value: Mapping[Any, Any]) -> dict[Any, Any]:
-        sensitive = cls.SENSITIVE_FIELDS
-        return {k: cls._censored(v, k in sensitive) for k, v in value.items()}
-
-    @classmethod
-    def _censor_value(cls, value: Any, censor: bool) -> Any:
-        if isinstance(value, Mapping):
-            return cls._censor_dict(value)
-        if isinstance(value, (list, tuple, set, frozenset)):
-            items = (cls._censored(item, censor) for item in value)
-            if type(value) in (list, tuple, set, frozenset):
-                return type(value)(items)
-            # A namedtuple or custom container may not take an iterable: a plain list shows the content.
-            return list(items)
-        if censor and value and isinstance(value, _CENSORED_SCALARS) and not isinstance(value, bool):
-            return cls.CENSORED_STRING
-        return value
-
-
 def _context_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The four request-context fields of a record, None where unknown.
 
@@ -358,24 +154,6 @@ def _rfc3339(created: float, utc: bool) -> str:
     if not utc:
         moment = moment.astimezone()
     return moment.isoformat(timespec='microseconds')
-
-
-def _safe_message(record: logging.LogRecord) -> str:
-    try:
-        return record.getMessage()
-    except Exception as error:
-        # A bad format string or an argument whose __str__ raises must not lose the log line.
-        return f'{_safe_str(record.msg)} % {_safe_str(record.args)} (could not format: {type(error).__name__})'
-
-
-def _safe_str(value: Any) -> str:
-    try:
-        return str(value)
-    except Exception:
-        try:
-            return repr(value)
-        except Exception:
-            return f'<unprintable {type(value).__name__}>'
 
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` (or a filter).
@@ -412,15 +190,15 @@ class JSONFormatter(logging.Formatter):
             # Only a badly broken record gets here (a handler swallows it, but the line would be lost).
             payload = {
                 'level': getattr(record, 'levelname', None),
-                'message': _safe_str(getattr(record, 'msg', None)),
-                'format_error': _safe_str(error),
+                'message': safe_str(getattr(record, 'msg', None)),
+                'format_error': safe_str(error),
             }
         try:
-            return json.dumps(payload, default=_safe_str, ensure_ascii=True, allow_nan=False)
+            return json.dumps(payload, default=safe_str, ensure_ascii=True, allow_nan=False)
         except Exception:
             # Circular structures, non-string keys, NaN: write those values as plain strings instead.
             safe = {
-                key: value if value is None or isinstance(value, (str, int)) else _safe_str(value)
+                key: value if value is None or isinstance(value, (str, int)) else safe_str(value)
                 for key, value in payload.items()
             }
             return json.dumps(safe, ensure_ascii=True)
@@ -431,7 +209,7 @@ class JSONFormatter(logging.Formatter):
             'level': record.levelname,
             **_context_fields(record),
             'logger': record.name,
-            'message': _safe_message(record),
+            'message': safe_message(record),
         }
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
@@ -470,152 +248,10 @@ class PlainTextFormatter(logging.Formatter):
         try:
             return super().format(record)
         except Exception:
-            return f'{self.formatTime(record)} {record.levelname} {record.name}: {_safe_message(record)}'
+            return f'{self.formatTime(record)} {record.levelname} {record.name}: {safe_message(record)}'
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """RFC 3339 with the UTC offset, unless a `datefmt` is given."""
         if datefmt:
             return super().formatTime(record, datefmt)
         return _rfc3339(record.created, self.utc)
-
-
-_WORST_CASE_MTU = 576
-_DATAGRAM_HEADER_BYTES = 28  # 20 bytes of IPv4 header + 8 of UDP header
-_LINUX_IP_MTU = 14  # getsockopt option for the path MTU of a connected socket; not exported by `socket`
-_CONTINUED = b"... (cont'd)"
-
-
-def _path_mtu(host: str) -> int:
-    """The path MTU to `host`, read from the route without sending anything; worst case when unknown."""
-    if not sys.platform.startswith('linux'):
-        return _WORST_CASE_MTU
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            # Connecting a UDP socket sends nothing; it just picks the route, whose MTU the kernel reports.
-            probe.connect((host, 9))
-            mtu = probe.getsockopt(socket.IPPROTO_IP, _LINUX_IP_MTU)
-    except OSError:
-        return _WORST_CASE_MTU
-    return mtu if mtu >= _WORST_CASE_MTU else _WORST_CASE_MTU
-
-
-class SyslogHandler(logging.handlers.SysLogHandler):
-    """A SysLogHandler that never loses a record to the datagram size limit: it truncates or fragments it.
-
-    Over UDP, records are kept under the path MTU to the syslog host (`overflow` chooses between
-    splitting a long record into several packets, each repeating the record's preamble, and
-    truncating it). Over TCP or a Unix socket, records are truncated at 1 MiB.
-    """
-
-    OVERFLOW_BEHAVIOR_FRAGMENT = 0
-    """Split a record that is too long into several packets, each repeating the record's preamble."""
-    OVERFLOW_BEHAVIOR_TRUNCATE = 1
-    """Cut a record that is too long at the limit (on a character boundary)."""
-
-    _MINIMUM_MTU_CACHE: ClassVar[dict[str, int]] = {}
-
-    def __init__(
-        self,
-        address: tuple[str, int] | str = ('localhost', logging.handlers.SYSLOG_UDP_PORT),
-        facility: int = logging.handlers.SysLogHandler.LOG_USER,
-        socket_type: int | None = None,
-        overflow: int = OVERFLOW_BEHAVIOR_FRAGMENT,
-    ) -> None:
-        super().__init__(address, facility, socket_type)  # type: ignore[arg-type,unused-ignore]  # typeshed: SocketKind
-        self.overflow: int
-        self.maximum_length: int
-        if not self.unixsocket and self.socktype == socket.SOCK_DGRAM and isinstance(address, (tuple, list)):
-            host = address[0]
-            if host not in self._MINIMUM_MTU_CACHE:
-                # Routes rarely change while a process runs, and every handler to the same host shares one.
-                self._MINIMUM_MTU_CACHE[host] = _path_mtu(host)
-            self.maximum_length = self._MINIMUM_MTU_CACHE[host] - _DATAGRAM_HEADER_BYTES
-            self.overflow = overflow
-        else:
-            self.maximum_length = 1024 * 1024
-            self.overflow = self.OVERFLOW_BEHAVIOR_TRUNCATE
-
-    def __del__(self) -> None:
-        # Handlers built and dropped without `close()` (tests, reconfigured logging) must not leak their socket,
-        # which would also raise ResourceWarning. `close()` itself is not called here: it takes logging's locks.
-        sock = getattr(self, 'socket', None)
-        if sock is not None:
-            sock.close()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Format the record and send it in as many packets as the length limit and overflow behaviour need."""
-        try:
-            self._send(self._packets(record))
-        except Exception:
-            self.handleError(record)
-
-    def _packets(self, record: logging.LogRecord) -> list[bytes]:
-        formatted = self.format(record)
-        encoded = formatted.encode('utf-8')
-        ident = getattr(self, 'ident', None) or b''
-        prefix = ident.encode('utf-8') if isinstance(ident, str) else ident
-        suffix = b'\x00' if getattr(self, 'append_nul', True) else b''
-        priority = f'<{self.encodePriority(self.facility, self.mapPriority(record.levelname)):d}>'.encode()
-        head = priority + prefix
-        limit = self.maximum_length - len(prefix) - len(suffix) - len(priority)
-
-        if len(encoded) < limit:
-            return [head + encoded + suffix]
-        if self.overflow == self.OVERFLOW_BEHAVIOR_TRUNCATE:
-            return [head + self._cleanly_slice_encoded_string(encoded, limit)[0] + suffix]
-
-        # Fragment: what precedes the message (time, level, ids...) is repeated in every packet and
-        # the rest is spread over as many packets as needed, each marked as a continuation.
-        message_start = formatted.find(_safe_message(record)[:40])
-        if message_start < 0:
-            message_start = 30
-            preamble = (formatted[:message_start] + ' ').encode('utf-8')
-        else:
-            preamble = formatted[:message_start].encode('utf-8')
-        remaining = formatted[message_start:].encode('utf-8')
-        chunk_limit = limit - len(preamble) - len(_CONTINUED)
-
-        packets = []
-        number = 1
-        while remaining:
-            marker = b''
-            if number > 1:
-                marker = b"(cont'd #%d) ..." % number
-            chunk, remaining = self._cleanly_slice_encoded_string(remaining, chunk_limit - len(marker))
-            if not chunk:
-                # The limit is smaller than one character: send what fits rather than loop forever.
-                return [head + self._cleanly_slice_encoded_string(encoded, limit)[0] + suffix]
-            packets.append(head + preamble + marker + chunk + (_CONTINUED if remaining else b'') + suffix)
-            number += 1
-        return packets
-
-    def _send(self, parts: list[bytes]) -> None:
-        for part in parts:
-            if self.unixsocket:
-                try:
-                    self._socket().send(part)
-                except OSError:
-                    # The syslog daemon may have restarted: reconnect once and resend this part.
-                    self._socket().close()
-                    self._connect_unixsocket(self.address)  # type: ignore[attr-defined]
-                    self._socket().send(part)
-            elif self.socktype == socket.SOCK_DGRAM:
-                self._socket().sendto(part, self.address)
-            else:
-                self._socket().sendall(part)
-
-    def _socket(self) -> socket.socket:
-        # typeshed does not declare the socket SysLogHandler keeps (and replaces on reconnection).
-        sock: socket.socket = getattr(self, 'socket')  # noqa: B009
-        return sock
-
-    @staticmethod
-    def _cleanly_slice_encoded_string(encoded_string: bytes, length_limit: int) -> tuple[bytes, bytes]:
-        """Split UTF-8 bytes into (at most `length_limit` bytes, the rest), never inside a character."""
-        if length_limit >= len(encoded_string):
-            return encoded_string, b''
-        cut = max(length_limit, 0)
-        # UTF-8 continuation bytes look like 0b10xxxxxx: back up to the start of the character.
-        while cut > 0 and encoded_string[cut] & 0xC0 == 0x80:
-            cut -= 1
-        return encoded_string[:cut], encoded_string[cut:]

@@ -4,7 +4,7 @@
 does not pull in the whole server (and the client it builds).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pysoa.server.server import Server
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 __all__ = ('Server',)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == 'Server':
         from pysoa.server.server import Server
 

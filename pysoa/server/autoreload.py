@@ -248,7 +248,7 @@ _WATCH_MASK = (
 )
 
 
-def _load_libc() -> Any:
+def _load_libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith('linux'):
         return None
     try:
@@ -261,6 +261,13 @@ def _load_libc() -> Any:
 
 
 _libc = _load_libc()
+
+
+def _inotify() -> ctypes.CDLL:
+    # Only the inotify reloader calls this, and `get_reloader` picks that one only when libc offers inotify.
+    if _libc is None:
+        raise OSError(errno.ENOSYS, 'inotify is not available')
+    return _libc
 
 
 def _inotify_works() -> bool:
@@ -294,7 +301,7 @@ class _PyInotifyReloader(AbstractReloader):
 
     def _add_watches(self, inotify_fd: int, file_names: Iterable[str]) -> None:
         for file_name in file_names:
-            if _libc.inotify_add_watch(inotify_fd, os.fsencode(file_name), _WATCH_MASK) < 0:
+            if _inotify().inotify_add_watch(inotify_fd, os.fsencode(file_name), _WATCH_MASK) < 0:
                 error = ctypes.get_errno()
                 if error != errno.ENOENT:  # a file gone meanwhile is noticed by the next call
                     _say(f'Cannot watch {file_name}: {os.strerror(error)}')
@@ -302,7 +309,7 @@ class _PyInotifyReloader(AbstractReloader):
     def code_changed(self) -> bool:
         """Block until a watched file changes (True) or `stop_watching` is called (False)."""
         wake_read, _ = self._get_wake_pipe()
-        inotify_fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        inotify_fd = _inotify().inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
         if inotify_fd < 0:
             raise OSError(ctypes.get_errno(), 'inotify_init1 failed')
         try:

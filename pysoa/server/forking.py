@@ -20,8 +20,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Any, Protocol
+from typing import Protocol
 
 __all__ = ('RespawnPolicy', 'WorkerPool', 'cap_worker_count', 'use_fork_start_method')
 
@@ -103,7 +104,7 @@ class _WorkerMonitor(threading.Thread):
         self.index = index
         self.policy = RespawnPolicy()
         self._lock = threading.Lock()
-        self._process: Any = None
+        self._process: BaseProcess | None = None
         self._delivered_level = 0
 
     def deliver(self, level: int) -> None:
@@ -123,7 +124,7 @@ class _WorkerMonitor(threading.Thread):
             timer.daemon = True
             timer.start()
 
-    def _start_process(self) -> Any:
+    def _start_process(self) -> BaseProcess:
         # `multiprocessing.Process` is looked up at call time on purpose: it is the seam tests replace.
         process = multiprocessing.Process(
             target=self.pool.target,
@@ -166,7 +167,7 @@ class WorkerPool:
 
     def __init__(self, server_class: type[ForkableServer], count: int, respawn: bool = True) -> None:
         self.server_class = server_class
-        self.target: Callable[..., Any] = server_class.main
+        self.target: Callable[[int], None] = server_class.main
         self.count = count
         self.respawn = respawn
         self.stop_level = 0

@@ -15,10 +15,10 @@ import threading
 import traceback
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
 from pysoa.common.metrics import MetricsRecorder
 from pysoa.server.errors import HarakiriInterrupt
+from pysoa.server.signals import SignalHandler
 
 __all__ = ('Harakiri', 'HarakiriInterrupt', 'describe_threads')
 
@@ -56,7 +56,7 @@ class Harakiri:
         self._metrics = metrics
         self._lock = threading.Lock()
         self.triggered = False
-        self._previous: Any = None
+        self._previous: SignalHandler = None
         self._installed = False
 
     def install(self, handler: Callable[[int, FrameType | None], None] | None = None) -> None:

@@ -10,8 +10,6 @@ Settings::
     'middleware': [{'path': 'pysoa.server.sentry:SentryMiddleware', 'kwargs': {'dsn': '...'}}]
 """
 
-from typing import Any
-
 from conformity import fields
 
 from pysoa.common.types import ActionResponse, JobResponse
@@ -40,7 +38,7 @@ class SentryMiddleware(ServerMiddleware):
             sentry_sdk.init(dsn=dsn)
         self._sdk = sentry_sdk
 
-    def _report(self, error: BaseException, tags: dict[str, Any]) -> None:
+    def _report(self, error: BaseException, tags: dict[str, object]) -> None:
         with self._sdk.new_scope() as scope:
             for key, value in tags.items():
                 if value is not None:

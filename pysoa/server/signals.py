@@ -5,9 +5,11 @@ import signal
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
-__all__ = ('ShutdownSignalHandler',)
+__all__ = ('ShutdownSignalHandler', 'SignalHandler')
+
+SignalHandler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
+"""What `signal.signal` installs and returns: a function, `SIG_DFL`, `SIG_IGN`, or None (set outside Python)."""
 
 SHUTDOWN_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 """The signals that ask a worker to stop."""
@@ -37,7 +39,7 @@ class ShutdownSignalHandler:
         self._logger = logger
         # (signals received so far, the first signal, when it came): replaced whole, never updated in place.
         self._state: tuple[int, int, float] = (0, 0, 0.0)
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, SignalHandler] = {}
 
     @property
     def received(self) -> bool:

@@ -1,8 +1,9 @@
 """The command line of a service: `python -m my_service -s my_service.settings [--fork N] [--use-file-watcher]`.
 
 A service's `__main__` calls `simple_main(lambda: MyServer)` (or `django_main` for Django services).
-These parse the runner's own options and leave the rest of the command line (`-s/--settings`,
-`-d/--daemon`) to `Server.main`, which each server process runs:
+These parse the whole command line once (the options are declared in `pysoa.server.command_line`) and
+hand it to `Server.main`, which each server process runs. Besides `-s/--settings`, `-d/--daemon` and
+`--log-format`:
 
 - `-f N`, `--fork N`, `--fork-processes N`: run N worker processes under a supervising parent
   (`pysoa.server.forking`); with 0 or 1 the server runs in this process.
@@ -19,8 +20,7 @@ puts the script's package directory first on `sys.path` and imports the service'
 under two names (the "double-import trap"). Start services with `python -m` or an entry point.
 """
 
-import argparse
-import importlib
+import dataclasses
 import logging
 import os
 import sys
@@ -62,104 +62,64 @@ if is_double_import():
     )
     sys.exit(DOUBLE_IMPORT_EXIT_CODE)
 
-
-def _parse_watched_modules(value: str) -> list[str] | None:
-    modules = [name.strip() for name in value.split(',') if name.strip()]
-    return modules or None
-
-
-def _get_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description='Run a PySOA service')
-    parser.add_argument(
-        '-f',
-        '--fork-processes',
-        '--fork',
-        help='The number of worker processes to fork (0 or 1: no fork, the server runs in this process)',
-        type=int,
-        default=0,
-    )
-    parser.add_argument(
-        '--no-respawn',
-        help='Never respawn crashed workers (by default a worker is respawned unless it has crashed 3 times in '
-        '15 seconds or 8 times in 60 seconds)',
-        action='store_true',
-        default=False,
-    )
-    parser.add_argument(
-        '--use-file-watcher',
-        help='Restart the service when its files change (development only). Without a value every loaded module '
-        'is watched; or give a comma-separated list of module name prefixes to watch.',
-        nargs='?',
-        type=_parse_watched_modules,
-        default=False,  # False: option absent; None: present without a value (watch everything)
-    )
-    return parser
-
-
-def _describe_server_options(parser: argparse.ArgumentParser, with_settings: bool) -> None:
-    """List `Server.main`'s own options in `--help` too; `Server.main` parses them from the same command line."""
-    if with_settings:
-        parser.add_argument('-s', '--settings', help='The settings module (it holds `SOA_SERVER_SETTINGS`); required')
-    parser.add_argument('-d', '--daemon', action='store_true', help='Run in the background; print `PID=<pid>`')
-    parser.add_argument(
-        '--log-format',
-        choices=('json', 'text'),
-        help='The format of the default console log lines (default: json)',
-    )
-
-
-def _get_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    # Unknown arguments (-s, -d, ...) belong to `Server.main`, which parses the same command line.
-    return parser.parse_known_args()[0]
-
+# Imported only once the trap is passed: with a script's directory first on the path, these imports are what goes
+# wrong (a module there could mask one they need).
+from pysoa.server.command_line import (  # noqa: E402
+    DJANGO_SETTINGS_HELP,
+    ServerCommandLine,
+    build_parser,
+    daemonize,
+    prepared,
+)
+from pysoa.server.settings import ServerSettings  # noqa: E402
+from pysoa.server.settings_loader import import_settings_module  # noqa: E402
 
 _DAEMON_FLAGS = ('-d', '--daemon')
 
 
-def _daemonize_supervisor() -> None:
-    """With `--fork` and `-d`, send the supervising parent to the background once, and not each worker.
-
-    Each worker runs `Server.main`, which would otherwise fork itself away on `-d`: the parent would see
-    every worker exit at once, respawn it, and leave a growing crowd of unsupervised servers behind.
-    """
-    if not any(argument in _DAEMON_FLAGS for argument in sys.argv[1:]):
-        return
-    pid = os.fork()
-    if pid > 0:
-        print(f'PID={pid}', flush=True)
-        os._exit(0)  # the child owns everything now: run no exit handlers in this copy
-    sys.argv[1:] = [argument for argument in sys.argv[1:] if argument not in _DAEMON_FLAGS]
-
-
-def _check_settings_before_forking(server_class: 'type[Server]') -> None:
-    """Validate the settings once in the parent, so that a mistake in them stops the service with one message.
+def _check_settings_before_forking(
+    server_class: 'type[Server]',
+    options: ServerCommandLine | None = None,
+) -> ServerSettings | None:
+    """Load and check the settings once in the parent, so that a mistake in them stops the service with one message.
 
     Otherwise every worker would die of it with a traceback, and be respawned, until the respawn policy gives up.
+    Returns the settings, which the forked workers then use as they are.
     """
     from conformity.settings import Settings
 
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument('-s', '--settings')
-    settings_module_name = parser.parse_known_args()[0].settings
-    if not settings_module_name and not server_class.use_django:
-        return  # `Server.main` says that `-s` is required
+    if options is None:
+        options = ServerCommandLine.parse(build_parser('', runner=True))
+    if not options.settings and not server_class.use_django:
+        return None  # nothing to check: `simple_main` (or `Server.main`) reports the missing `-s`
     try:
-        server_class.validate_client_routing(server_class._load_settings(settings_module_name))
+        settings = server_class._load_settings(options.settings)
+        server_class.validate_client_routing(settings)
     except (ValueError, Settings.ImproperlyConfigured) as error:
         sys.stderr.write(f'ERROR: the settings of the {server_class.service_name} service are invalid: {error}\n')
         sys.exit(1)
+    return settings
 
 
-def _run_server(args: argparse.Namespace, server_class: 'type[Server]') -> None:
-    if args.fork_processes > 1:
-        from pysoa.server.forking import WorkerPool, cap_worker_count, use_fork_start_method
+def _run_server(args: ServerCommandLine, server_class: 'type[Server]') -> None:
+    if args.fork_processes <= 1:
+        with prepared(server_class, args):
+            server_class.main()
+        return
 
-        _check_settings_before_forking(server_class)
-        _daemonize_supervisor()
-        use_fork_start_method()
+    from pysoa.server.forking import WorkerPool, cap_worker_count, use_fork_start_method
+
+    settings = _check_settings_before_forking(server_class, args)
+    if args.daemon:
+        # The supervising parent goes to the background once, and not each worker: the parent would otherwise see
+        # every worker exit at once, respawn it, and leave a growing crowd of unsupervised servers behind.
+        daemonize()
+        args = dataclasses.replace(args, daemon=False)
+        # Workers started by other means than a plain fork read the command line again.
+        sys.argv[1:] = [argument for argument in sys.argv[1:] if argument not in _DAEMON_FLAGS]
+    use_fork_start_method()
+    with prepared(server_class, args, settings):
         WorkerPool(server_class, cap_worker_count(args.fork_processes), respawn=not args.no_respawn).run()
-    else:
-        server_class.main()
 
 
 def _get_main_module_name() -> str:
@@ -171,7 +131,7 @@ def _get_main_module_name() -> str:
     return '' if name == '__main__' else str(name)
 
 
-def _run_server_reloader_wrapper(args: argparse.Namespace, server_class: 'type[Server]') -> None:
+def _run_server_reloader_wrapper(args: ServerCommandLine, server_class: 'type[Server]') -> None:
     if args.use_file_watcher is False:
         _run_server(args, server_class)
         return
@@ -189,17 +149,17 @@ def simple_main(server_getter: 'Callable[[], type[Server]]') -> None:
 
     For services with `use_django = True`, use `django_main` instead.
     """
-    parser = _get_arg_parser()
-    _describe_server_options(parser, with_settings=True)
-    _run_server_reloader_wrapper(_get_args(parser), server_getter())
+    parser = build_parser('Run a PySOA service', runner=True)
+    args = ServerCommandLine.parse(parser)
+    server_class = server_getter()
+    if not args.settings and not server_class.use_django:
+        parser.error('the following arguments are required: -s/--settings')
+    _run_server_reloader_wrapper(args, server_class)
 
 
 def _apply_soa_logging_to_django(settings_module_name: str) -> bool:
     """Make Django's `LOGGING` the server's logging settings; True when it replaced a different `LOGGING`."""
-    try:
-        django_settings: Any = importlib.import_module(settings_module_name)
-    except ImportError as error:
-        raise ValueError(f'Cannot import Django settings module `{settings_module_name}`: {error}')
+    django_settings: Any = import_settings_module(settings_module_name, 'Django settings module')
     try:
         soa_settings = django_settings.SOA_SERVER_SETTINGS
     except AttributeError:
@@ -211,8 +171,6 @@ def _apply_soa_logging_to_django(settings_module_name: str) -> bool:
         django_settings.LOGGING = soa_settings['logging']
         return replaced
     if not getattr(django_settings, 'LOGGING', None):
-        from pysoa.server.settings import ServerSettings
-
         django_settings.LOGGING = ServerSettings.defaults['logging']
     return False
 
@@ -226,16 +184,15 @@ def django_main(server_getter: 'Callable[[], type[Server]]', django_settings_mod
     import django
 
     default_module = os.environ.get('DJANGO_SETTINGS_MODULE') or django_settings_module
-    parser = _get_arg_parser()
-    parser.add_argument(
-        '-s',
-        '--settings',
-        help='The Django settings module to use (must be importable)',
-        required=not default_module,
+    parser = build_parser(
+        'Run a PySOA service',
+        runner=True,
+        settings_help=DJANGO_SETTINGS_HELP,
+        settings_required=not default_module,
     )
-    _describe_server_options(parser, with_settings=False)
-    args = _get_args(parser)
+    args = ServerCommandLine.parse(parser)
     settings_module_name: str = args.settings or default_module or ''
+    args = dataclasses.replace(args, settings=settings_module_name)
     os.environ['DJANGO_SETTINGS_MODULE'] = settings_module_name
 
     replaced_logging = _apply_soa_logging_to_django(settings_module_name)

@@ -8,14 +8,13 @@ and a way to run coroutines. `call_local_action` calls another action of the sam
 import abc
 import concurrent.futures
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, Protocol, SupportsInt, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, SupportsInt, cast, runtime_checkable
 
 import attr
 
-from pysoa.common.constants import ERROR_CODE_SERVER_ERROR, ERROR_CODE_UNKNOWN
+from pysoa.common.constants import ERROR_CODE_SERVER_ERROR
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Control, JobRequest
-from pysoa.server.errors import ActionError
 from pysoa.server.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -51,19 +50,20 @@ Switch = SupportsInt | SupportsIntValue
 """An int, or an object that gives one through `__int__` or through its `value`."""
 
 
-def get_switch(item: Any) -> int:
+def get_switch(item: object) -> int:
     """The int a switch stands for; `TypeError` if `item` is not a switch."""
     if isinstance(item, int):
         return item
+    # `hasattr` rather than `isinstance(..., SupportsInt)`: a protocol check costs far more, on every request.
     if hasattr(item, '__int__'):
-        return int(item)
+        return int(cast(SupportsInt, item))
     value = getattr(item, 'value', None)
     if hasattr(value, '__int__'):
-        return int(value)  # type: ignore[arg-type]  # checked just above
+        return int(cast(SupportsInt, value))
     raise TypeError(f'{item!r} is not a switch: it has neither __int__ nor an int-like value')
 
 
-def is_switch(item: Any) -> bool:
+def is_switch(item: object) -> bool:
     """Whether `item` can be used as a switch."""
     try:
         get_switch(item)
@@ -140,30 +140,17 @@ class EnrichedActionRequest(ActionRequest):
         over a copy of this context). Errors raise `ActionError` unless `raise_action_errors` is false; errors
         the action returned (rather than raised) get `is_caller_error` set to `is_caller_error`.
         """
+        # Imported here: the dispatcher works on these request types, so it imports this module.
+        from pysoa.server.dispatch import call_local_action, local_failure
+
         server = self._server
         if server is None:
-            return _local_failure(
-                action,
-                raise_action_errors,
-                Error(
-                    code=ERROR_CODE_SERVER_ERROR,
-                    message='This action request has no server, so it cannot call a local action',
-                    is_caller_error=False,
-                ),
+            error = Error(
+                code=ERROR_CODE_SERVER_ERROR,
+                message='This action request has no server, so it cannot call a local action',
+                is_caller_error=False,
             )
-        if action not in server.action_class_map:
-            return _local_failure(
-                action,
-                raise_action_errors,
-                Error(
-                    code=ERROR_CODE_UNKNOWN,
-                    message=f'The action "{action}" was not found on this server.',
-                    field='action',
-                    is_caller_error=False,
-                ),
-            )
-
-        action_callable = server.action_class_map[action](server.settings)
+            return local_failure(action, raise_action_errors, error)
 
         new_context = dict(self.context)
         if context:
@@ -175,23 +162,7 @@ class EnrichedActionRequest(ActionRequest):
         }
         request = type(self)(action=action, body=body, context=new_context, **copied)
         request._server = server
-
-        try:
-            response: ActionResponse = action_callable(request)
-        except ActionError as e:
-            if raise_action_errors:
-                raise
-            return ActionResponse(action=action, errors=e.errors)
-
-        if raise_action_errors and response.errors:
-            raise ActionError(response.errors, set_is_caller_error_to=is_caller_error)
-        return response
-
-
-def _local_failure(action: str, raise_action_errors: bool, error: Error) -> ActionResponse:
-    if raise_action_errors:
-        raise ActionError([error], set_is_caller_error_to=None)
-    return ActionResponse(action=action, errors=[error])
+        return call_local_action(server, request, raise_action_errors, is_caller_error)
 
 
 class ActionInterface(abc.ABC):

@@ -1,10 +1,11 @@
-"""Stopping child processes that a test, benchmark or fixture started, always by their PID."""
+"""Child processes that a test, benchmark or fixture started: listing their children, stopping them by PID."""
 
+import os
 import signal
 import subprocess
 from typing import Any
 
-__all__ = ('terminate',)
+__all__ = ('child_pids', 'terminate')
 
 
 def terminate(process: 'subprocess.Popen[Any]', timeout: float) -> None:
@@ -17,3 +18,15 @@ def terminate(process: 'subprocess.Popen[Any]', timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The PIDs of the direct children of process `pid` (Linux `/proc`); [] when it has none or is gone."""
+    children: list[int] = []
+    try:
+        for task in os.listdir(f'/proc/{pid}/task'):
+            with open(f'/proc/{pid}/task/{task}/children') as listing:
+                children.extend(int(child) for child in listing.read().split())
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return sorted(children)

@@ -76,6 +76,33 @@ class _ClientState:
     real_requests_sent: set[str] = attr.ib(factory=set)
 
 
+def _run_stubs(
+    requests: list[ActionRequest], stubs: list[ActiveStub | None], continue_on_error: bool
+) -> tuple[dict[int, ActionResponse], list[Error], Exception | None, int]:
+    """Call the stubs of a job in order, as a server would run its actions.
+
+    Returns the stubs' responses by position, the job errors, the transport error a stub raised (if any) and the
+    position from which no action runs, because the job stopped before it.
+    """
+    results: dict[int, ActionResponse] = {}
+    job_errors: list[Error] = []
+    for position, (request, stub) in enumerate(zip(requests, stubs, strict=True)):
+        if stub is None:
+            continue
+        try:
+            response, errors = stub.respond(request.body or {})
+        except (MessageReceiveError, MessageReceiveTimeout) as error:
+            return results, job_errors, error, position
+        job_errors.extend(errors)
+        if response is not None:
+            results[position] = response
+        if errors or response is None:
+            return results, job_errors, None, position if response is None else position + 1
+        if response.errors and not continue_on_error:
+            return results, job_errors, None, position + 1
+    return results, job_errors, None, len(requests)
+
+
 class StubRouter:
     """Replaces `Client.send_request`/`get_all_responses` while any stub is active, and routes each action."""
 
@@ -159,28 +186,7 @@ class StubRouter:
             return original(*call.args, **call.kwargs)
 
         continue_on_error = bool(call.arguments.get('continue_on_error'))
-        results: dict[int, ActionResponse] = {}
-        job_errors: list[Error] = []
-        transport_error: Exception | None = None
-        end = len(requests)  # actions from `end` on never run, because the job stopped before them
-        for position, (request, stub) in enumerate(zip(requests, stubs, strict=True)):
-            if stub is None:
-                continue
-            try:
-                response, errors = stub.respond(request.body or {})
-            except (MessageReceiveError, MessageReceiveTimeout) as error:
-                transport_error = error
-                end = position
-                break
-            job_errors.extend(errors)
-            if response is not None:
-                results[position] = response
-            if errors or response is None:
-                end = position if response is None else position + 1
-                break
-            if response.errors and not continue_on_error:
-                end = position + 1
-                break
+        results, job_errors, transport_error, end = _run_stubs(requests, stubs, continue_on_error)
 
         state = self._state(client)
         real_actions = [a for position, a in enumerate(given_actions[:end]) if stubs[position] is None]

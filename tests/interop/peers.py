@@ -9,24 +9,18 @@ import json
 import os
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import pytest
 import redis
 
-# The venv builder lives with the benchmark, which shares it (pytest puts the repo root on sys.path).
-from bench.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env
 from pysoa.test.processes import terminate
+from pysoa.test.waiting import wait_until
+from tests.ci import unavailable
+from tests.interop.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env
 
 PEER_PATH = Path(__file__).resolve().parent
-
-
-def in_ci() -> bool:
-    """True when running in CI, where a missing upstream venv or Redis is a failure, not a skip."""
-    return os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
 
 
 def require_upstream_env() -> UpstreamEnv:
@@ -34,10 +28,7 @@ def require_upstream_env() -> UpstreamEnv:
     try:
         return ensure_upstream_env()
     except UpstreamEnvError as error:
-        reason = f'cannot build the upstream pysoa==1.4.9 virtualenv: {error}'
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f'cannot build the upstream pysoa==1.4.9 virtualenv: {error}')
 
 
 def peer_environ(base: dict[str, str], redis_address: str, service: str) -> dict[str, str]:
@@ -82,13 +73,15 @@ class PeerServer:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
             )
-            deadline = time.monotonic() + timeout
-            while not _connected(connection, f'peer-{self.service}'):
-                if self._process.poll() is not None:
+            process = self._process
+
+            def receiving() -> bool:
+                if process.poll() is not None:
                     raise RuntimeError(f'peer server {self.service} exited early:\n{self.log_tail()}')
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f'peer server {self.service} not receiving after {timeout}s:\n{self.log_tail()}')
-                time.sleep(0.05)
+                return _connected(connection, f'peer-{self.service}') > 0
+
+            if not wait_until(receiving, timeout):
+                raise RuntimeError(f'peer server {self.service} not receiving after {timeout}s:\n{self.log_tail()}')
         except BaseException:
             self.stop()
             raise

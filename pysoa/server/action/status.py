@@ -2,7 +2,7 @@
 
 A service gets a status action by mapping `status` to `StatusActionFactory(version, build)`, by
 subclassing `BaseStatusAction`, or, when it maps no `status` action at all, from the server, which
-uses `make_default_status_action_class` (the version comes from the service's top-level package).
+uses `make_default_status_action_class` (the version comes from the server class or its top-level package).
 
 Health checks are methods named `check_<anything>`: each takes the request and returns `None` or an
 iterable of `(is_error, code, description)`; errors and warnings are collected in `healthcheck`.
@@ -220,8 +220,12 @@ def StatusActionFactory(
 
 
 def make_default_status_action_class(server_class: 'type[Server]') -> type[BaseStatusAction]:
-    """Make the status action of a server that maps none: version and build from its top-level package."""
+    """Make the status action of a server that maps none.
+
+    The version is the server class's `service_version` attribute, else the `__version__` of its top-level
+    package, else `'unknown'`; the build is that package's `__build__`, if any.
+    """
     package = sys.modules.get(server_class.__module__.split('.')[0])
-    version = getattr(package, '__version__', None)
+    version = getattr(server_class, 'service_version', None) or getattr(package, '__version__', None)
     build = getattr(package, '__build__', None)
     return StatusActionFactory(str(version) if version else 'unknown', str(build) if build else None)

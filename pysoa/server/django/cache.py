@@ -17,7 +17,7 @@ __all__ = (
 )
 
 
-class PySOARequestScopedMemoryCache(LocMemCache):  # type: ignore[misc]
+class PySOARequestScopedMemoryCache(LocMemCache):  # type: ignore[misc]  # Django has no type hints: its base class is Any
     """An in-memory cache emptied at the end of every job: a cache scoped to one request."""
 
     def close(self, **kwargs: Any) -> None:
@@ -25,14 +25,14 @@ class PySOARequestScopedMemoryCache(LocMemCache):  # type: ignore[misc]
         self.clear()
 
 
-class PySOAProcessScopedMemoryCache(LocMemCache):  # type: ignore[misc]
+class PySOAProcessScopedMemoryCache(LocMemCache):  # type: ignore[misc]  # Django has no type hints: its base class is Any
     """An in-memory cache that lives as long as the server process: closing it keeps its content."""
 
     def close(self, **kwargs: Any) -> None:
         """Keep everything: the cache outlives jobs."""
 
 
-class PySOAMemcachedCache(PyMemcacheCache):  # type: ignore[misc]
+class PySOAMemcachedCache(PyMemcacheCache):  # type: ignore[misc]  # Django has no type hints: its base class is Any
     """Memcached through `pymemcache`, keeping its connections open between jobs (closed only at shutdown).
 
     Upstream based this on Django's `MemcachedCache` (python-memcached), which Django 4.1 removed.
@@ -44,7 +44,7 @@ class PySOAMemcachedCache(PyMemcacheCache):  # type: ignore[misc]
             super().close(**kwargs)
 
 
-class PySOAPyLibMCCache(PyLibMCCache):  # type: ignore[misc]
+class PySOAPyLibMCCache(PyLibMCCache):  # type: ignore[misc]  # Django has no type hints: its base class is Any
     """Memcached through `pylibmc`, keeping its connections open between jobs (closed only at shutdown)."""
 
     def close(self, for_shutdown: bool = False, **kwargs: Any) -> None:

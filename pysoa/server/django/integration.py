@@ -10,6 +10,8 @@ from typing import Any
 from pysoa.server.django.database import django_close_old_database_connections, django_reset_database_queries
 
 __all__ = (
+    'after_request',
+    'before_request',
     'close_caches',
     'close_old_connections',
     'django_is_configured',
@@ -69,3 +71,21 @@ def close_caches(shutdown: bool = False) -> None:
         except Exception:
             # A cache that fails to close must not take the job's response (or the shutdown) down with it.
             _logger.exception('Error while closing Django cache %r', cache)
+
+
+# What a Django server does around its jobs. `close_connections` is false in tests that share one database
+# connection between the test and the server (see `pysoa.test.server`).
+
+
+def before_request(close_connections: bool) -> None:
+    """Before each job: clear the query log, then close unusable or expired database connections."""
+    reset_queries()
+    if close_connections:
+        close_old_connections()
+
+
+def after_request(close_connections: bool) -> None:
+    """After each job: close unusable or expired database connections, then the caches used."""
+    if close_connections:
+        close_old_connections()
+    close_caches()

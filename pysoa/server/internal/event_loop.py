@@ -15,6 +15,7 @@ from typing import Any
 
 from conformity import fields
 
+from pysoa.common.middleware import build_middleware_stack
 from pysoa.server.coroutine import CoroutineMiddleware
 
 __all__ = (
@@ -110,9 +111,8 @@ class AsyncEventLoopThread(threading.Thread):
         self.start()
         for middleware in self._coroutine_middleware:
             middleware.before_run_coroutine()
-        for middleware in reversed(self._coroutine_middleware):
-            coroutine = middleware.coroutine(coroutine)
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        wrapped = build_middleware_stack([middleware.coroutine for middleware in self._coroutine_middleware], coroutine)
+        return asyncio.run_coroutine_threadsafe(wrapped, self.loop)
 
     def join(self, timeout: float | None = None) -> None:
         """Stop the loop (pending coroutines get a few seconds to finish) and wait for the thread; idempotent."""

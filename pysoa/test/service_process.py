@@ -1,6 +1,9 @@
-"""Run the echo service as a child process (`python -m examples.echo_service ...`) and stop it by its PID.
+"""A service run as a child process (`python -m <module> -s <settings>`), for integration tests and demos.
 
-Used by the demo and by the tests that exercise real worker processes.
+The process is started with the service's own command line, its output goes to a log file, and it is stopped by
+its PID: SIGTERM (a graceful stop), then SIGKILL to it and its workers if it outlives the timeout. When the
+service's settings take their heartbeat file from an environment variable (`heartbeat_env`), `worker_pids` and
+`wait_for_workers` tell which workers have started serving.
 """
 
 import os
@@ -9,72 +12,55 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-__all__ = ('EchoServiceProcess', 'PROJECT_ROOT', 'child_pids', 'wait_until')
+from pysoa.test.processes import child_pids
+from pysoa.test.waiting import wait_until
+
+__all__ = ('ServiceProcess',)
 
 _HEARTBEAT_NAME = re.compile(r'hb-(?P<fid>\d+|\{\{fid\}\})-(?P<pid>\d+)')
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-"""The directory holding the `examples` package (put on the child's `PYTHONPATH`)."""
 
+class ServiceProcess:
+    """A service in a child process: `start()`, `stop()`, or use it as a context manager.
 
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Check `condition` every `interval` seconds until it holds (True) or `timeout` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-    return True
-
-
-def child_pids(pid: int) -> list[int]:
-    """The PIDs of the direct children of process `pid` (Linux `/proc`); [] when it has none or is gone."""
-    children: list[int] = []
-    try:
-        for task in os.listdir(f'/proc/{pid}/task'):
-            with open(f'/proc/{pid}/task/{task}/children') as listing:
-                children.extend(int(child) for child in listing.read().split())
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-    return sorted(children)
-
-
-class EchoServiceProcess:
-    """The echo service in a child process: `start()`, `stop()`, or use it as a context manager.
-
-    `workers` > 1 runs it with `--fork`; `extra_args` are appended to its command line; `env` adds
-    environment variables. Its output goes to `log_path`.
+    `workers` > 1 runs it with `--fork`; `extra_args` are appended to its command line; `env` adds environment
+    variables; `python_path` entries go first on its `PYTHONPATH`; `cwd` is its working directory. Its output goes
+    to `log_path` (a temporary file by default, removed by `cleanup()`). With `heartbeat_dir` and `heartbeat_env`,
+    the variable `heartbeat_env` is set to a heartbeat file template in `heartbeat_dir`.
     """
 
     def __init__(
         self,
-        redis_url: str,
-        workers: int = 2,
+        module: str,
+        settings: str,
+        *,
+        workers: int = 1,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        python_path: Sequence[str] = (),
+        cwd: str | None = None,
         log_path: str | None = None,
-        module: str = 'examples.echo_service',
-        settings: str = 'examples.echo_service.settings',
         heartbeat_dir: str | None = None,
+        heartbeat_env: str | None = None,
     ) -> None:
-        self.redis_url = redis_url
+        self.module = module
+        self.settings = settings
         self.workers = workers
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
-        self.module = module
-        self.settings = settings
+        self.python_path = list(python_path)
+        self.cwd = cwd
         self._own_log = log_path is None
-        self.log_path = log_path or tempfile.mkstemp(prefix='pysoa-echo-', suffix='.log')[1]
+        self.log_path = log_path or tempfile.mkstemp(prefix='pysoa-service-', suffix='.log')[1]
         self.process: subprocess.Popen[bytes] | None = None
         self.heartbeat_dir = heartbeat_dir
-        if heartbeat_dir is not None:
-            self.env.setdefault('ECHO_HEARTBEAT_FILE', os.path.join(heartbeat_dir, 'hb-{{fid}}-{{pid}}'))
+        if heartbeat_dir is not None and heartbeat_env is not None:
+            self.env.setdefault(heartbeat_env, os.path.join(heartbeat_dir, 'hb-{{fid}}-{{pid}}'))
 
     @property
     def pid(self) -> int | None:
@@ -89,15 +75,14 @@ class EchoServiceProcess:
         return command + self.extra_args
 
     def start(self) -> Self:
-        """Start the service (it is ready once its workers answer; see `examples.echo_client.wait_until_ready`)."""
+        """Start the service (it is ready once it answers, or see `wait_for_workers`)."""
         environment = dict(os.environ)
-        environment['PYSOA_REDIS_URL'] = self.redis_url
-        python_path = [str(PROJECT_ROOT)] + [p for p in environment.get('PYTHONPATH', '').split(os.pathsep) if p]
-        environment['PYTHONPATH'] = os.pathsep.join(python_path)
+        inherited = [p for p in environment.get('PYTHONPATH', '').split(os.pathsep) if p]
+        environment['PYTHONPATH'] = os.pathsep.join([*self.python_path, *inherited])
         environment.update(self.env)
         with open(self.log_path, 'ab') as log:
             self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=str(PROJECT_ROOT)
+                self.command(), stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=self.cwd
             )
         return self
 

@@ -1,4 +1,4 @@
-"""A cached virtualenv holding upstream PySOA 1.4.9 from PyPI, shared by the interop tests and the benchmark.
+"""A cached virtualenv holding upstream PySOA 1.4.9 from PyPI, for the interop tests (the benchmark uses it too).
 
 The venv is made once per Python version under `<repo>/.cache/upstream-venv/` (git-ignored; override the parent
 folder with `PYSOA_UPSTREAM_VENV_DIR`), behind a lock file so two processes asking at once build it only once.
@@ -29,7 +29,7 @@ __all__ = ('UPSTREAM_REQUIREMENTS', 'UpstreamEnv', 'UpstreamEnvError', 'ensure_u
 UPSTREAM_REQUIREMENTS = ('pysoa==1.4.9',)
 """What pip installs into the venv; the rest is resolved from upstream's own pins."""
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 _READY = 'ready.json'
 _PROBE = (
     'import json, sys, msgpack, redis, conformity, currint, pysoa\n'

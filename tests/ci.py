@@ -1,0 +1,24 @@
+"""What a test does when something it needs cannot be had: skip it locally, fail it in CI (`CI=true`).
+
+CI must not pass by skipping what it is there to run, so every fixture that starts a Redis, a Sentinel
+or a tool goes through `unavailable`.
+"""
+
+import os
+from typing import NoReturn
+
+import pytest
+
+__all__ = ('in_ci', 'unavailable')
+
+
+def in_ci() -> bool:
+    """True when running in CI (`CI` set to 1, true or yes)."""
+    return os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for `reason`; in CI, fail it instead."""
+    if in_ci():
+        pytest.fail(f'Required in CI: {reason}')
+    pytest.skip(reason)
