@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from pysoa.common.transport.redis_gateway.backend import direct
-from pysoa.common.transport.redis_gateway.backend.base import SEND_SCRIPT_SHA
 from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
+from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT_SHA
 from pysoa.common.transport.redis_gateway.backend.standard import StandardRedisClient
 from pysoa.test.redis_server import RedisServerProcess
 

@@ -1,7 +1,5 @@
 """Transport exceptions. Transient ones are worth retrying; the others are not."""
 
-from typing import Any
-
 from pysoa.common.errors import PySOAError
 
 __all__ = (
@@ -24,7 +22,7 @@ class PySOATransportError(PySOAError):
 class MessageTooLarge(PySOATransportError):
     """A message is over the configured size limit and was not sent."""
 
-    def __init__(self, message_size_in_bytes: int, *args: Any) -> None:
+    def __init__(self, message_size_in_bytes: int, *args: object) -> None:
         self.message_size_in_bytes = message_size_in_bytes
         super().__init__(*args)
 

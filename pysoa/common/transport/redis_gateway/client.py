@@ -8,11 +8,11 @@ from typing import Any
 
 from conformity import fields
 
-from pysoa.common.metrics import MetricsRecorder
+from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS, MetricsRecorder
 from pysoa.common.transport.base import ClientTransport, ReceivedMessage, get_hex_thread_id
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, TransientPySOATransportError
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
-from pysoa.common.transport.redis_gateway.core import TIMER_KWARGS, RedisTransportClientCore
+from pysoa.common.transport.redis_gateway.core import RedisTransportClientCore
 from pysoa.common.transport.redis_gateway.settings import RedisClientTransportSchema
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 
@@ -71,7 +71,7 @@ class RedisClientTransport(ClientTransport):
         """Send a job request; its response will arrive on the calling thread's reply queue."""
         state = self._thread_state
         meta['reply_to'] = self._reply_queue_name(state)
-        with self.metrics.timer(self._send_timer_name, **TIMER_KWARGS):
+        with self.metrics.timer(self._send_timer_name, **MICROSECOND_TIMER_KWARGS):
             try:
                 self.core.send_message(self._send_queue_name, request_id, meta, body, message_expiry_in_seconds)
             except TransientPySOATransportError:
@@ -87,7 +87,7 @@ class RedisClientTransport(ClientTransport):
         if state.requests_outstanding < 1:
             state.previous_error_was_transport_problem = False
             return ReceivedMessage(None, None, None)
-        with self.metrics.timer(self._receive_timer_name, **TIMER_KWARGS):
+        with self.metrics.timer(self._receive_timer_name, **MICROSECOND_TIMER_KWARGS):
             try:
                 received = self.core.receive_message(self._reply_queue_name(state), receive_timeout_in_seconds)
             except MessageReceiveTimeout:

@@ -9,35 +9,25 @@ moves on to the next request.
 import logging
 from typing import Any
 
-import attr
 from conformity import fields
 
 from pysoa.common.constants import ERROR_CODE_INVALID
 from pysoa.common.errors import Error
-from pysoa.common.metrics import MetricsRecorder
+from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS, MetricsRecorder
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
-from pysoa.common.transport.redis_gateway.core import TIMER_KWARGS, InvalidEnvelopeError, RedisTransportServerCore
+from pysoa.common.transport.redis_gateway.core import RedisTransportServerCore
+from pysoa.common.transport.redis_gateway.envelope import InvalidEnvelopeError
 from pysoa.common.transport.redis_gateway.settings import RedisServerTransportSchema
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
+from pysoa.common.wire import error_to_dict, knows_caller_errors
 
 __all__ = ('RedisServerTransport',)
 
 _logger = logging.getLogger(__name__)
 
 _SERVICE_QUEUE_PREFIX = make_redis_queue_name('')
-
-
-def _knows_caller_errors(client_version: Any) -> bool:
-    """Whether a client announcing `client_version` (any value a peer sent) understands `is_caller_error`."""
-    # Clients before 0.70 do not know the field; a version that cannot be read counts as old.
-    if not isinstance(client_version, (list, tuple)):
-        return False
-    try:
-        return tuple(int(part) for part in client_version) >= (0, 70)
-    except (TypeError, ValueError):
-        return False
 
 
 @fields.ClassConfigurationSchema.provider(RedisServerTransportSchema)
@@ -51,7 +41,7 @@ class RedisServerTransport(ServerTransport):
 
     def receive_request_message(self) -> ReceivedMessage:
         """Block up to the receive timeout for the next valid request (MessageReceiveTimeout if none)."""
-        timer = self.metrics.timer('server.transport.redis_gateway.receive', **TIMER_KWARGS)
+        timer = self.metrics.timer('server.transport.redis_gateway.receive', **MICROSECOND_TIMER_KWARGS)
         timer.start()
         received = False
         try:
@@ -75,10 +65,9 @@ class RedisServerTransport(ServerTransport):
             return
         if not isinstance(error.meta.get('reply_to'), str):
             return
-        invalid = attr.asdict(Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True))
-        if not _knows_caller_errors(error.meta.get('client_version')):
-            del invalid['is_caller_error']
-        response = {'errors': [invalid], 'context': {}, 'actions': []}
+        invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
+        with_caller_error = knows_caller_errors(error.meta.get('client_version'))
+        response: dict[str, Any] = {'errors': [error_to_dict(invalid, with_caller_error)], 'context': {}, 'actions': []}
         try:
             self.send_response_message(error.request_id, error.meta, response)
         except Exception as send_error:
@@ -100,5 +89,5 @@ class RedisServerTransport(ServerTransport):
             # queue it is would answer its own answers for ever. Reply queues carry the `!` marker.
             self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
             raise InvalidMessageError(f'Invalid reply queue name {queue_name!r}: it is a service request queue')
-        with self.metrics.timer('server.transport.redis_gateway.send', **TIMER_KWARGS):
+        with self.metrics.timer('server.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
             self.core.send_message(queue_name, request_id, meta, body)

@@ -3,7 +3,8 @@
 from conformity import fields
 
 from pysoa.common.serializer.base import Serializer
-from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPES, ProtocolVersion
+from pysoa.common.transport.redis_gateway.backend.registry import BACKEND_CLASSES
+from pysoa.common.transport.redis_gateway.constants import ProtocolVersion
 
 __all__ = ('RedisClientTransportSchema', 'RedisServerTransportSchema', 'RedisTransportSchema')
 
@@ -54,7 +55,7 @@ class RedisTransportSchema(fields.Dictionary):
     contents = {
         'backend_layer_kwargs': _BACKEND_LAYER_KWARGS,
         'backend_type': fields.Constant(
-            *REDIS_BACKEND_TYPES,
+            *BACKEND_CLASSES,
             description="Which backend to use: standard Redis hosts or Sentinel (default 'redis.standard')",
         ),
         'log_messages_larger_than_bytes': fields.Integer(

@@ -1,77 +1,41 @@
-"""What every Redis backend offers: a connection per queue, and the one-round-trip send script.
+"""What every Redis backend offers: a connection per queue, and the commands pysoa sends on it.
 
 Request queues are spread over all the backend's Redis servers (a shuffled round robin); a reply
 queue always lives on the server picked by hashing its name, so a client and any server agree on
-it without talking to each other.
+it without talking to each other. Every Redis command pysoa issues is a method here (`push`, `pop`),
+sent through `direct.execute`, the one place that picks the fast path.
 """
 
 import abc
 import binascii
-import hashlib
-import importlib.resources
 import itertools
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from pysoa.common.transport.errors import ConnectionError as TransportConnectionError
-from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
+from pysoa.common.transport.redis_gateway.backend.direct import execute
+from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
-__all__ = ('BaseRedisClient', 'CannotGetConnectionError', 'SendMessageToQueueCommand')
-
-SEND_SCRIPT = importlib.resources.files('pysoa.common.transport.redis_gateway').joinpath('send.lua').read_text()
-"""The Lua source of the send command, read once at import."""
-
-SEND_SCRIPT_SHA = hashlib.sha1(SEND_SCRIPT.encode('utf-8')).hexdigest()
-"""What Redis calls the send script once loaded (EVALSHA)."""
+__all__ = ('BaseRedisClient', 'CannotGetConnectionError')
 
 
 class CannotGetConnectionError(TransportConnectionError):
     """No Redis connection could be had for a queue (for example, no master during a Sentinel failover)."""
 
 
-class SendMessageToQueueCommand:
-    """The send script, registered once; each call runs it on the given connection (EVALSHA, loading if needed)."""
-
-    def __init__(self, redis_connection: redis.Redis) -> None:
-        # The connection only lends its encoder to the script object; calls always pass their own.
-        self._script = redis_connection.register_script(SEND_SCRIPT)
-
-    def __call__(
-        self,
-        queue_key: str,
-        message: bytes | Sequence[bytes],
-        expiry: int,
-        capacity: int,
-        connection: redis.Redis,
-    ) -> None:
-        """Push `message` (or every element of a sequence of chunks, contiguously) onto `queue_key`.
-
-        Raises `redis.ResponseError('queue full')` when the queue holds `capacity` elements or more.
-        """
-        if isinstance(message, (bytes, bytearray, memoryview)):
-            arguments: Sequence[Any] = (expiry, capacity, message)
-        else:
-            arguments = (expiry, capacity, *message)
-        if supports_direct_commands(connection):
-            try:
-                execute_command(connection, 'EVALSHA', SEND_SCRIPT_SHA, 1, queue_key, *arguments)
-            except redis.exceptions.NoScriptError:
-                # A server that restarted, or was never sent the script: load it and run it, as EVALSHA users do.
-                execute_command(connection, 'SCRIPT', 'LOAD', SEND_SCRIPT)
-                execute_command(connection, 'EVALSHA', SEND_SCRIPT_SHA, 1, queue_key, *arguments)
-        else:
-            self._script(keys=[queue_key], args=arguments, client=connection)
-
-
 class BaseRedisClient(abc.ABC):
     """A ring of Redis servers (hosts, or Sentinel masters) that queues are placed on."""
 
+    DEFAULT_PORT: ClassVar[int]
+    """The port of a `hosts` entry given as a bare host name."""
+    ACCEPTS_URLS: ClassVar[bool] = False
+    """Whether `hosts` entries may be redis://, rediss:// or unix:// URLs."""
     DEFAULT_RECEIVE_TIMEOUT = 5
     RESPONSE_QUEUE_SPECIFIER = RESPONSE_QUEUE_SPECIFIER
 
@@ -80,11 +44,11 @@ class BaseRedisClient(abc.ABC):
             raise ValueError('A Redis backend needs at least one server')
         self._ring_size = ring_size
         self._request_queue_indexes = itertools.cycle(random.sample(range(ring_size), k=ring_size))
-        self.send_message_to_queue = SendMessageToQueueCommand(self._script_host_connection())
 
-    def _script_host_connection(self) -> redis.Redis:
-        """A connection object to register the script with; it is never used to talk to Redis."""
-        return redis.Redis()
+    @classmethod
+    def check_settings(cls, **backend_layer_kwargs: Any) -> None:
+        """Raise ValueError if this backend could not be built from these arguments; no I/O, nothing kept."""
+        return None
 
     def get_connection(self, queue_key: str) -> redis.Redis:
         """The connection for `queue_key`: hashed for a reply queue, the next in the rotation for a request queue."""
@@ -95,6 +59,49 @@ class BaseRedisClient(abc.ABC):
     @abc.abstractmethod
     def _get_connection(self, index: int) -> redis.Redis:
         """The connection to server number `index` of the ring."""
+
+    def push(
+        self,
+        connection: redis.Redis,
+        queue_key: str,
+        elements: bytes | Sequence[bytes],
+        *,
+        expiry: int,
+        capacity: int,
+    ) -> bool:
+        """Push one element, or every element of a sequence contiguously, onto `queue_key` in one round trip.
+
+        The queue then expires after `expiry` seconds. Returns False, pushing nothing, when the queue already
+        holds `capacity` elements; a Redis failure raises what redis-py raises.
+        """
+        arguments = (elements,) if isinstance(elements, bytes | bytearray | memoryview) else tuple(elements)
+        try:
+            SEND_SCRIPT.run(connection, (queue_key,), (expiry, capacity, *arguments))
+        except redis.ResponseError as error:
+            if 'queue full' in str(error):
+                return False
+            raise
+        return True
+
+    def pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
+        """Take the first element of `queue_key`, waiting up to `timeout` seconds (BLPOP); None if none came.
+
+        The element is bytes, unless the connection was configured to decode responses.
+        """
+        reply = execute(connection, 'BLPOP', queue_key, timeout)
+        return cast('Sequence[object]', reply)[1] if reply else None  # a BLPOP reply is [key, element]
+
+    def send_message_to_queue(
+        self,
+        queue_key: str,
+        message: bytes | Sequence[bytes],
+        expiry: int,
+        capacity: int,
+        connection: redis.Redis,
+    ) -> None:
+        """`push` under its 1.x name; raises `redis.ResponseError('queue full')` when the queue is full."""
+        if not self.push(connection, queue_key, message, expiry=expiry, capacity=capacity):
+            raise redis.ResponseError('queue full')
 
     def _get_consistent_hash_index(self, value: str | bytes) -> int:
         """Map a queue name to a ring index: CRC-32 down to 0..4095, scaled to the ring size.

@@ -28,7 +28,10 @@ try:
 except ImportError:  # hiredis is optional: without it, the connection packs (in Python)
     _pack_command = None
 
-__all__ = ('execute_command', 'supports_direct_commands')
+__all__ = ('CommandArgument', 'execute', 'execute_command', 'supports_direct_commands')
+
+CommandArgument = str | bytes | int | float
+"""What pysoa passes as a Redis command argument (RESP has one encoding for each of these)."""
 
 _HELD_ATTRIBUTE = '_pysoa_held_connections'
 """The pool attribute holding each thread's connection: it lives and dies with the pool (Sentinel replaces pools)."""
@@ -45,7 +48,7 @@ class _HeldConnection(threading.local):
     pid = 0
 
 
-def supports_direct_commands(client: Any) -> bool:
+def supports_direct_commands(client: object) -> bool:
     """Whether `client` is a plain redis-py client over a connection pool (not a test double or a subclass)."""
     return (
         type(client) is Redis
@@ -54,7 +57,18 @@ def supports_direct_commands(client: Any) -> bool:
     )
 
 
-def execute_command(client: Redis, *args: Any) -> Any:
+def execute(client: Redis, *args: CommandArgument) -> object:
+    """Run one command: on this thread's own connection for a plain redis-py client, else through the client.
+
+    This is the one place that chooses the fast path; every command pysoa sends to Redis goes through it.
+    """
+    if supports_direct_commands(client):
+        return execute_command(client, *args)
+    result: object = client.execute_command(*args)  # type: ignore[no-untyped-call,unused-ignore]  # unannotated in some redis-py
+    return result
+
+
+def execute_command(client: Redis, *args: CommandArgument) -> object:
     """Send one command on this thread's connection of `client`'s pool and return the raw reply.
 
     Raises what redis-py raises (`ResponseError` for an error reply, with the connection still usable;
@@ -68,7 +82,7 @@ def execute_command(client: Redis, *args: Any) -> Any:
         return _retry(connection, args, error)
 
 
-def _round_trip(connection: Any, args: tuple[Any, ...]) -> Any:
+def _round_trip(connection: Any, args: tuple[CommandArgument, ...]) -> object:
     try:
         if _pack_command is not None:
             # What redis-py's own hiredis packer produces (RESP has one encoding of our str, bytes and int
@@ -86,11 +100,11 @@ def _round_trip(connection: Any, args: tuple[Any, ...]) -> Any:
         raise
 
 
-def _retry(connection: Any, args: tuple[Any, ...], first_error: Exception) -> Any:
+def _retry(connection: Any, args: tuple[CommandArgument, ...], first_error: Exception) -> object:
     """Apply the connection's retry policy, counting the failure that already happened as the first attempt."""
     pending: list[Exception] = [first_error]
 
-    def attempt() -> Any:
+    def attempt() -> object:
         if pending:
             raise pending.pop()
         return _round_trip(connection, args)

@@ -6,7 +6,6 @@ drops the cached clients, so nothing needs a restart.
 """
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterable
@@ -15,13 +14,13 @@ from typing import Any
 import redis
 import redis.sentinel
 
+from pysoa.common.backoff import jittered_backoff
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
+from pysoa.common.transport.redis_gateway.backend.hosts import parse_hosts
 
 __all__ = ('SentinelRedisClient',)
 
 _logger = logging.getLogger(__name__)
-
-HostSpec = str | tuple[str, int] | list[Any]
 
 
 class SentinelRedisClient(BaseRedisClient):
@@ -34,7 +33,7 @@ class SentinelRedisClient(BaseRedisClient):
 
     def __init__(
         self,
-        hosts: Iterable[HostSpec] | None = None,
+        hosts: Iterable[object] | None = None,
         connection_kwargs: dict[str, Any] | None = None,
         sentinel_services: Iterable[str] | None = None,
         sentinel_failover_retries: int = 0,
@@ -51,8 +50,8 @@ class SentinelRedisClient(BaseRedisClient):
         sentinel_connection_kwargs = self._with_default_connection_kwargs(
             {'socket_timeout': 5.0, **(sentinel_kwargs or {})},
         )
-        self._sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-            self._convert_hosts(hosts),
+        self._sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves Sentinel unannotated
+            parse_hosts(hosts, self.DEFAULT_PORT, urls=False, what='Sentinel') or [('localhost', self.DEFAULT_PORT)],
             sentinel_kwargs=sentinel_connection_kwargs,
             **master_kwargs,
         )
@@ -62,36 +61,6 @@ class SentinelRedisClient(BaseRedisClient):
         else:
             self._services = self._get_service_names()
         super().__init__(ring_size=len(self._services))
-
-    def _script_host_connection(self) -> redis.Redis:
-        # Creating a master client does not connect; it only lends the script its encoder.
-        client: redis.Redis = self._sentinel.master_for(self._services[0])  # type: ignore[no-untyped-call]
-        return client
-
-    @classmethod
-    def _convert_hosts(cls, hosts: Iterable[HostSpec] | None) -> list[tuple[str, int]]:
-        if isinstance(hosts, (str, bytes)):
-            raise ValueError('Redis hosts must be specified as an iterable of hosts.')
-        if not hosts:
-            return [('localhost', cls.DEFAULT_PORT)]
-        converted: list[tuple[str, int]] = []
-        for entry in hosts:
-            if isinstance(entry, str):
-                converted.append((entry, cls.DEFAULT_PORT))
-            elif (
-                isinstance(entry, (tuple, list))
-                and len(entry) == 2
-                and isinstance(entry[0], str)
-                and isinstance(entry[1], int)
-                and not isinstance(entry[1], bool)
-            ):
-                converted.append((entry[0], entry[1]))
-            else:
-                raise ValueError(
-                    f'Each Sentinel `hosts` entry must be a host name (port {cls.DEFAULT_PORT}) or a (host, port) '
-                    f'pair; {entry!r} is neither.'
-                )
-        return converted
 
     @staticmethod
     def _validate_service_names(services: Iterable[str]) -> None:
@@ -124,7 +93,7 @@ class SentinelRedisClient(BaseRedisClient):
     def _get_master_client_for(self, service_name: str) -> redis.Redis:
         client = self._master_clients.get(service_name)
         if client is None:
-            client = self._sentinel.master_for(service_name)  # type: ignore[no-untyped-call]
+            client = self._sentinel.master_for(service_name)  # type: ignore[no-untyped-call]  # unannotated in redis-py
             # Ask now, so a missing master surfaces here (and is retried) rather than on first use.
             address = client.connection_pool.get_master_address()
             _logger.info('Sentinel master for %s is at %s', service_name, address)
@@ -142,7 +111,7 @@ class SentinelRedisClient(BaseRedisClient):
                 self.reset_clients()
                 _logger.warning('No Redis master found for %s (failover under way?)', service)
                 if attempt < self._sentinel_failover_retries:
-                    time.sleep((2**attempt + random.random()) / 4.0)
+                    time.sleep(jittered_backoff(attempt))
         raise CannotGetConnectionError('Master not found; gave up reloading master info after failover.')
 
     def close(self) -> None:

@@ -1,0 +1,49 @@
+"""The Lua scripts the backends run: one `.lua` file each beside this module, read by one loader.
+
+A script runs with EVALSHA; a Redis server that does not know it yet (new, restarted, or flushed) is sent
+the source once, on its NOSCRIPT answer, and the call is repeated. That is per server, so it holds for
+every connection of every backend, standard, Sentinel or later Cluster, without registering anything.
+"""
+
+import functools
+import hashlib
+import importlib.resources
+from collections.abc import Sequence
+
+import attrs
+import redis
+
+from pysoa.common.transport.redis_gateway.backend.direct import CommandArgument, execute
+
+__all__ = ('SEND_SCRIPT', 'SEND_SCRIPT_SHA', 'LuaScript', 'load_script')
+
+
+@attrs.frozen
+class LuaScript:
+    """A Lua script, by name, with its source and the SHA-1 digest Redis knows it by."""
+
+    name: str
+    source: str
+    sha: str
+
+    def run(self, connection: redis.Redis, keys: Sequence[str], args: Sequence[CommandArgument]) -> object:
+        """Run the script on `connection`'s server, loading it there first if that server lacks it."""
+        try:
+            return execute(connection, 'EVALSHA', self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            execute(connection, 'SCRIPT', 'LOAD', self.source)
+            return execute(connection, 'EVALSHA', self.sha, len(keys), *keys, *args)
+
+
+@functools.cache
+def load_script(name: str) -> LuaScript:
+    """The script in `<name>.lua` beside this module, read once per process."""
+    source = importlib.resources.files(__name__.rpartition('.')[0]).joinpath(f'{name}.lua').read_text(encoding='utf-8')
+    return LuaScript(name, source, hashlib.sha1(source.encode('utf-8')).hexdigest())
+
+
+SEND_SCRIPT = load_script('send')
+"""Push one message (or every chunk of one, contiguously) onto a queue below its capacity, and refresh its expiry."""
+
+SEND_SCRIPT_SHA = SEND_SCRIPT.sha
+"""What Redis calls the send script (`SCRIPT EXISTS`, EVALSHA)."""

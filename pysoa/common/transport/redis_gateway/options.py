@@ -1,0 +1,167 @@
+"""The keyword arguments of the Redis transports, read once into a frozen options object.
+
+Both ways of making a transport end here: settings validated by the schema in `settings.py` (whose keys
+a test holds equal to these fields) and direct construction of `RedisClientTransport`,
+`RedisServerTransport` or a core. Each setting has its default and its check in one place; the
+core and the transports then read the options instead of forwarding ten arguments.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
+
+import attrs
+
+from pysoa.common.serializer.msgpack_serializer import MsgpackSerializer
+from pysoa.common.transport.redis_gateway.backend.hosts import parse_hosts
+from pysoa.common.transport.redis_gateway.backend.registry import backend_class_for
+from pysoa.common.transport.redis_gateway.constants import (
+    DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT,
+    DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER,
+    DEFAULT_MESSAGE_EXPIRY_IN_SECONDS,
+    DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_QUEUE_FULL_RETRIES,
+    DEFAULT_RECEIVE_TIMEOUT_IN_SECONDS,
+    MINIMUM_CHUNKED_MESSAGE_BYTES,
+    REDIS_BACKEND_TYPE_STANDARD,
+    ProtocolVersion,
+)
+from pysoa.common.transport.redis_gateway.serializers import SerializerConfig
+
+__all__ = (
+    'ClientTransportOptions',
+    'OptionAttribute',
+    'OptionAttributes',
+    'ServerTransportOptions',
+    'TransportOptions',
+)
+
+_T = TypeVar('_T')
+
+
+def _kwargs(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+def _serializer_config(value: Mapping[str, Any] | None) -> SerializerConfig:
+    # Settings validated by the schema have this shape; a direct caller is trusted to give it (as 1.x did).
+    return cast(SerializerConfig, dict(value or {'object': MsgpackSerializer, 'kwargs': {}}))
+
+
+def _protocol_version(value: ProtocolVersion | int) -> ProtocolVersion:
+    try:
+        return ProtocolVersion(value)
+    except ValueError:
+        known = ', '.join(str(int(version)) for version in ProtocolVersion)
+        raise ValueError(f'protocol_version must be one of {known}, got {value!r}') from None
+
+
+def fold_backend_shortcuts(backend_type: str, backend_layer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """`backend_layer_kwargs` with `hosts` read and the `redis_port` / `redis_db` shortcuts folded in (a new dict).
+
+    A bare host name gets `redis_port` when given, else the backend's default port.
+    """
+    folded = dict(backend_layer_kwargs)
+    redis_port = folded.pop('redis_port', None)
+    redis_db = folded.pop('redis_db', None)
+    if folded.get('hosts'):
+        backend_class = backend_class_for(backend_type)
+        port = backend_class.DEFAULT_PORT if redis_port is None else redis_port
+        folded['hosts'] = parse_hosts(folded['hosts'], port, urls=backend_class.ACCEPTS_URLS)
+    if redis_db is not None:
+        folded['connection_kwargs'] = {**(folded.get('connection_kwargs') or {}), 'db': redis_db}
+    return folded
+
+
+@attrs.frozen(kw_only=True)
+class TransportOptions:
+    """What both sides of the Redis transport are configured with (the 1.x keyword names and defaults)."""
+
+    backend_type: str = REDIS_BACKEND_TYPE_STANDARD
+    backend_layer_kwargs: dict[str, Any] = attrs.field(factory=dict, converter=_kwargs)
+    log_messages_larger_than_bytes: int = attrs.field(default=DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT, converter=int)
+    maximum_message_size_in_bytes: int = attrs.field(default=DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT, converter=int)
+    message_expiry_in_seconds: int = attrs.field(default=DEFAULT_MESSAGE_EXPIRY_IN_SECONDS, converter=int)
+    queue_capacity: int = attrs.field(default=DEFAULT_QUEUE_CAPACITY, converter=int)
+    queue_full_retries: int = attrs.field(default=DEFAULT_QUEUE_FULL_RETRIES, converter=int)
+    receive_timeout_in_seconds: int = attrs.field(default=DEFAULT_RECEIVE_TIMEOUT_IN_SECONDS, converter=int)
+    default_serializer_config: SerializerConfig = attrs.field(default=None, converter=_serializer_config)
+
+    def __attrs_post_init__(self) -> None:
+        backend_class = backend_class_for(self.backend_type)
+        folded = fold_backend_shortcuts(self.backend_type, self.backend_layer_kwargs)
+        # The backend is built on first use; a mistake in its settings must stop the transport now instead.
+        backend_class.check_settings(**folded)
+        # Read from two fields at once, which no converter can see; hence after construction, once.
+        object.__setattr__(self, 'backend_layer_kwargs', folded)
+
+
+@attrs.frozen(kw_only=True)
+class ClientTransportOptions(TransportOptions):
+    """The client side: also the framing version its requests are sent in."""
+
+    protocol_version: ProtocolVersion = attrs.field(default=ProtocolVersion.VERSION_3, converter=_protocol_version)
+
+
+@attrs.frozen(kw_only=True)
+class ServerTransportOptions(TransportOptions):
+    """The server side: larger default size limits, and optional chunking of large responses."""
+
+    log_messages_larger_than_bytes: int = attrs.field(default=DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER, converter=int)
+    maximum_message_size_in_bytes: int = attrs.field(default=DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER, converter=int)
+    chunk_messages_larger_than_bytes: int = attrs.field(default=-1, converter=int)
+
+    def __attrs_post_init__(self) -> None:
+        threshold = self.chunk_messages_larger_than_bytes
+        if 0 <= threshold < MINIMUM_CHUNKED_MESSAGE_BYTES:
+            raise ValueError(
+                'If chunk_messages_larger_than_bytes is enabled (non-negative), it must be >= '
+                f'{MINIMUM_CHUNKED_MESSAGE_BYTES}, got {threshold}'
+            )
+        if self.maximum_message_size_in_bytes < threshold * 5:
+            raise ValueError(
+                'If chunk_messages_larger_than_bytes is enabled (non-negative), maximum_message_size_in_bytes must '
+                'be at least 5 times larger to allow for multiple chunks to be sent.'
+            )
+        TransportOptions.__attrs_post_init__(self)  # not super(): attrs before 22 cannot rebind it in a slotted class
+
+
+class _HasOptions(Protocol):
+    @property
+    def options(self) -> TransportOptions: ...
+
+
+class OptionAttribute(Generic[_T]):
+    """An attribute of a core that reads the option of the same name: the names 1.x code reads on `core`.
+
+    Assigning to it on an instance (as 1.x code and tests may) overrides the option for that instance only.
+    """
+
+    _name = ''
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> 'OptionAttribute[_T]': ...
+
+    @overload
+    def __get__(self, instance: _HasOptions, owner: type) -> _T: ...
+
+    def __get__(self, instance: _HasOptions | None, owner: type) -> '_T | OptionAttribute[_T]':
+        if instance is None:
+            return self
+        return cast(_T, getattr(instance.options, self._name))
+
+
+class OptionAttributes:
+    """The settings a core exposes under their 1.x names (`transport.core.receive_timeout_in_seconds`, ...)."""
+
+    backend_type = OptionAttribute[str]()
+    backend_layer_kwargs = OptionAttribute[dict[str, Any]]()
+    log_messages_larger_than_bytes = OptionAttribute[int]()
+    maximum_message_size_in_bytes = OptionAttribute[int]()
+    message_expiry_in_seconds = OptionAttribute[int]()
+    queue_capacity = OptionAttribute[int]()
+    queue_full_retries = OptionAttribute[int]()
+    receive_timeout_in_seconds = OptionAttribute[int]()
+    default_serializer_config = OptionAttribute[SerializerConfig]()
