@@ -107,32 +107,56 @@ def test_scripts_are_lua_files_beside_the_backends_read_by_one_loader() -> None:
         load_script('no-such-script')
 
 
-def test_a_script_is_loaded_on_a_server_that_lacks_it_then_run() -> None:
-    client = Recorder(redis.exceptions.NoScriptError('NOSCRIPT'), SEND_SCRIPT.sha, 1)
-    assert SEND_SCRIPT.run(client, ['k'], [60, 10, b'm']) == 1
-    assert client.commands == [
-        ('EVALSHA', SEND_SCRIPT.sha, 1, 'k', 60, 10, b'm'),
-        ('SCRIPT', 'LOAD', SEND_SCRIPT.source),
-        ('EVALSHA', SEND_SCRIPT.sha, 1, 'k', 60, 10, b'm'),
-    ]
+def test_a_script_is_loaded_on_a_server_that_lacks_it_then_run(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.script_flush()
+        assert client.script_exists(SEND_SCRIPT.sha) == [False]
+
+        assert SEND_SCRIPT.run(client, ['k'], [60, 10, b'm']) == 1
+
+        assert client.script_exists(SEND_SCRIPT.sha) == [True]
+        assert client.lrange('k', 0, -1) == [b'm']
+    finally:
+        client.close()
 
 
-def test_push_sends_chunks_in_one_call_and_reports_a_full_queue() -> None:
+def test_push_sends_chunks_in_one_call_and_reports_a_full_queue(redis_url: str) -> None:
     backend = FakeBackend()
-    client = Recorder(1, redis.ResponseError('queue full'), redis.ResponseError('WRONGTYPE'))
-    assert backend.push(client, 'q', [b'a', b'b'], expiry=60, capacity=5) is True
-    assert client.commands[0] == ('EVALSHA', SEND_SCRIPT.sha, 1, 'q', 60, 5, b'a', b'b')
-    assert backend.push(client, 'q', b'c', expiry=60, capacity=5) is False
-    with pytest.raises(redis.ResponseError, match='WRONGTYPE'):
-        backend.push(client, 'q', b'c', expiry=60, capacity=5)
-    client.replies.append(redis.ResponseError('queue full'))
-    with pytest.raises(redis.ResponseError, match='queue full'):  # the 1.x name keeps raising
-        backend.send_message_to_queue(queue_key='q', message=b'd', expiry=60, capacity=5, connection=client)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert backend.push(client, 'q', [b'a', b'b'], expiry=60, capacity=3) is True
+        assert backend.push(client, 'q', b'c', expiry=60, capacity=3) is True
+        assert backend.push(client, 'q', b'd', expiry=60, capacity=3) is False  # holds 3 already: nothing pushed
+        assert client.lrange('q', 0, -1) == [b'a', b'b', b'c']
+        assert 0 < client.ttl('q') <= 60
+        with pytest.raises(redis.ResponseError, match='queue full'):  # the 1.x name keeps raising
+            backend.send_message_to_queue(queue_key='q', message=b'd', expiry=60, capacity=3, connection=client)
+        client.set('not-a-list', 'x')
+        with pytest.raises(redis.ResponseError, match='WRONGTYPE'):
+            backend.push(client, 'not-a-list', b'e', expiry=60, capacity=3)
+    finally:
+        client.close()
 
 
-def test_pop_gives_the_element_or_none() -> None:
+def test_pop_gives_the_element_or_none(redis_url: str) -> None:
     backend = FakeBackend()
-    client = Recorder((b'q', b'element'), None)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.rpush('q', b'element')
+        assert backend.pop(client, 'q', 0.5) == b'element'
+        assert backend.pop(client, 'q', 0.1) is None
+    finally:
+        client.close()
+
+
+def test_a_client_subclass_or_double_is_driven_through_its_own_methods() -> None:
+    # 1.x drove every client through `blpop` and `register_script`: doubles written for it offer just those.
+    backend = FakeBackend()
+    client = Recorder((b'q', b'element'), None, 1)
+
     assert backend.pop(client, 'q', 2.5) == b'element'
     assert backend.pop(client, 'q', 2.5) is None
-    assert client.commands == [('BLPOP', 'q', 2.5), ('BLPOP', 'q', 2.5)]
+    assert backend.push(client, 'q', [b'a', b'b'], expiry=60, capacity=5) is True
+    assert client.commands[:2] == [('BLPOP', 'q', 2.5), ('BLPOP', 'q', 2.5)]
+    assert client.commands[2:] == [('EVALSHA', SEND_SCRIPT.sha, 1, 'q', 60, 5, b'a', b'b')]

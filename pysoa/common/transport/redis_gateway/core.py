@@ -21,6 +21,7 @@ from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import constants, envelope
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
+from pysoa.common.transport.redis_gateway.backend.legacy import driven
 from pysoa.common.transport.redis_gateway.backend.registry import SHARED_BACKENDS, backend_class_for, shared_backend
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient  # noqa: F401  # 1.x patch point
 from pysoa.common.transport.redis_gateway.backend.standard import StandardRedisClient  # noqa: F401  # 1.x patch point
@@ -78,7 +79,9 @@ class RedisTransportCore(OptionAttributes):
     def backend_layer(self) -> BaseRedisClient:
         """The backend (standard hosts or Sentinel), created on first use and shared by equal settings."""
         if self._backend_layer is None:
-            self._backend_layer = shared_backend(self.backend_type, self.backend_layer_kwargs, self._create_backend)
+            cache = type(self)._backend_layer_cache  # read each time: 1.x tests empty it by assigning a new dict
+            kwargs = self.backend_layer_kwargs
+            self._backend_layer = shared_backend(self.backend_type, kwargs, self._create_backend, cache)
         return self._backend_layer
 
     def _create_backend(self) -> BaseRedisClient:
@@ -117,9 +120,10 @@ class RedisTransportCore(OptionAttributes):
         elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version)
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         connection = self._get_redis_connection(True, queue_key)
+        backend = driven(self.backend_layer)
         for attempt in range(self.queue_full_retries + 1):
             try:
-                pushed = self.backend_layer.push(
+                pushed = backend.push(
                     connection, queue_key, elements, expiry=redis_expiry, capacity=self.queue_capacity
                 )
             except Exception as error:
@@ -193,7 +197,7 @@ class RedisTransportCore(OptionAttributes):
 
     def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
         try:
-            element = self.backend_layer.pop(connection, queue_key, timeout)
+            element = driven(self.backend_layer).pop(connection, queue_key, timeout)
         except Exception as error:
             raise self._failure(error, sending=False)
         if element is None:
@@ -202,7 +206,7 @@ class RedisTransportCore(OptionAttributes):
 
     def _get_redis_connection(self, for_send: bool, queue_key: str) -> redis.Redis:
         try:
-            return self.backend_layer.get_connection(queue_key)
+            return driven(self.backend_layer).get_connection(queue_key)
         except CannotGetConnectionError as error:
             self._count('send.error.connection' if for_send else 'receive.error.connection')
             failure = errors.MessageSendError if for_send else errors.MessageReceiveError
@@ -210,7 +214,7 @@ class RedisTransportCore(OptionAttributes):
 
     def _failure(self, error: Exception, sending: bool) -> errors.TransientPySOATransportError:
         """The transient error for a Redis failure; the backend looks its servers up again (a master may have moved)."""
-        self.backend_layer.reset_clients()
+        driven(self.backend_layer).reset_clients()
         if sending and isinstance(error, redis.ResponseError):
             self._count('send.error.response')
             return errors.MessageSendError(f'Redis error sending message for service {self.service_name}', *error.args)

@@ -3,7 +3,7 @@
 Request queues are spread over all the backend's Redis servers (a shuffled round robin); a reply
 queue always lives on the server picked by hashing its name, so a client and any server agree on
 it without talking to each other. Every Redis command pysoa issues is a method here (`push`, `pop`),
-sent through `direct.execute`, the one place that picks the fast path.
+sent on the calling thread's own connection (`direct`) when the client is a plain redis-py one.
 """
 
 import abc
@@ -18,7 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from pysoa.common.transport.errors import ConnectionError as TransportConnectionError
-from pysoa.common.transport.redis_gateway.backend.direct import execute
+from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
 from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
@@ -88,7 +88,10 @@ class BaseRedisClient(abc.ABC):
 
         The element is bytes, unless the connection was configured to decode responses.
         """
-        reply = execute(connection, 'BLPOP', queue_key, timeout)
+        if supports_direct_commands(connection):
+            reply = execute_command(connection, 'BLPOP', queue_key, timeout)
+        else:
+            reply = connection.blpop([queue_key], timeout=timeout)
         return cast('Sequence[object]', reply)[1] if reply else None  # a BLPOP reply is [key, element]
 
     def send_message_to_queue(

@@ -6,8 +6,9 @@ redis-py 8, more than Redis itself spends on a push or a pop, and a pysoa call m
 transport thread issues its commands one after another, so each thread keeps one connection of each pool
 for itself and drives it directly (send, then read). What the client would do is kept: the connection's
 own retry policy (so a dropped connection is retried as before), reconnection after a failure, and a fresh
-connection in a forked child. Anything that is not a plain `redis.Redis` (a test double, say) is left to
-its own methods by the callers.
+connection in a forked child. Anything that is not a plain `redis.Redis` (a subclass, a test double) is left
+to its own methods (`blpop`, `register_script`), which is how PySOA 1.x called every client: doubles written for
+1.x need not offer `execute_command`.
 """
 
 import inspect
@@ -28,7 +29,7 @@ try:
 except ImportError:  # hiredis is optional: without it, the connection packs (in Python)
     _pack_command = None
 
-__all__ = ('CommandArgument', 'execute', 'execute_command', 'supports_direct_commands')
+__all__ = ('CommandArgument', 'execute_command', 'supports_direct_commands')
 
 CommandArgument = str | bytes | int | float
 """What pysoa passes as a Redis command argument (RESP has one encoding for each of these)."""
@@ -55,17 +56,6 @@ def supports_direct_commands(client: object) -> bool:
         and client.connection is None  # a single-connection client serializes its commands with a lock
         and isinstance(client.connection_pool, ConnectionPool)
     )
-
-
-def execute(client: Redis, *args: CommandArgument) -> object:
-    """Run one command: on this thread's own connection for a plain redis-py client, else through the client.
-
-    This is the one place that chooses the fast path; every command pysoa sends to Redis goes through it.
-    """
-    if supports_direct_commands(client):
-        return execute_command(client, *args)
-    result: object = client.execute_command(*args)  # type: ignore[no-untyped-call,unused-ignore]  # unannotated in some redis-py
-    return result
 
 
 def execute_command(client: Redis, *args: CommandArgument) -> object:

@@ -39,8 +39,9 @@ def shared_backend(
     backend_type: str,
     backend_layer_kwargs: Mapping[str, object],
     create: Callable[[], BaseRedisClient],
+    cache: dict[tuple[str, Hashable], BaseRedisClient] = SHARED_BACKENDS,
 ) -> BaseRedisClient:
-    """The backend already built for these settings, or a new one from `create`, kept for the next caller."""
+    """The backend already built for these settings, or a new one from `create`, kept in `cache` for the next caller."""
     settings: dict[Hashable, object] = {name: value for name, value in backend_layer_kwargs.items()}
     key: tuple[str, Hashable] | None
     try:
@@ -49,9 +50,9 @@ def shared_backend(
     except TypeError:  # settings holding unhashable objects just do not share a backend
         key = None
     with _shared_backends_lock:
-        backend = SHARED_BACKENDS.get(key) if key else None
+        backend = cache.get(key) if key else None
         if backend is None:
             backend = create()
             if key:
-                SHARED_BACKENDS[key] = backend
+                cache[key] = backend
     return backend
