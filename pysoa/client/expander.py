@@ -43,7 +43,7 @@ Expansions = dict[str, list[str]]
 class ExpansionSettings(Settings):
     """The schema of a client's `expansion_config`."""
 
-    schema: dict[str, Any] = {
+    schema: dict[str, fields.Base] = {
         'type_routes': fields.SchemalessDictionary(
             key_type=fields.UnicodeString(description='The route name, referenced by `type_expansions` entries'),
             value_type=fields.Dictionary(
