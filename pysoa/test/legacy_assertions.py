@@ -512,5 +512,9 @@ class UnitTestStyleAssertions:
     failIf = _deprecated_alias(assertFalse)
     assertRegexpMatches = _deprecated_alias(assertRegex)
     assertNotRegexpMatches = _deprecated_alias(assertNotRegex)
-    failUnlessRaises = _deprecated_alias(assertRaises)
-    assertRaisesRegexp = _deprecated_alias(assertRaisesRegex)
+    if TYPE_CHECKING:  # a ParamSpec cannot carry overloads: to a type checker, these are the methods themselves
+        failUnlessRaises = assertRaises
+        assertRaisesRegexp = assertRaisesRegex
+    else:
+        failUnlessRaises = _deprecated_alias(assertRaises)
+        assertRaisesRegexp = _deprecated_alias(assertRaisesRegex)
