@@ -74,3 +74,23 @@ def test_the_handler_client_version_decides_what_the_server_sends() -> None:
         response = make_client().call_action('headers', 'refuse', raise_action_errors=False)
 
     assert response.errors[0].is_caller_error is False
+
+
+def test_parallel_actions_go_through_an_overridden_call_jobs_parallel_future() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class RecordingClient(Client):
+        def call_jobs_parallel_future(self, jobs: Any, **kwargs: Any) -> Any:
+            jobs = list(jobs)
+            seen.append({'jobs': jobs, **kwargs})
+            return super().call_jobs_parallel_future(jobs, **kwargs)
+
+    client = RecordingClient(local_client_config(HeadersServer, {}))
+
+    responses = list(client.call_actions_parallel('headers', [{'action': 'headers'}] * 2, timeout=7.5))
+
+    assert [r.action for r in responses] == ['headers', 'headers']
+    [call] = seen
+    assert call['jobs'] == [{'service_name': 'headers', 'actions': [{'action': 'headers'}]}] * 2
+    assert call['timeout'] == 7.5
+    assert call['raise_job_errors'] is True

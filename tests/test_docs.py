@@ -341,3 +341,13 @@ def test_every_redis_transport_setting_is_documented_and_every_documented_one_ex
     backend_layer = set(RedisClientTransportSchema.contents['backend_layer_kwargs'].contents)
     mentioned = set(re.findall(r'``(\w+)``', section.split('``backend_layer_kwargs``', 1)[1].split('\n``', 1)[0]))
     assert backend_layer <= mentioned, backend_layer - mentioned
+
+
+def test_every_module_the_code_layout_page_names_exists() -> None:
+    text = (DOCS / 'layout.rst').read_text()
+    redis_gateway = 'pysoa/common/transport/redis_gateway/'
+    named = set(re.findall(r'\b(?:pysoa|tests)/[\w/]+\.(?:py|lua)\b', text))
+    named |= {redis_gateway + path for path in re.findall(r'(?:\.\.\./|``)redis_gateway/([\w/]+\.(?:py|lua))', text)}
+
+    assert len(named) > 20, named  # the page is read as intended, not silently matched against nothing
+    assert sorted(path for path in named if not (PROJECT_ROOT / path).is_file()) == []

@@ -245,7 +245,11 @@ class Client:
         """Like `call_actions_parallel`, but return once the requests are sent; `result()` receives every
         response (raising errors then) and returns a generator of the action responses."""
         options = CallOptions.of(locals())
-        jobs = jobs_future(self, ({'service_name': service_name, 'actions': [a]} for a in actions), options)
+        # Through the public method, as in 1.x: a subclass that overrides it changes parallel actions too.
+        jobs: FutureSOAResponse[list[JobResult]] = self.call_jobs_parallel_future(
+            ({'service_name': service_name, 'actions': [a]} for a in actions),
+            **options.as_kwargs(),
+        )
 
         def get_response(result_timeout: float | None) -> Generator[ParallelActionResult, None, None]:
             # Receive (and raise) now, not when the caller starts iterating.

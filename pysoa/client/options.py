@@ -66,6 +66,10 @@ class CallOptions:
         """The request's `message_expiry_in_seconds`: the timeout, where one is set (0 means none)."""
         return self.timeout or None
 
+    def as_kwargs(self) -> dict[str, Any]:
+        """These options as the keyword arguments of a public `Client.call_*` method that takes all of them."""
+        return attrs.asdict(self, recurse=False)
+
     @classmethod
     def of(cls, arguments: Mapping[str, Any]) -> 'CallOptions':
         """The options among a public method's `arguments` (its `locals()` on entry): its parameters are named
