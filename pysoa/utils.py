@@ -12,7 +12,7 @@ def dict_to_hashable(d: Mapping[Hashable, Any]) -> frozenset[tuple[Hashable, ...
     return frozenset((key, _hashable(value)) for key, value in d.items())
 
 
-def _hashable(value: Any) -> Any:
+def _hashable(value: object) -> object:
     if isinstance(value, list):
         return tuple(value)
     if isinstance(value, dict):

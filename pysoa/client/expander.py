@@ -43,7 +43,7 @@ Expansions = dict[str, list[str]]
 class ExpansionSettings(Settings):
     """The schema of a client's `expansion_config`."""
 
-    schema: dict[str, Any] = {
+    schema: dict[str, fields.Base] = {
         'type_routes': fields.SchemalessDictionary(
             key_type=fields.UnicodeString(description='The route name, referenced by `type_expansions` entries'),
             value_type=fields.Dictionary(
@@ -121,12 +121,12 @@ class TypeNode:
         """The child expansions, in the order they were added."""
         return list(self._expansions.values())
 
-    def find_objects(self, obj: object) -> list[dict[str, Any]]:
+    def find_objects(self, obj: object) -> list[dict[str, object]]:
         """Every dict in `obj` (searched recursively through dicts and lists) whose `_type` is this node's type.
 
         A matching dict is not searched further: its own sub-objects are reached by nested expansions.
         """
-        found: list[dict[str, Any]] = []
+        found: list[dict[str, object]] = []
         stack = [obj]
         while stack:
             item = stack.pop()

@@ -10,7 +10,7 @@ route is not requested again, which stops cycles between types.
 
 import logging
 from collections.abc import Hashable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -27,7 +27,7 @@ __all__ = ('expand_responses', 'find_candidates', 'perform_expansions')
 
 _logger = logging.getLogger(__name__)
 
-_Object = dict[str, Any]
+_Object = dict[str, object]
 """An object found in a response body: a dict with a `_type` key; its values are whatever the service sent."""
 
 _Target = tuple[_Object, ExpansionNode]
@@ -37,7 +37,7 @@ _Candidate = tuple[_Object, list[ExpansionNode]]
 """An object to expand and the expansions to try on it."""
 
 
-def find_candidates(trees: Iterable[TypeNode], bodies: Iterable[dict[str, Any]]) -> list[_Candidate]:
+def find_candidates(trees: Iterable[TypeNode], bodies: Iterable[dict[str, object]]) -> list[_Candidate]:
     """Every object in `bodies` whose type is the root of one of `trees`, with that tree's expansions."""
     bodies = list(bodies)
     return [(obj, tree.expansions) for tree in trees for body in bodies for obj in tree.find_objects(body)]

@@ -6,7 +6,7 @@ sending, receiving, raising errors and expanding read it from there.
 """
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 
@@ -14,10 +14,22 @@ from pysoa.client.arguments import check_timeout
 from pysoa.client.expander import Expansions
 from pysoa.common.types import Context, Control
 
-__all__ = ('CallOptions', 'Switches')
+__all__ = ('CallActionKeywords', 'CallOptions', 'Switches')
 
 Switches = Collection[int]
 """The switches a call turns on (in addition to those of the client's and the call's context)."""
+
+
+class CallActionKeywords(TypedDict, total=False):
+    """The keyword options of `Client.call_action` other than `raise_job_errors` (which decides its result type)."""
+
+    expansions: Expansions | None
+    raise_action_errors: bool
+    timeout: float | None
+    switches: Switches | None
+    correlation_id: str | None
+    context: Context | None
+    control_extra: Control | None
 
 
 def _check_timeout(_: object, __: object, value: float | None) -> None:

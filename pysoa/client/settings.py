@@ -16,7 +16,7 @@ REDIS_CLIENT_TRANSPORT_PATH = 'pysoa.common.transport.redis_gateway.client:Redis
 class ClientSettings(SOASettings):
     """Settings for calling one service; `transport` defaults to the Redis Gateway client transport."""
 
-    schema: dict[str, Any] = {
+    schema: dict[str, fields.Base] = {
         'middleware': fields.List(
             fields.ClassConfigurationSchema(base_class=ClientMiddleware),
             description='`ClientMiddleware` classes applied to every request to this service, outermost first',

@@ -29,20 +29,20 @@ from conformity.error import Error as ConformityError
 
 __all__ = ('errors', 'is_valid')
 
-Check = Callable[[Any], bool]
+Check = Callable[[object], bool]
 
-_compiled: dict[int, tuple['weakref.ref[Any]', Check]] = {}
+_compiled: dict[int, tuple['weakref.ref[fields.Base]', Check]] = {}
 _compile_lock = threading.Lock()
 
 
-def errors(schema: fields.Base, value: Any) -> list[ConformityError]:
+def errors(schema: fields.Base, value: object) -> list[ConformityError]:
     """`schema.errors(value)`, answered without Conformity when the compiled check proves `value` valid."""
     if is_valid(schema, value):
         return []
     return schema.errors(value) or []
 
 
-def is_valid(schema: fields.Base, value: Any) -> bool:
+def is_valid(schema: fields.Base, value: object) -> bool:
     """True only if `schema.errors(value)` would return no errors; False means "ask Conformity"."""
     entry = _compiled.get(id(schema))
     if entry is None or entry[0]() is not schema:
@@ -61,7 +61,7 @@ def _compile_and_remember(schema: fields.Base) -> Check:
     # Bound here: at interpreter exit, callbacks can run after the module's globals are cleared.
     compiled, lock = _compiled, _compile_lock
 
-    def forget(_reference: 'weakref.ref[Any]') -> None:
+    def forget(_reference: 'weakref.ref[fields.Base]') -> None:
         with lock:
             entry = compiled.get(key)
             if entry is not None and entry[0] is _reference:
@@ -93,7 +93,7 @@ def _conformity_check(field: fields.Base) -> Compiled:
     """A part the compiler does not know: Conformity checks it (and might raise, for all we know)."""
     field_errors = field.errors
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         return not field_errors(value)
 
     return check, False
@@ -103,10 +103,10 @@ def _type_check(value_types: tuple[type, ...]) -> Check:
     """A check that only compares the exact type; containers inline it (see `_exact_types`)."""
     types = frozenset(value_types)
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         return type(value) in types
 
-    check.exact_types = types  # type: ignore[attr-defined]
+    check.exact_types = types  # type: ignore[attr-defined]  # a function attribute, read back by `_exact_types`
     return check
 
 
@@ -115,7 +115,7 @@ def _exact_types(check: Check) -> frozenset[type] | None:
     return types
 
 
-def _plain_number(bound: Any) -> bool:
+def _plain_number(bound: object) -> bool:
     return bound is None or type(bound) in (int, float)
 
 
@@ -126,37 +126,39 @@ def _compile_number(field: fields.Integer, value_types: tuple[type, ...]) -> Com
     if gt is None and gte is None and lt is None and lte is None:
         return _type_check(value_types), total
 
-    def check_bounded(value: Any) -> bool:
+    def check_bounded(value: object) -> bool:
+        if type(value) not in value_types:
+            return False
+        number = cast('int | float | decimal.Decimal', value)  # its exact type was just checked
         # The negations of Conformity's own tests, so NaN passes and fails exactly as it does there.
         return (
-            type(value) in value_types
-            and not (gt is not None and value <= gt)
-            and not (lt is not None and value >= lt)
-            and not (gte is not None and value < gte)
-            and not (lte is not None and value > lte)
+            not (gt is not None and number <= gt)
+            and not (lt is not None and number >= lt)
+            and not (gte is not None and number < gte)
+            and not (lte is not None and number > lte)
         )
 
     return check_bounded, total
 
 
-def _compile_integer(field: Any) -> Compiled:
+def _compile_integer(field: fields.Integer) -> Compiled:
     return _compile_number(field, (int,))
 
 
-def _compile_float(field: Any) -> Compiled:
+def _compile_float(field: fields.Float) -> Compiled:
     return _compile_number(field, (int, float))
 
 
-def _compile_decimal(field: Any) -> Compiled:
+def _compile_decimal(field: fields.Decimal) -> Compiled:
     return _compile_number(field, (decimal.Decimal,))
 
 
-def _compile_string(field: Any, value_type: type) -> Compiled:
+def _compile_string(field: fields.UnicodeString | fields.ByteString, value_type: type) -> Compiled:
     min_length, max_length, allow_blank = field.min_length, field.max_length, field.allow_blank
     if min_length is None and max_length is None and allow_blank:
         return _type_check((value_type,)), True
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         if type(value) is not value_type:
             return False
         text = cast(str | bytes, value)
@@ -169,27 +171,27 @@ def _compile_string(field: Any, value_type: type) -> Compiled:
     return check, True
 
 
-def _compile_unicode(field: Any) -> Compiled:
+def _compile_unicode(field: fields.UnicodeString) -> Compiled:
     return _compile_string(field, str)
 
 
-def _compile_bytes(field: Any) -> Compiled:
+def _compile_bytes(field: fields.ByteString) -> Compiled:
     return _compile_string(field, bytes)
 
 
-def _compile_boolean(_field: Any) -> Compiled:
+def _compile_boolean(_field: fields.Boolean) -> Compiled:
     return _type_check((bool,)), True
 
 
-def _compile_anything(_field: Any) -> Compiled:
-    def check(_value: Any) -> bool:
+def _compile_anything(_field: fields.Anything) -> Compiled:
+    def check(_value: object) -> bool:
         return True
 
     return check, True
 
 
-def _compile_hashable(_field: Any) -> Compiled:
-    def check(value: Any) -> bool:
+def _compile_hashable(_field: fields.Hashable) -> Compiled:
+    def check(value: object) -> bool:
         try:
             hash(value)
         except TypeError:
@@ -199,26 +201,26 @@ def _compile_hashable(_field: Any) -> Compiled:
     return check, False  # a custom __hash__ may raise anything
 
 
-def _compile_null(_field: Any) -> Compiled:
-    def check(value: Any) -> bool:
+def _compile_null(_field: fields.Null) -> Compiled:
+    def check(value: object) -> bool:
         return value is None
 
     return check, True
 
 
-def _compile_nullable(field: Any) -> Compiled:
+def _compile_nullable(field: fields.Nullable) -> Compiled:
     inner, total = _compile(field.field)
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         return value is None or inner(value)
 
     return check, total
 
 
-def _compile_constant(field: Any) -> Compiled:
+def _compile_constant(field: fields.Constant) -> Compiled:
     values = field.values
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         try:
             return value in values
         except TypeError:
@@ -228,7 +230,7 @@ def _compile_constant(field: Any) -> Compiled:
     return check, all(type(v) in (str, int, float, bool, bytes, type(None)) for v in values)
 
 
-def _compile_any(field: Any) -> Compiled:
+def _compile_any(field: fields.Any) -> Compiled:
     options = [_compile(option) for option in field.options]
     # Conformity tries the options in order and stops at the first without errors: a valid answer here is
     # also Conformity's only if every option tried before the matching one cannot raise there.
@@ -236,7 +238,7 @@ def _compile_any(field: Any) -> Compiled:
         return _conformity_check(field)
     checks = tuple(check for check, _ in options)
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         for option in checks:
             if option(value):
                 return True
@@ -245,14 +247,14 @@ def _compile_any(field: Any) -> Compiled:
     return check, all(total for _, total in options)
 
 
-def _compile_list(field: Any) -> Compiled:
+def _compile_list(field: fields.List) -> Compiled:
     if field.additional_validator is not None:
         return _conformity_check(field)
     item, total = _compile(field.contents)
     item_types = _exact_types(item)
     min_length, max_length = field.min_length, field.max_length
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         if type(value) is not list:
             return False
         if max_length is not None and len(value) > max_length:
@@ -272,7 +274,7 @@ def _compile_list(field: Any) -> Compiled:
     return check, total
 
 
-def _compile_dictionary(field: Any) -> Compiled:
+def _compile_dictionary(field: fields.Dictionary) -> Compiled:
     if field.additional_validator is not None:
         return _conformity_check(field)
     compiled = [(key, _compile(value_field)) for key, value_field in field.contents.items()]
@@ -282,7 +284,7 @@ def _compile_dictionary(field: Any) -> Compiled:
     # Conformity sorts extra keys for its message, which raises for keys of mixed types.
     total = allow_extra_keys and all(total for _, (_, total) in compiled)
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         if type(value) is not dict:
             return False
         for key, value_types, value_check, optional in entries:
@@ -299,7 +301,7 @@ def _compile_dictionary(field: Any) -> Compiled:
     return check, total
 
 
-def _compile_schemaless_dictionary(field: Any) -> Compiled:
+def _compile_schemaless_dictionary(field: fields.SchemalessDictionary) -> Compiled:
     if field.additional_validator is not None:
         return _conformity_check(field)
     min_length, max_length = field.min_length, field.max_length
@@ -313,7 +315,7 @@ def _compile_schemaless_dictionary(field: Any) -> Compiled:
     if type(field.value_type) is not fields.Anything:
         value_check, value_total = _compile(field.value_type)
 
-    def check(value: Any) -> bool:
+    def check(value: object) -> bool:
         if type(value) is not dict:
             return False
         if max_length is not None and len(value) > max_length:

@@ -34,7 +34,7 @@ __all__ = (
 )
 
 # Tuples, replaced rather than mutated: a task or thread that copied the context keeps its own stack.
-_request_contexts: contextvars.ContextVar[tuple[Mapping[str, Any], ...]] = contextvars.ContextVar(
+_request_contexts: contextvars.ContextVar[tuple[Mapping[str, object], ...]] = contextvars.ContextVar(
     'pysoa_logging_request_contexts', default=()
 )
 _action_names: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
@@ -73,7 +73,7 @@ class PySOALogContextFilter(logging.Filter):
         return True
 
     @classmethod
-    def set_logging_request_context(cls, **context: Any) -> None:
+    def set_logging_request_context(cls, **context: object) -> None:
         """Push a request context (for example `request_id=..., correlation_id=...`) for the current thread/task."""
         _request_contexts.set((*_request_contexts.get(), context))
 
@@ -127,7 +127,7 @@ class PySOALogContextFilter(logging.Filter):
         return PySOALogContextFilter._service_name
 
 
-def _context_fields(record: logging.LogRecord) -> dict[str, Any]:
+def _context_fields(record: logging.LogRecord) -> dict[str, object]:
     """The four request-context fields of a record, None where unknown.
 
     Taken from the filter's stamps when it ran (turning its placeholders back into None), else
@@ -203,8 +203,8 @@ class JSONFormatter(logging.Formatter):
             }
             return json.dumps(safe, ensure_ascii=True)
 
-    def _payload(self, record: logging.LogRecord) -> dict[str, Any]:
-        payload: dict[str, Any] = {
+    def _payload(self, record: logging.LogRecord) -> dict[str, object]:
+        payload: dict[str, object] = {
             'timestamp': _rfc3339(record.created, self.utc),
             'level': record.levelname,
             **_context_fields(record),

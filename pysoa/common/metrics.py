@@ -5,7 +5,7 @@ for a 1.x service keeps working. The default recorder does nothing and costs nex
 """
 
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from conformity import fields
 
@@ -60,30 +60,30 @@ class Timer(Protocol):
         """Stop the clock and record the elapsed time."""
         ...
 
-    def __enter__(self) -> Any: ...
+    def __enter__(self) -> object: ...
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> Any: ...
+    ) -> bool | None: ...
 
 
 @runtime_checkable
 class MetricsRecorder(Protocol):
     """What a metrics recorder must offer; `pymetrics` recorders qualify as they are."""
 
-    def counter(self, name: str, **tags: Any) -> Counter:
+    def counter(self, name: str, **tags: object) -> Counter:
         """Return a counter for `name`."""
         ...
 
-    def timer(self, name: str, **kwargs: Any) -> Timer:
+    def timer(self, name: str, **kwargs: object) -> Timer:
         """Return a timer for `name`."""
         ...
 
-    def gauge(self, name: str, **kwargs: Any) -> Gauge:
+    def gauge(self, name: str, **kwargs: object) -> Gauge:
         """Return a gauge for `name`."""
         ...
 
-    def histogram(self, name: str, **kwargs: Any) -> Histogram:
+    def histogram(self, name: str, **kwargs: object) -> Histogram:
         """Return a histogram for `name`."""
         ...
 
@@ -127,22 +127,22 @@ _NOOP_METRIC = _NoOpMetric()
 class NoOpMetricsRecorder:
     """The default recorder: every call returns a shared metric that records nothing."""
 
-    def __init__(self, **_: Any) -> None:
+    def __init__(self, **_: object) -> None:
         pass
 
-    def counter(self, name: str, **tags: Any) -> Counter:
+    def counter(self, name: str, **tags: object) -> Counter:
         """Return a counter that counts nothing."""
         return _NOOP_METRIC
 
-    def timer(self, name: str, **kwargs: Any) -> Timer:
+    def timer(self, name: str, **kwargs: object) -> Timer:
         """Return a timer that times nothing."""
         return _NOOP_METRIC
 
-    def gauge(self, name: str, **kwargs: Any) -> Gauge:
+    def gauge(self, name: str, **kwargs: object) -> Gauge:
         """Return a gauge that records nothing."""
         return _NOOP_METRIC
 
-    def histogram(self, name: str, **kwargs: Any) -> Histogram:
+    def histogram(self, name: str, **kwargs: object) -> Histogram:
         """Return a histogram that records nothing."""
         return _NOOP_METRIC
 

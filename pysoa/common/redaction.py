@@ -125,7 +125,7 @@ class RecursivelyCensoredDictWrapper:
 
     CENSORED_STRING = '**********'
 
-    def __init__(self, wrapped_dict: Mapping[str, Any]) -> None:
+    def __init__(self, wrapped_dict: Mapping[str, object]) -> None:
         if not isinstance(wrapped_dict, Mapping):
             raise ValueError('wrapped_dict must be a dict')
         self._wrapped_dict = wrapped_dict

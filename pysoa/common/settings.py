@@ -19,7 +19,7 @@ SettingsData = dict[str, Any]
 class SOASettings(ConformitySettings):
     """Settings common to clients and servers: the transport, middleware and metrics recorder."""
 
-    schema: dict[str, Any] = {
+    schema: dict[str, fields.Base] = {
         'transport': fields.ClassConfigurationSchema(
             description='The transport class (`path`) and its keyword arguments (`kwargs`)',
         ),

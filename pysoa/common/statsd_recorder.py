@@ -12,15 +12,27 @@ Settings::
 
 import threading
 import time
+from collections.abc import Sized
 from types import TracebackType
-from typing import Any, Self
+from typing import Protocol, Self
 
 from conformity import fields
 
 __all__ = ('StatsdMetricsRecorder',)
 
 
-def _metric_name(name: str, tags: dict[str, Any]) -> str:
+class _Pipeline(Protocol):
+    """The part of the untyped `statsd` package's pipeline that this recorder uses."""
+
+    _stats: Sized
+
+    def incr(self, stat: str, count: int) -> object: ...
+    def timing(self, stat: str, delta: float) -> object: ...
+    def gauge(self, stat: str, value: int) -> object: ...
+    def send(self) -> object: ...
+
+
+def _metric_name(name: str, tags: dict[str, object]) -> str:
     if not tags:
         return name
     return name + ''.join(f'.{key}_{value}' for key, value in sorted(tags.items()))
@@ -105,27 +117,27 @@ class StatsdMetricsRecorder:
         # Servers and clients may record from several threads; each buffers on its own pipeline.
         self._local = threading.local()
 
-    def _pipeline(self) -> Any:
-        pipeline = getattr(self._local, 'pipeline', None)
+    def _pipeline(self) -> _Pipeline:
+        pipeline: _Pipeline | None = getattr(self._local, 'pipeline', None)
         if pipeline is None:
             pipeline = self._local.pipeline = self._client.pipeline()
         elif len(pipeline._stats) >= self._max_buffer_size:
             pipeline.send()
         return pipeline
 
-    def counter(self, name: str, **tags: Any) -> _StatsdCounter:
+    def counter(self, name: str, **tags: object) -> _StatsdCounter:
         """Return a counter for `name`."""
         return _StatsdCounter(self, _metric_name(name, tags))
 
-    def gauge(self, name: str, **kwargs: Any) -> _StatsdGauge:
+    def gauge(self, name: str, **kwargs: object) -> _StatsdGauge:
         """Return a gauge for `name` (`initial_value` and `force_new` are accepted and ignored)."""
         return _StatsdGauge(self, _metric_name(name, _tags_only(kwargs)), as_timing=False)
 
-    def histogram(self, name: str, **kwargs: Any) -> _StatsdGauge:
+    def histogram(self, name: str, **kwargs: object) -> _StatsdGauge:
         """Return a histogram for `name`, sent as a statsd timing."""
         return _StatsdGauge(self, _metric_name(name, _tags_only(kwargs)), as_timing=True)
 
-    def timer(self, name: str, **kwargs: Any) -> _StatsdTimer:
+    def timer(self, name: str, **kwargs: object) -> _StatsdTimer:
         """Return a timer for `name`, in milliseconds."""
         return _StatsdTimer(self, _metric_name(name, _tags_only(kwargs)))
 
@@ -152,5 +164,5 @@ class StatsdMetricsRecorder:
 _NON_TAG_KWARGS = frozenset({'force_new', 'initial_value', 'resolution'})
 
 
-def _tags_only(kwargs: dict[str, Any]) -> dict[str, Any]:
+def _tags_only(kwargs: dict[str, object]) -> dict[str, object]:
     return {key: value for key, value in kwargs.items() if key not in _NON_TAG_KWARGS}

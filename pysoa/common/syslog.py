@@ -128,7 +128,7 @@ class SyslogHandler(logging.handlers.SysLogHandler):
                 except OSError:
                     # The syslog daemon may have restarted: reconnect once and resend this part.
                     self._socket().close()
-                    self._connect_unixsocket(self.address)  # type: ignore[attr-defined]
+                    self._connect_unixsocket(self.address)  # type: ignore[attr-defined]  # private in the stdlib, not in typeshed
                     self._socket().send(part)
             elif self.socktype == socket.SOCK_DGRAM:
                 self._socket().sendto(part, self.address)

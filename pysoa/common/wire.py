@@ -94,7 +94,7 @@ RequestMeta = TypedDict(
 """The meta of a request envelope (protocol §2); peers may add keys of their own."""
 
 
-def client_version_of(meta: Mapping[str, Any]) -> tuple[int, ...]:
+def client_version_of(meta: Mapping[str, object]) -> tuple[int, ...]:
     """The client version a request's meta announces; (0, 40, 0) when it announces none that can be read."""
     version = meta.get('client_version')
     if isinstance(version, list | tuple):
@@ -117,7 +117,7 @@ def knows_caller_errors(client_version: object) -> bool:
     return parts + (0,) * (3 - len(parts)) >= CALLER_ERROR_MINIMUM_CLIENT_VERSION
 
 
-def expiry_of(meta: Mapping[str, Any]) -> float | None:
+def expiry_of(meta: Mapping[str, object]) -> float | None:
     """The request's `__expiry__` (Unix seconds), or None when it sets no usable one.
 
     Absent, null or 0 means no expiry (as in 1.x), and so does a value that is not finite. Raises
@@ -189,14 +189,14 @@ def error_to_dict(error: Error, with_caller_error: bool) -> ErrorDict:
     return result
 
 
-def _error_entry(error: Error | Mapping[str, Any], with_caller_error: bool) -> ErrorDict:
+def _error_entry(error: Error | Mapping[str, object], with_caller_error: bool) -> ErrorDict:
     if isinstance(error, Error):
         return error_to_dict(error, with_caller_error)
     # Middleware written for 1.x may have appended an error as a dict: it goes out as that middleware wrote it.
     return cast(ErrorDict, dict(to_plain(error)))
 
 
-def _errors_to_list(errors: Iterable[Error | Mapping[str, Any]] | None, with_caller_error: bool) -> list[ErrorDict]:
+def _errors_to_list(errors: Iterable[Error | Mapping[str, object]] | None, with_caller_error: bool) -> list[ErrorDict]:
     return [_error_entry(e, with_caller_error) for e in errors] if errors else []
 
 

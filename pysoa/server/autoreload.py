@@ -177,7 +177,9 @@ class AbstractReloader(abc.ABC):
             for number, handler in previous.items():
                 signal.signal(number, handler)
 
-    def watch_and_reload(self, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    def watch_and_reload(
+        self, func: Callable[..., object], args: Sequence[object], kwargs: Mapping[str, object]
+    ) -> None:
         """In the reloader, supervise the watched child; in the watched child, run `func` while watching files."""
         if os.environ.get(RUN_MAIN_ENVIRONMENT_VARIABLE) == 'true':
             watcher = threading.Thread(target=self.watch_files, name='pysoa-file-watcher', daemon=True)
@@ -204,9 +206,9 @@ class AbstractReloader(abc.ABC):
 
     def main(
         self,
-        func: Callable[..., Any],
-        args: Sequence[Any] | None = None,
-        kwargs: Mapping[str, Any] | None = None,
+        func: Callable[..., object],
+        args: Sequence[object] | None = None,
+        kwargs: Mapping[str, object] | None = None,
     ) -> None:
         """Run `func(*args, **kwargs)` under the reloader: the entry point for users of a reloader."""
         self.watch_and_reload(func, tuple(args) if args is not None else (), dict(kwargs) if kwargs is not None else {})

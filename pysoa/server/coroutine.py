@@ -44,7 +44,7 @@ class DefaultCoroutineMiddleware(CoroutineMiddleware):
     def coroutine(self, coroutine: MiddlewareCoroutine) -> MiddlewareCoroutine:
         """Wrap `coroutine` so that an exception is logged before it propagates."""
 
-        async def logged() -> Any:
+        async def logged() -> object:
             try:
                 return await coroutine
             except Exception:

@@ -51,7 +51,7 @@ def _send_or_replace(
     job_response: JobResponse,
     message: JobResponseDict,
 ) -> tuple[JobResponse, JobResponseDict]:
-    extra: dict[str, Any] | None = None
+    extra: dict[str, object] | None = None
     try:
         _send(server, request, message)
         return job_response, message

@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import dataclasses
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pysoa.client.client import Client
 from pysoa.common.metrics import MetricsRecorder, Timer
@@ -34,13 +34,13 @@ class ServedRequest:
     """One received request, as far as the server's request path needs it besides the job itself."""
 
     request_id: int
-    meta: dict[str, Any]
+    meta: dict[str, object]
     client_version: tuple[int, ...]
     deadline: float | None
     """The request's `__expiry__` (Unix seconds): the clients built for its job must not wait past it."""
 
     @classmethod
-    def received(cls, request_id: int, meta: dict[str, Any]) -> 'ServedRequest':
+    def received(cls, request_id: int, meta: dict[str, object]) -> 'ServedRequest':
         """The state of a request just received with this id and meta."""
         try:
             deadline = expiry_of(meta)

@@ -4,8 +4,6 @@ that runs them.
 A well-formed request, the common case, is checked by hand; the schema runs only to describe what is wrong.
 """
 
-from typing import Any
-
 from conformity.error import Error as ConformityError
 from conformity.fields import Boolean, Dictionary, Integer, List, SchemalessDictionary, UnicodeString
 
@@ -68,13 +66,13 @@ _ACTION_KEYS = frozenset(('action', 'body'))
 _OPTIONAL_CONTEXT_STRINGS = ('caller', 'calling_service')
 
 
-def _control_looks_valid(control: Any) -> bool:
+def _control_looks_valid(control: object) -> bool:
     if not isinstance(control, dict) or type(control.get('continue_on_error')) is not bool:
         return False
     return 'suppress_response' not in control or type(control['suppress_response']) is bool
 
 
-def _context_looks_valid(context: Any) -> bool:
+def _context_looks_valid(context: object) -> bool:
     if not isinstance(context, dict) or not isinstance(context.get('correlation_id'), str):
         return False
     switches = context.get('switches')
@@ -83,7 +81,7 @@ def _context_looks_valid(context: Any) -> bool:
     return all(isinstance(context[key], str) for key in _OPTIONAL_CONTEXT_STRINGS if key in context)
 
 
-def _action_looks_valid(action: Any) -> bool:
+def _action_looks_valid(action: object) -> bool:
     if not isinstance(action, dict) or not action.keys() <= _ACTION_KEYS or not isinstance(action.get('action'), str):
         return False
     if 'body' not in action:
@@ -92,7 +90,7 @@ def _action_looks_valid(action: Any) -> bool:
     return isinstance(body, dict) and all(type(key) is str for key in body)
 
 
-def _looks_valid(job: Any) -> bool:
+def _looks_valid(job: object) -> bool:
     # The common case, checked by hand: the schema below runs only to say what is wrong.
     if type(job) is not dict or job.keys() != _JOB_KEYS:
         return False
@@ -106,7 +104,7 @@ def _looks_valid(job: Any) -> bool:
     )
 
 
-def job_request_errors(job: Any) -> list[Error]:
+def job_request_errors(job: object) -> list[Error]:
     """The errors that make `job` an invalid job request (empty when it is valid).
 
     These are never the caller's fault: only a broken client library sends a malformed job.

@@ -86,7 +86,7 @@ DEFAULT_LOGGING_CONFIG: dict[str, Any] = {
 class ServerSettings(SOASettings):
     """Settings of a server; transports must be `ServerTransport`s and middleware `ServerMiddleware`s."""
 
-    schema: dict[str, Any] = {
+    schema: dict[str, fields.Base] = {
         'transport': fields.ClassConfigurationSchema(
             base_class=ServerTransport,
             description='The server transport class (`path`) and its keyword arguments (`kwargs`)',

@@ -10,8 +10,9 @@ the first action response in the exception. Only the first action's errors are e
 """
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, TypedDict, Unpack, cast
 
 import pytest
 
@@ -19,12 +20,20 @@ from pysoa.client.errors import CallActionError
 from pysoa.common.errors import Error
 
 __all__ = (
+    'RaisesKeywords',
     'raises_call_action_error',
     'raises_error_codes',
     'raises_field_errors',
     'raises_only_error_codes',
     'raises_only_field_errors',
 )
+
+
+class RaisesKeywords(TypedDict, total=False):
+    """The keyword arguments that the `raises_*` helpers pass on to `pytest.raises`."""
+
+    match: str | re.Pattern[str] | None
+
 
 if TYPE_CHECKING:
 
@@ -60,7 +69,7 @@ def _fail_if_mismatched(missing: list[str], unexpected: list[Error], only: bool)
 
 
 @contextlib.contextmanager
-def raises_call_action_error(**kwargs: Any) -> Iterator[PySOAExceptionInfo]:
+def raises_call_action_error(**kwargs: Unpack[RaisesKeywords]) -> Iterator[PySOAExceptionInfo]:
     """Assert the block raises `CallActionError` (keyword arguments go to `pytest.raises`, e.g. `match`)."""
     with pytest.raises(CallActionError, **kwargs) as raised:
         exc_info = cast(PySOAExceptionInfo, raised)
@@ -70,7 +79,9 @@ def raises_call_action_error(**kwargs: Any) -> Iterator[PySOAExceptionInfo]:
 
 
 @contextlib.contextmanager
-def raises_error_codes(error_codes: Codes, only: bool = False, **kwargs: Any) -> Iterator[PySOAExceptionInfo]:
+def raises_error_codes(
+    error_codes: Codes, only: bool = False, **kwargs: Unpack[RaisesKeywords]
+) -> Iterator[PySOAExceptionInfo]:
     """Assert the block raises `CallActionError` with each of these (field-less) error codes."""
     with raises_call_action_error(**kwargs) as exc_info:
         yield exc_info
@@ -86,7 +97,7 @@ def raises_error_codes(error_codes: Codes, only: bool = False, **kwargs: Any) ->
 
 
 @contextlib.contextmanager
-def raises_only_error_codes(error_codes: Codes, **kwargs: Any) -> Iterator[PySOAExceptionInfo]:
+def raises_only_error_codes(error_codes: Codes, **kwargs: Unpack[RaisesKeywords]) -> Iterator[PySOAExceptionInfo]:
     """Assert the block raises `CallActionError` with these error codes and no other error."""
     with raises_error_codes(error_codes, only=True, **kwargs) as exc_info:
         yield exc_info
@@ -96,7 +107,7 @@ def raises_only_error_codes(error_codes: Codes, **kwargs: Any) -> Iterator[PySOA
 def raises_field_errors(
     field_errors: Mapping[str, Codes],
     only: bool = False,
-    **kwargs: Any,
+    **kwargs: Unpack[RaisesKeywords],
 ) -> Iterator[PySOAExceptionInfo]:
     """Assert the block raises `CallActionError` with each of these error codes on each of these fields."""
     with raises_call_action_error(**kwargs) as exc_info:
@@ -115,7 +126,9 @@ def raises_field_errors(
 
 
 @contextlib.contextmanager
-def raises_only_field_errors(field_errors: Mapping[str, Codes], **kwargs: Any) -> Iterator[PySOAExceptionInfo]:
+def raises_only_field_errors(
+    field_errors: Mapping[str, Codes], **kwargs: Unpack[RaisesKeywords]
+) -> Iterator[PySOAExceptionInfo]:
     """Assert the block raises `CallActionError` with these field errors and no other error."""
     with raises_field_errors(field_errors, only=True, **kwargs) as exc_info:
         yield exc_info

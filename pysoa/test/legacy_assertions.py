@@ -12,12 +12,15 @@ import logging
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from types import TracebackType
-from typing import Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, AnyStr, Concatenate, NamedTuple, NoReturn, ParamSpec, TypeVar, overload
 
 import pytest
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsDunderGE, SupportsDunderGT, SupportsDunderLE, SupportsDunderLT
 
 __all__ = (
     'DEPRECATION_PREFIX',
@@ -40,16 +43,27 @@ def warn_deprecated(message: str, stacklevel: int = 3) -> None:
     warnings.warn(f'{DEPRECATION_PREFIX} {message}', DeprecationWarning, stacklevel=stacklevel)
 
 
-def _deprecated_alias(replacement: str) -> Callable[..., Any]:
-    def alias(self: Any, *args: Any, **kwargs: Any) -> Any:
+_Self = TypeVar('_Self')
+_P = ParamSpec('_P')
+_R = TypeVar('_R')
+_T = TypeVar('_T')
+_K = TypeVar('_K')
+
+
+def _deprecated_alias(method: Callable[Concatenate[_Self, _P], _R]) -> Callable[Concatenate[_Self, _P], _R]:
+    replacement = method.__name__
+
+    def alias(self: _Self, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         warn_deprecated(f'use `{replacement}` instead; the old unittest name will be removed.')
-        return getattr(self, replacement)(*args, **kwargs)
+        # Looked up on the instance, not bound to `method`, so that a subclass's override is the one called.
+        current: Callable[_P, _R] = getattr(self, replacement)
+        return current(*args, **kwargs)
 
     alias.__doc__ = f'Deprecated alias of `{replacement}`.'
     return alias
 
 
-def _compile(pattern: str | bytes | re.Pattern[Any] | None) -> re.Pattern[Any]:
+def _compile(pattern: AnyStr | re.Pattern[AnyStr] | None) -> re.Pattern[AnyStr]:
     assert pattern is not None, 'The regex must not be None'
     assert pattern, 'The regex must not be empty'
     if isinstance(pattern, re.Pattern):
@@ -186,7 +200,7 @@ class LogCapture:
             )
 
 
-def _check(condition: Any, msg: object, default: str) -> None:
+def _check(condition: object, msg: object, default: str) -> None:
     if not condition:
         raise AssertionError(msg if msg is not None else default)
 
@@ -200,11 +214,11 @@ class UnitTestStyleAssertions:
             raise AssertionError(msg)
         raise AssertionError()
 
-    def assertEqual(self, first: Any, second: Any, msg: object = None) -> None:
+    def assertEqual(self, first: object, second: object, msg: object = None) -> None:
         """Assert `first == second`."""
         _check(first == second, msg, f'{first!r} != {second!r}')
 
-    def assertNotEqual(self, first: Any, second: Any, msg: object = None) -> None:
+    def assertNotEqual(self, first: object, second: object, msg: object = None) -> None:
         """Assert `first != second`."""
         _check(first != second, msg, f'{first!r} == {second!r}')
 
@@ -216,10 +230,10 @@ class UnitTestStyleAssertions:
 
     def assertSequenceEqual(
         self,
-        first: Any,
-        second: Any,
+        first: object,
+        second: object,
         msg: object = None,
-        seq_type: type[Any] | None = None,
+        seq_type: type[object] | None = None,
     ) -> None:
         """Assert two sequences are equal (and both of `seq_type`, if given)."""
         if seq_type is not None:
@@ -227,27 +241,27 @@ class UnitTestStyleAssertions:
             _check(isinstance(second, seq_type), None, f'The second argument is not a {seq_type.__name__}')
         self.assertEqual(first, second, msg)
 
-    def assertListEqual(self, first: list[Any], second: list[Any], msg: object = None) -> None:
+    def assertListEqual(self, first: Sequence[object], second: Sequence[object], msg: object = None) -> None:
         """Assert two lists are equal."""
         self.assertSequenceEqual(first, second, msg, list)
 
-    def assertTupleEqual(self, first: tuple[Any, ...], second: tuple[Any, ...], msg: object = None) -> None:
+    def assertTupleEqual(self, first: tuple[object, ...], second: tuple[object, ...], msg: object = None) -> None:
         """Assert two tuples are equal."""
         self.assertSequenceEqual(first, second, msg, tuple)
 
-    def assertSetEqual(self, first: AbstractSet[Any], second: AbstractSet[Any], msg: object = None) -> None:
+    def assertSetEqual(self, first: AbstractSet[object], second: AbstractSet[object], msg: object = None) -> None:
         """Assert two sets are equal."""
         _check(isinstance(first, AbstractSet), None, 'The first argument is not a set')
         _check(isinstance(second, AbstractSet), None, 'The second argument is not a set')
         self.assertEqual(first, second, msg)
 
-    def assertDictEqual(self, first: dict[Any, Any], second: dict[Any, Any], msg: object = None) -> None:
+    def assertDictEqual(self, first: Mapping[_K, object], second: Mapping[_K, object], msg: object = None) -> None:
         """Assert two dicts are equal."""
         _check(isinstance(first, dict), None, 'The first argument is not a dict')
         _check(isinstance(second, dict), None, 'The second argument is not a dict')
         self.assertEqual(first, second, msg)
 
-    def assertCountEqual(self, first: Iterable[Any], second: Iterable[Any], msg: object = None) -> None:
+    def assertCountEqual(self, first: Iterable[object], second: Iterable[object], msg: object = None) -> None:
         """Deprecated: assert both iterables hold the same elements, each the same number of times."""
         warn_deprecated('`assertCountEqual` has no replacement and will be removed.')
         first_list, second_list = list(first), list(second)
@@ -302,78 +316,92 @@ class UnitTestStyleAssertions:
             places = 7 if places is None else places
             _check(round(diff, places) != 0, msg, f'{first} == {second} within {places} places ({diff} difference)')
 
-    def assertTrue(self, expr: Any, msg: object = None) -> None:
+    def assertTrue(self, expr: object, msg: object = None) -> None:
         """Assert `expr` is truthy."""
         _check(expr, msg, f'{expr!r} is not true')
 
-    def assertFalse(self, expr: Any, msg: object = None) -> None:
+    def assertFalse(self, expr: object, msg: object = None) -> None:
         """Assert `expr` is falsy."""
         _check(not expr, msg, f'{expr!r} is not false')
 
-    def assertIs(self, first: Any, second: Any, msg: object = None) -> None:
+    def assertIs(self, first: object, second: object, msg: object = None) -> None:
         """Assert `first is second`."""
         _check(first is second, msg, f'{first!r} is not {second!r}')
 
-    def assertIsNot(self, first: Any, second: Any, msg: object = None) -> None:
+    def assertIsNot(self, first: object, second: object, msg: object = None) -> None:
         """Assert `first is not second`."""
         _check(first is not second, msg, f'unexpectedly identical: {first!r}')
 
-    def assertIsNone(self, expr: Any, msg: object = None) -> None:
+    def assertIsNone(self, expr: object, msg: object = None) -> None:
         """Assert `expr is None`."""
         _check(expr is None, msg, f'{expr!r} is not None')
 
-    def assertIsNotNone(self, expr: Any, msg: object = None) -> None:
+    def assertIsNotNone(self, expr: object, msg: object = None) -> None:
         """Assert `expr is not None`."""
         _check(expr is not None, msg, 'unexpectedly None')
 
-    def assertIn(self, member: Any, container: Any, msg: object = None) -> None:
+    def assertIn(self, member: object, container: Iterable[object] | Container[object], msg: object = None) -> None:
         """Assert `member in container`."""
         _check(member in container, msg, f'{member!r} not found in {container!r}')
 
-    def assertNotIn(self, member: Any, container: Any, msg: object = None) -> None:
+    def assertNotIn(self, member: object, container: Iterable[object] | Container[object], msg: object = None) -> None:
         """Assert `member not in container`."""
         _check(member not in container, msg, f'{member!r} unexpectedly found in {container!r}')
 
-    def assertIsInstance(self, obj: Any, cls: type[Any] | tuple[type[Any], ...], msg: object = None) -> None:
+    def assertIsInstance(self, obj: object, cls: type | tuple[type, ...], msg: object = None) -> None:
         """Assert `isinstance(obj, cls)`."""
         _check(isinstance(obj, cls), msg, f'{obj!r} is not an instance of {cls!r}')
 
-    def assertNotIsInstance(self, obj: Any, cls: type[Any] | tuple[type[Any], ...], msg: object = None) -> None:
+    def assertNotIsInstance(self, obj: object, cls: type | tuple[type, ...], msg: object = None) -> None:
         """Assert `not isinstance(obj, cls)`."""
         _check(not isinstance(obj, cls), msg, f'{obj!r} is an instance of {cls!r}')
 
-    def assertGreater(self, first: Any, second: Any, msg: object = None) -> None:
+    def assertGreater(self, first: 'SupportsDunderGT[_T]', second: _T, msg: object = None) -> None:
         """Assert `first > second`."""
         _check(first > second, msg, f'{first!r} not greater than {second!r}')
 
-    def assertGreaterEqual(self, first: Any, second: Any, msg: object = None) -> None:
+    def assertGreaterEqual(self, first: 'SupportsDunderGE[_T]', second: _T, msg: object = None) -> None:
         """Assert `first >= second`."""
         _check(first >= second, msg, f'{first!r} not greater than or equal to {second!r}')
 
-    def assertLess(self, first: Any, second: Any, msg: object = None) -> None:
+    def assertLess(self, first: 'SupportsDunderLT[_T]', second: _T, msg: object = None) -> None:
         """Assert `first < second`."""
         _check(first < second, msg, f'{first!r} not less than {second!r}')
 
-    def assertLessEqual(self, first: Any, second: Any, msg: object = None) -> None:
+    def assertLessEqual(self, first: 'SupportsDunderLE[_T]', second: _T, msg: object = None) -> None:
         """Assert `first <= second`."""
         _check(first <= second, msg, f'{first!r} not less than or equal to {second!r}')
 
-    def assertRegex(self, text: Any, regex: Any, msg: object = None) -> None:
+    def assertRegex(self, text: AnyStr, regex: AnyStr | re.Pattern[AnyStr], msg: object = None) -> None:
         """Assert `regex` matches somewhere in `text`."""
         pattern = _compile(regex)
         _check(pattern.search(text) is not None, msg, f'Pattern {pattern.pattern!r} does not match {text!r}')
 
-    def assertNotRegex(self, text: Any, regex: Any, msg: object = None) -> None:
+    def assertNotRegex(self, text: AnyStr, regex: AnyStr | re.Pattern[AnyStr], msg: object = None) -> None:
         """Assert `regex` matches nowhere in `text`."""
         pattern = _compile(regex)
         _check(pattern.search(text) is None, msg, f'Pattern {pattern.pattern!r} unexpectedly matches {text!r}')
 
+    @overload
     def assertRaises(
         self,
         expected_exception: _ExceptionTypes,
-        callable: Callable[..., Any] | None = None,
-        *args: Any,
-        **kwargs: Any,
+        *,
+        msg: object = None,
+        match: str | re.Pattern[str] | None = None,
+    ) -> RaisesContext: ...
+
+    @overload
+    def assertRaises(
+        self, expected_exception: _ExceptionTypes, callable: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs
+    ) -> None: ...
+
+    def assertRaises(
+        self,
+        expected_exception: _ExceptionTypes,
+        callable: Callable[..., object] | None = None,
+        *args: object,
+        **kwargs: Any,  # with no callable, these go to `RaisesContext`, whose keywords have their own types
     ) -> RaisesContext | None:
         """Assert the call (or, with no callable, the `with` block) raises `expected_exception`."""
         if callable is None:
@@ -383,13 +411,28 @@ class UnitTestStyleAssertions:
             callable(*args, **kwargs)
         return None
 
+    @overload
+    def assertRaisesRegex(
+        self, expected_exception: _ExceptionTypes, expected_regex: str | re.Pattern[str], *, msg: object = None
+    ) -> RaisesContext: ...
+
+    @overload
     def assertRaisesRegex(
         self,
         expected_exception: _ExceptionTypes,
         expected_regex: str | re.Pattern[str],
-        callable: Callable[..., Any] | None = None,
-        *args: Any,
-        **kwargs: Any,
+        callable: Callable[_P, object],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> None: ...
+
+    def assertRaisesRegex(
+        self,
+        expected_exception: _ExceptionTypes,
+        expected_regex: str | re.Pattern[str],
+        callable: Callable[..., object] | None = None,
+        *args: object,
+        **kwargs: object,
     ) -> RaisesContext | None:
         """Assert the call (or the `with` block) raises `expected_exception` with a message matching the regex."""
         if callable is None:
@@ -398,12 +441,20 @@ class UnitTestStyleAssertions:
             callable(*args, **kwargs)
         return None
 
+    @overload
+    def assertWarns(self, expected_warning: _WarningTypes, *, msg: object = None) -> WarnsContext: ...
+
+    @overload
+    def assertWarns(
+        self, expected_warning: _WarningTypes, callable: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs
+    ) -> None: ...
+
     def assertWarns(
         self,
         expected_warning: _WarningTypes,
-        callable: Callable[..., Any] | None = None,
-        *args: Any,
-        **kwargs: Any,
+        callable: Callable[..., object] | None = None,
+        *args: object,
+        **kwargs: object,
     ) -> WarnsContext | None:
         """Assert the call (or the `with` block) issues `expected_warning`."""
         context = WarnsContext(expected_warning)
@@ -413,13 +464,28 @@ class UnitTestStyleAssertions:
             callable(*args, **kwargs)
         return None
 
+    @overload
+    def assertWarnsRegex(
+        self, expected_warning: _WarningTypes, expected_regex: str | re.Pattern[str], *, msg: object = None
+    ) -> WarnsContext: ...
+
+    @overload
     def assertWarnsRegex(
         self,
         expected_warning: _WarningTypes,
         expected_regex: str | re.Pattern[str],
-        callable: Callable[..., Any] | None = None,
-        *args: Any,
-        **kwargs: Any,
+        callable: Callable[_P, object],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> None: ...
+
+    def assertWarnsRegex(
+        self,
+        expected_warning: _WarningTypes,
+        expected_regex: str | re.Pattern[str],
+        callable: Callable[..., object] | None = None,
+        *args: object,
+        **kwargs: object,
     ) -> WarnsContext | None:
         """Assert the call (or the `with` block) issues `expected_warning` with a message matching the regex."""
         context = WarnsContext(expected_warning, expected_regex)
@@ -433,18 +499,22 @@ class UnitTestStyleAssertions:
         """Assert the `with` block logs at least one record at `level` (INFO) or above on `logger` (root)."""
         return LogCapture(logger, level)
 
-    assertEquals = _deprecated_alias('assertEqual')
-    failUnlessEqual = _deprecated_alias('assertEqual')
-    assertNotEquals = _deprecated_alias('assertNotEqual')
-    failIfEqual = _deprecated_alias('assertNotEqual')
-    assertAlmostEquals = _deprecated_alias('assertAlmostEqual')
-    failUnlessAlmostEqual = _deprecated_alias('assertAlmostEqual')
-    assertNotAlmostEquals = _deprecated_alias('assertNotAlmostEqual')
-    failIfAlmostEqual = _deprecated_alias('assertNotAlmostEqual')
-    failUnless = _deprecated_alias('assertTrue')
-    assert_ = _deprecated_alias('assertTrue')
-    failIf = _deprecated_alias('assertFalse')
-    assertRegexpMatches = _deprecated_alias('assertRegex')
-    assertNotRegexpMatches = _deprecated_alias('assertNotRegex')
-    failUnlessRaises = _deprecated_alias('assertRaises')
-    assertRaisesRegexp = _deprecated_alias('assertRaisesRegex')
+    assertEquals = _deprecated_alias(assertEqual)
+    failUnlessEqual = _deprecated_alias(assertEqual)
+    assertNotEquals = _deprecated_alias(assertNotEqual)
+    failIfEqual = _deprecated_alias(assertNotEqual)
+    assertAlmostEquals = _deprecated_alias(assertAlmostEqual)
+    failUnlessAlmostEqual = _deprecated_alias(assertAlmostEqual)
+    assertNotAlmostEquals = _deprecated_alias(assertNotAlmostEqual)
+    failIfAlmostEqual = _deprecated_alias(assertNotAlmostEqual)
+    failUnless = _deprecated_alias(assertTrue)
+    assert_ = _deprecated_alias(assertTrue)
+    failIf = _deprecated_alias(assertFalse)
+    assertRegexpMatches = _deprecated_alias(assertRegex)
+    assertNotRegexpMatches = _deprecated_alias(assertNotRegex)
+    if TYPE_CHECKING:  # a ParamSpec cannot carry overloads: to a type checker, these are the methods themselves
+        failUnlessRaises = assertRaises
+        assertRaisesRegexp = assertRaisesRegex
+    else:
+        failUnlessRaises = _deprecated_alias(assertRaises)
+        assertRaisesRegexp = _deprecated_alias(assertRaisesRegex)

@@ -69,7 +69,7 @@ class SentResponse(NamedTuple):
     body: dict[str, Any]
 
 
-MockResponse = Mapping[str, Any] | JobResponse | ReceivedMessage | BaseException | None
+MockResponse = Mapping[str, object] | JobResponse | ReceivedMessage | BaseException | None
 """What a client handler returns (see the module docstring)."""
 
 MockHandler = Callable[[MockRequest], MockResponse]
@@ -86,7 +86,7 @@ _Pending = ReceivedMessage | BaseException | _NoResponse
 
 def mock_transport_settings(handler: MockHandler, receive_timeout_in_seconds: float | None = None) -> dict[str, Any]:
     """The client settings of one service whose calls `handler` answers (`Client({'name': these})`)."""
-    kwargs: dict[str, Any] = {'handler': handler}
+    kwargs: dict[str, object] = {'handler': handler}
     if receive_timeout_in_seconds is not None:
         kwargs['receive_timeout_in_seconds'] = receive_timeout_in_seconds
     return {'transport': {'path': CLIENT_TRANSPORT_PATH, 'kwargs': kwargs}}

@@ -18,10 +18,13 @@ import os
 import traceback
 import unittest
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Literal, Unpack, overload
 
 from pysoa.client.client import Client
+from pysoa.client.options import CallActionKeywords
+from pysoa.client.results import ActionResult
 from pysoa.common.errors import Error
+from pysoa.common.settings import SettingsData
 from pysoa.common.types import ActionResponse, Body
 from pysoa.server.server import Server
 from pysoa.test.assertions import Codes, raises_call_action_error, raises_error_codes, raises_field_errors
@@ -41,7 +44,7 @@ __all__ = (
 LOCAL_CLIENT_TRANSPORT_PATH = 'pysoa.common.transport.local:LocalClientTransport'
 
 
-def load_server_settings(server_class: type[Server]) -> Mapping[str, Any]:
+def load_server_settings(server_class: type[Server]) -> Mapping[str, object]:
     """The settings of `server_class` from Django or from `PYSOA_SETTINGS_MODULE`; `AssertionError` if unavailable."""
     if server_class.use_django:
         from django.conf import settings as source
@@ -56,14 +59,14 @@ def load_server_settings(server_class: type[Server]) -> Mapping[str, Any]:
 
     for name in ('SOA_SERVER_SETTINGS', 'settings'):
         try:
-            found: Mapping[str, Any] = getattr(source, name)
+            found: Mapping[str, object] = getattr(source, name)
         except AttributeError:
             continue
         return found
     raise AssertionError(f'{source!r} defines neither SOA_SERVER_SETTINGS nor settings.')
 
 
-def local_client_config(server_class: type[Server], server_settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def local_client_config(server_class: type[Server], server_settings: Mapping[str, object]) -> dict[str, SettingsData]:
     """Client configuration that reaches `server_class` over the local transport."""
     assert server_class.service_name, 'The server class has no service_name'
     return {
@@ -96,17 +99,39 @@ def make_service_client_class(server_class: type[Server]) -> type[Client]:
     class ServiceClient(Client):
         """A client of the service under test."""
 
-        def call_action(  # type: ignore[override]  # the service name moves to an optional keyword
+        @overload  # type: ignore[override]  # the service name moves to an optional keyword
+        def call_action(
             self,
             action: str,
             body: Body | None = None,
             service_name: str | None = None,
-            **kwargs: Any,
-        ) -> ActionResponse:
+            *,
+            raise_job_errors: Literal[True] = True,
+            **kwargs: Unpack[CallActionKeywords],
+        ) -> ActionResponse: ...
+        @overload
+        def call_action(
+            self,
+            action: str,
+            body: Body | None = None,
+            service_name: str | None = None,
+            *,
+            raise_job_errors: bool,
+            **kwargs: Unpack[CallActionKeywords],
+        ) -> ActionResult: ...
+        def call_action(
+            self,
+            action: str,
+            body: Body | None = None,
+            service_name: str | None = None,
+            *,
+            raise_job_errors: bool = True,
+            **kwargs: Unpack[CallActionKeywords],
+        ) -> ActionResult:
             """Call `action` on the service under test (or on `service_name`)."""
-            # Typed for the default call, which raises errors; `raise_job_errors=False` in kwargs returns errors.
-            response: ActionResponse = super().call_action(service_name or default_service, action, body=body, **kwargs)
-            return response
+            return super().call_action(
+                service_name or default_service, action, body=body, raise_job_errors=raise_job_errors, **kwargs
+            )
 
     return ServiceClient
 
@@ -117,7 +142,7 @@ class BaseServerTestCase:
     server_class: type[Server] | None = None
     """Your `Server` subclass (required)."""
 
-    server_settings: Mapping[str, Any] | None = None
+    server_settings: Mapping[str, object] | None = None
     """The settings for `server_class`; when `None`, they are loaded from Django or `PYSOA_SETTINGS_MODULE`."""
 
     client: Client
@@ -138,21 +163,43 @@ class BaseServerTestCase:
         self.client = Client(local_client_config(server_class, settings))
         prepare_local_client(self.client, server_class)
 
+    @overload
     def call_action(
         self,
         action: str,
         body: Body | None = None,
         service_name: str | None = None,
-        **kwargs: Any,
-    ) -> ActionResponse:
+        *,
+        raise_job_errors: Literal[True] = True,
+        **kwargs: Unpack[CallActionKeywords],
+    ) -> ActionResponse: ...
+    @overload
+    def call_action(
+        self,
+        action: str,
+        body: Body | None = None,
+        service_name: str | None = None,
+        *,
+        raise_job_errors: bool,
+        **kwargs: Unpack[CallActionKeywords],
+    ) -> ActionResult: ...
+    def call_action(
+        self,
+        action: str,
+        body: Body | None = None,
+        service_name: str | None = None,
+        *,
+        raise_job_errors: bool = True,
+        **kwargs: Unpack[CallActionKeywords],
+    ) -> ActionResult:
         """Call `action` on the service under test (or on `service_name`); keyword arguments go to the client."""
-        # Typed for the default call, which raises errors; `raise_job_errors=False` in kwargs returns errors.
-        response: ActionResponse = self.client.call_action(
-            service_name or self.service_name, action, body=body, **kwargs
+        return self.client.call_action(
+            service_name or self.service_name, action, body=body, raise_job_errors=raise_job_errors, **kwargs
         )
-        return response
 
-    def assertActionRunsWithAndReturnErrors(self, action: str, body: Body | None, **kwargs: Any) -> list[Error]:
+    def assertActionRunsWithAndReturnErrors(
+        self, action: str, body: Body | None, **kwargs: Unpack[CallActionKeywords]
+    ) -> list[Error]:
         """Call the action, assert it fails with errors, and return those errors."""
         with raises_call_action_error() as exc_info:
             self.call_action(action, body, **kwargs)
@@ -164,7 +211,7 @@ class BaseServerTestCase:
         body: Body | None,
         field_errors: Mapping[str, Codes],
         only: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[CallActionKeywords],
     ) -> None:
         """Call the action and assert it fails with these error codes on these fields (and only them, if `only`)."""
         with raises_field_errors(field_errors, only=only):
@@ -175,7 +222,7 @@ class BaseServerTestCase:
         action: str,
         body: Body | None,
         field_errors: Mapping[str, Codes],
-        **kwargs: Any,
+        **kwargs: Unpack[CallActionKeywords],
     ) -> None:
         """Call the action and assert it fails with these field errors and no other error."""
         self.assertActionRunsWithFieldErrors(action, body, field_errors, only=True, **kwargs)
@@ -186,7 +233,7 @@ class BaseServerTestCase:
         body: Body | None,
         error_codes: Codes,
         only: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[CallActionKeywords],
     ) -> None:
         """Call the action and assert it fails with these (field-less) error codes (and only them, if `only`)."""
         with raises_error_codes(error_codes, only=only):
@@ -197,7 +244,7 @@ class BaseServerTestCase:
         action: str,
         body: Body | None,
         error_codes: Codes,
-        **kwargs: Any,
+        **kwargs: Unpack[CallActionKeywords],
     ) -> None:
         """Call the action and assert it fails with these error codes and no other error."""
         self.assertActionRunsWithErrorCodes(action, body, error_codes, only=True, **kwargs)
@@ -215,7 +262,7 @@ class UnitTestServerTestCase(unittest.TestCase, BaseServerTestCase):
 def _overrides(cls: type, name: str) -> bool:
     """Whether `cls` replaces `PyTestServerTestCase`'s no-op `name` hook."""
 
-    def function(owner: type) -> Any:
+    def function(owner: type) -> object:
         found = getattr(owner, name)
         return getattr(found, '__func__', found)  # classmethods bind anew on each access
 
@@ -230,7 +277,7 @@ class PyTestServerTestCase(UnitTestStyleAssertions, BaseServerTestCase):
     `self.assert*` methods are available.
     """
 
-    _cleanups: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+    _cleanups: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]]
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -262,7 +309,7 @@ class PyTestServerTestCase(UnitTestStyleAssertions, BaseServerTestCase):
             )
             cls.tearDownClass()
 
-    def setup_method(self, method: Any = None) -> None:
+    def setup_method(self, method: object = None) -> None:
         """Make `self.client` before each test (then run a legacy `setUp` override)."""
         self._cleanups = []
         self.setup_pysoa()
@@ -270,14 +317,14 @@ class PyTestServerTestCase(UnitTestStyleAssertions, BaseServerTestCase):
             warn_deprecated('rename `ServerTestCase.setUp` to `setup_method` (it is no longer a unittest case).')
             self.setUp()
 
-    def teardown_method(self, method: Any = None) -> None:
+    def teardown_method(self, method: object = None) -> None:
         """Run a legacy `tearDown` override, then the cleanups, after each test."""
         if _overrides(type(self), 'tearDown'):
             warn_deprecated('rename `ServerTestCase.tearDown` to `teardown_method` (it is no longer a unittest case).')
             self.tearDown()
         self.doCleanups()
 
-    def addCleanup(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def addCleanup(self, function: Callable[..., object], *args: object, **kwargs: object) -> None:
         """Deprecated: register `function(*args, **kwargs)` to run after the test; clean up in `teardown_method`."""
         warn_deprecated('`ServerTestCase.addCleanup` will be removed; clean up in `teardown_method`.')
         self._cleanups.append((function, args, kwargs))

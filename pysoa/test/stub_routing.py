@@ -15,7 +15,7 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 import attr
 
@@ -111,7 +111,7 @@ class StubRouter:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._active: list[ActiveStub] = []
-        self._saved: dict[str, Any] = {}
+        self._saved: dict[str, object] = {}
         self._states: weakref.WeakKeyDictionary[Client, _ClientState] = weakref.WeakKeyDictionary()
         # Negative, so stubbed request ids never collide with a client's (positive) ones.
         self._request_ids = itertools.count(-1, -1)
@@ -139,15 +139,18 @@ class StubRouter:
         router = self
 
         @functools.wraps(original_send)
-        def send_request(client: Client, *args: Any, **kwargs: Any) -> int:
+        def send_request(client: Client, *args: object, **kwargs: object) -> int:
             return router.send_request(original_send, client, *args, **kwargs)
 
         @functools.wraps(original_get_all)
-        def get_all_responses(client: Client, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        def get_all_responses(
+            client: Client, service_name: str, *args: object, **kwargs: object
+        ) -> Iterator[tuple[int, JobResponse]]:
             return router.get_all_responses(original_get_all, client, service_name, *args, **kwargs)
 
-        Client.send_request = send_request  # type: ignore[method-assign,assignment]
-        Client.get_all_responses = get_all_responses  # type: ignore[method-assign,assignment]
+        # Patched on the class, so that every client (as in 1.x) routes through the stubs.
+        Client.send_request = send_request  # type: ignore[method-assign,assignment]  # a deliberate class patch
+        Client.get_all_responses = get_all_responses  # type: ignore[method-assign,assignment]  # a deliberate class patch
 
     def _uninstall(self) -> None:
         for name, original in self._saved.items():
@@ -171,7 +174,7 @@ class StubRouter:
                 state = self._states[client] = _ClientState()
             return state
 
-    def send_request(self, original: Callable[..., int], client: Client, *args: Any, **kwargs: Any) -> int:
+    def send_request(self, original: Callable[..., int], client: Client, *args: object, **kwargs: object) -> int:
         """`Client.send_request` with stubs: stubbed actions answer now, the rest go to `original` as one job."""
         assert self._send_signature is not None
         call = self._send_signature.bind(client, *args, **kwargs)
@@ -220,8 +223,8 @@ class StubRouter:
         original: Callable[..., Iterable[tuple[int, JobResponse]]],
         client: Client,
         service_name: str,
-        *args: Any,
-        **kwargs: Any,
+        *args: object,
+        **kwargs: object,
     ) -> Iterator[tuple[int, JobResponse]]:
         """`Client.get_all_responses` with stubs: real responses merged with their stubbed parts, then the rest."""
         state = self._state(client)

@@ -21,9 +21,9 @@ import contextlib
 import functools
 import inspect
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from conformity import fields
 
@@ -48,6 +48,7 @@ __all__ = (
     'StubClientTransport',
     'StubClientTransportSchema',
     'StubServer',
+    'StubbedBody',
     'get_stubbed_requests',
     'get_stubbed_responses',
     'stub_action',
@@ -56,7 +57,7 @@ __all__ = (
 Errors = Iterable[Mapping[str, Any]] | Iterable[Error]
 """Errors given to a stub: `Error` objects or dicts of `Error`'s fields."""
 
-_Decorated = TypeVar('_Decorated', bound=Callable[..., Any])
+_Decorated = TypeVar('_Decorated', bound=Callable[..., object])
 _Class = TypeVar('_Class', bound=type)
 
 
@@ -183,7 +184,7 @@ class StubClient(Client):
     def __init__(
         self,
         service_action_map: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
-        **_: Any,
+        **_: object,
     ) -> None:
         super().__init__(
             {
@@ -213,26 +214,34 @@ class StubActionMock(mock.MagicMock):
     """The mock behind a stubbed action; it is called with each request body."""
 
     @property
-    def call_body(self) -> Any:
+    def call_body(self) -> Body | None:
         """The body of the latest call, or `None` if there was none."""
         return self.call_args[0][0] if self.called else None
 
     @property
-    def call_bodies(self) -> tuple[Any, ...]:
+    def call_bodies(self) -> tuple[Body, ...]:
         """The bodies of all calls, in order."""
         return tuple(call[0][0] for call in self.call_args_list)
 
 
-_stubbed_requests: list[dict[str, Any]] = []
-_stubbed_responses: list[dict[str, Any]] = []
+class StubbedBody(TypedDict):
+    """A request or response body that went through a stub, with the service and action it was for."""
+
+    service: str
+    action: str
+    body: Body
 
 
-def get_stubbed_requests() -> list[dict[str, Any]]:
+_stubbed_requests: list[StubbedBody] = []
+_stubbed_responses: list[StubbedBody] = []
+
+
+def get_stubbed_requests() -> list[StubbedBody]:
     """Every `{'service', 'action', 'body'}` request body that a stub received (when it registers contracts)."""
     return _stubbed_requests
 
 
-def get_stubbed_responses() -> list[dict[str, Any]]:
+def get_stubbed_responses() -> list[StubbedBody]:
     """Every `{'service', 'action', 'body'}` response body that a stub gave (when it registers contracts)."""
     return _stubbed_responses
 
@@ -257,7 +266,7 @@ class stub_action:
         action: str,
         body: Body | None = None,
         errors: Errors | None = None,
-        side_effect: Any = None,
+        side_effect: object = None,
         register_response_schema_contract: bool = True,
         register_request_schema_contract: bool = True,
     ) -> None:
@@ -379,15 +388,16 @@ class stub_action:
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            async def async_wrapper(*args: object, **kwargs: object) -> object:
                 with _entered(async_wrapper, args, kwargs) as (all_args, all_kwargs):
-                    return await func(*all_args, **all_kwargs)
+                    return await cast('Awaitable[object]', func(*all_args, **all_kwargs))  # a coroutine function
 
+            # `Any`: `mock.patch`'s decorators share an untyped `patchings` attribute on the function they wrap.
             wrapper: Any = async_wrapper
         else:
 
             @functools.wraps(func)
-            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            def sync_wrapper(*args: object, **kwargs: object) -> object:
                 with _entered(sync_wrapper, args, kwargs) as (all_args, all_kwargs):
                     return func(*all_args, **all_kwargs)
 
@@ -398,12 +408,12 @@ class stub_action:
 
 @contextlib.contextmanager
 def _entered(
-    wrapper: Any,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
+    wrapper: Any,  # see `decorate_callable`
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+) -> Iterator[tuple[tuple[object, ...], dict[str, object]]]:
     """Enter every patcher of a wrapped function, as `mock.patch` does, and give the arguments to call it with."""
-    extra: list[Any] = []
+    extra: list[object] = []
     kwargs = dict(kwargs)
     with contextlib.ExitStack() as stack:
         for patching in wrapper.patchings:

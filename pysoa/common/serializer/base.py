@@ -20,7 +20,7 @@ class Serializer(abc.ABC):
 
     _registry: ClassVar[dict[str, type['Serializer']]] = {}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         # Only a class that declares its own MIME type registers: an abstract intermediate class or a
         # user's tweaked subclass of a concrete serializer inherits the type without claiming it.
@@ -62,7 +62,7 @@ def type_name(value_type: type) -> str:
     return f'{value_type.__module__}.{value_type.__qualname__}'
 
 
-def locate_unencodable(message: Any, encodable: tuple[type, ...]) -> str:
+def locate_unencodable(message: object, encodable: tuple[type, ...]) -> str:
     """Return ' (TYPE at PATH)' for the first value that is no instance of `encodable`, or '' if none is found.
 
     Called only after encoding failed, so its cost is off the hot path.
@@ -77,9 +77,9 @@ def locate_unencodable(message: Any, encodable: tuple[type, ...]) -> str:
     return f' (value of type {type_name(bad_type)} at {path or "(top level)"})'
 
 
-def _find(value: Any, encodable: tuple[type, ...], path: str) -> tuple[str, type] | None:
+def _find(value: object, encodable: tuple[type, ...], path: str) -> tuple[str, type] | None:
     if isinstance(value, dict):
-        items: Iterator[tuple[str, Any]] = ((f'{path}.{k}' if path else str(k), v) for k, v in value.items())
+        items: Iterator[tuple[str, object]] = ((f'{path}.{k}' if path else str(k), v) for k, v in value.items())
     elif isinstance(value, (list, tuple)):
         items = ((f'{path}[{i}]', v) for i, v in enumerate(value))
     elif isinstance(value, encodable):

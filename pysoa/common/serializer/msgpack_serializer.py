@@ -151,6 +151,7 @@ def _encode_amount(value: currint.Amount) -> msgpack.ExtType:
         raise InvalidField(f'Cannot serialize an Amount of {value.value} minor units to MessagePack (not int64)')
 
 
+# Each encoder takes the exact type it is filed under, which a dict's value type cannot say: hence `Any`.
 _ENCODERS: dict[type, Callable[[Any], msgpack.ExtType]] = {
     datetime.datetime: _encode_datetime,
     datetime.date: _encode_date,
@@ -160,7 +161,7 @@ _ENCODERS: dict[type, Callable[[Any], msgpack.ExtType]] = {
 }
 
 
-def _default(value: Any) -> msgpack.ExtType:
+def _default(value: object) -> msgpack.ExtType:
     encoder = _ENCODERS.get(type(value))
     if encoder is not None:
         return encoder(value)
@@ -207,7 +208,7 @@ def _decode_amount(data: bytes) -> currint.Amount:
     return currint.Amount.from_code_and_minor(code.decode('ascii'), minor_units)
 
 
-_DECODERS: dict[int, Callable[[bytes], Any]] = {
+_DECODERS: dict[int, Callable[[bytes], object]] = {
     EXT_DATETIME: _decode_datetime,
     EXT_DATETIME_UTC: _decode_datetime_utc,
     EXT_DATE: _decode_date,
@@ -217,7 +218,7 @@ _DECODERS: dict[int, Callable[[bytes], Any]] = {
 }
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
+def _ext_hook(code: int, data: bytes) -> object:
     decoder = _DECODERS.get(code)
     if decoder is None:
         raise InvalidMessage(f'Cannot deserialize MessagePack: unknown extension type code {code}')
@@ -259,7 +260,7 @@ class MsgpackSerializer(Serializer):
     _packers: list[msgpack.Packer] = []
     _custom_hooks = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         # PySOA 1.x users added extension types by overriding these two methods; honour that (on a
         # slower path) rather than silently ignoring the override.
@@ -267,11 +268,11 @@ class MsgpackSerializer(Serializer):
             cls._default is not MsgpackSerializer._default or cls._ext_hook is not MsgpackSerializer._ext_hook
         )
 
-    def _default(self, value: Any) -> msgpack.ExtType:
+    def _default(self, value: object) -> msgpack.ExtType:
         """Encode a value msgpack does not know (override and call super() to add extension types)."""
         return _default(value)
 
-    def _ext_hook(self, code: int, data: bytes) -> Any:
+    def _ext_hook(self, code: int, data: bytes) -> object:
         """Decode an extension type (override and call super() to add extension types)."""
         return _ext_hook(code, data)
 
@@ -299,7 +300,7 @@ class MsgpackSerializer(Serializer):
             packers.append(packer)
 
     @staticmethod
-    def _pack(packer: msgpack.Packer, message_dict: dict[Any, Any]) -> bytes:
+    def _pack(packer: msgpack.Packer, message_dict: object) -> bytes:
         try:
             blob: bytes = packer.pack(message_dict)
         except InvalidField:

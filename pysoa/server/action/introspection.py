@@ -7,7 +7,7 @@ listed once per entry of its map, as `name[switch:N]`, with its default entry as
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
 
 from conformity import fields
 
@@ -28,11 +28,11 @@ __all__ = ('IntrospectionAction',)
 _SWITCHED_NAME = re.compile(r'^(?P<action>[a-zA-Z0-9_-]+)\[(?:switch:(?P<switch>\d+)|(?P<default>DEFAULT))\]$')
 
 
-def _documentation(thing: Any) -> str | None:
+def _documentation(thing: object) -> str | None:
     return getattr(thing, 'description', None) or getattr(thing, '__doc__', None) or None
 
 
-def _introspect_action(action_class: Any) -> Body:
+def _introspect_action(action_class: object) -> Body:
     request_schema = getattr(action_class, 'request_schema', None)
     response_schema = getattr(action_class, 'response_schema', None)
     return {
@@ -42,11 +42,11 @@ def _introspect_action(action_class: Any) -> Body:
     }
 
 
-def _is_switched(action_class: Any) -> TypeGuard[type[SwitchedAction]]:
+def _is_switched(action_class: object) -> TypeGuard[type[SwitchedAction]]:
     return isinstance(action_class, type) and issubclass(action_class, SwitchedAction)
 
 
-def _switched_entries(name: str, switched: type[SwitchedAction]) -> Iterator[tuple[str, Any]]:
+def _switched_entries(name: str, switched: type[SwitchedAction]) -> Iterator[tuple[str, object]]:
     """Name the entries of a switched action's map that can run: the default as `[DEFAULT]`, others by switch."""
     entries = switched.switch_to_action_map
     default_index = len(entries) - 1

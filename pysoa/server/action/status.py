@@ -175,7 +175,7 @@ class BaseStatusAction(Action):
         if client is None or not client.settings:
             return None
 
-        services: dict[str, Any] = {}
+        services: dict[str, object] = {}
         self.diagnostics['services'] = services
         service_names = list(client.settings)
         try:

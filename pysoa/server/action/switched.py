@@ -77,7 +77,7 @@ class SwitchedAction:
     # Resolved once per subclass so dispatch on each request is a plain scan of int switches.
     _dispatch: ClassVar['_Dispatch']
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         """Check `switch_to_action_map` when the subclass is defined, so mistakes fail at import time."""
         super().__init_subclass__(**kwargs)
         if cls.DEFAULT_ACTION is not _DEFAULT_ACTION:

@@ -4,8 +4,6 @@ Django closes caches after each web request; a server does the same after each j
 `for_shutdown=True`, once when it stops. These backends choose what that close means.
 """
 
-from typing import Any
-
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.memcached import PyLibMCCache, PyMemcacheCache
 
@@ -20,7 +18,7 @@ __all__ = (
 class PySOARequestScopedMemoryCache(LocMemCache):  # type: ignore[misc]  # Django has no type hints: its base class is Any
     """An in-memory cache emptied at the end of every job: a cache scoped to one request."""
 
-    def close(self, **kwargs: Any) -> None:
+    def close(self, **kwargs: object) -> None:
         """Forget everything: the job is over."""
         self.clear()
 
@@ -28,7 +26,7 @@ class PySOARequestScopedMemoryCache(LocMemCache):  # type: ignore[misc]  # Djang
 class PySOAProcessScopedMemoryCache(LocMemCache):  # type: ignore[misc]  # Django has no type hints: its base class is Any
     """An in-memory cache that lives as long as the server process: closing it keeps its content."""
 
-    def close(self, **kwargs: Any) -> None:
+    def close(self, **kwargs: object) -> None:
         """Keep everything: the cache outlives jobs."""
 
 
@@ -38,7 +36,7 @@ class PySOAMemcachedCache(PyMemcacheCache):  # type: ignore[misc]  # Django has 
     Upstream based this on Django's `MemcachedCache` (python-memcached), which Django 4.1 removed.
     """
 
-    def close(self, for_shutdown: bool = False, **kwargs: Any) -> None:
+    def close(self, for_shutdown: bool = False, **kwargs: object) -> None:
         """Close the connections only when the server shuts down."""
         if for_shutdown:
             super().close(**kwargs)
@@ -47,7 +45,7 @@ class PySOAMemcachedCache(PyMemcacheCache):  # type: ignore[misc]  # Django has 
 class PySOAPyLibMCCache(PyLibMCCache):  # type: ignore[misc]  # Django has no type hints: its base class is Any
     """Memcached through `pylibmc`, keeping its connections open between jobs (closed only at shutdown)."""
 
-    def close(self, for_shutdown: bool = False, **kwargs: Any) -> None:
+    def close(self, for_shutdown: bool = False, **kwargs: object) -> None:
         """Close the connections only when the server shuts down."""
         if for_shutdown:
             super().close(**kwargs)

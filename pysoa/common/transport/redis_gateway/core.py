@@ -153,7 +153,7 @@ class RedisTransportCore(OptionAttributes):
         size.set(encoded.size)
         if 0 < self.log_messages_larger_than_bytes < encoded.size:
             data = {
-                'message': RecursivelyCensoredDictWrapper(cast(dict[str, Any], message)),
+                'message': RecursivelyCensoredDictWrapper(message),
                 'serialized_length_in_bytes': encoded.size,
                 'threshold': self.log_messages_larger_than_bytes,
             }

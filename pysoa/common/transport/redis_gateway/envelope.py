@@ -49,8 +49,8 @@ class Envelope(TypedDict):
     """What one message carries on the wire (protocol §2)."""
 
     request_id: int
-    meta: dict[str, Any]
-    body: dict[str, Any]
+    meta: Mapping[str, object]
+    body: Mapping[str, object]
 
 
 class Encoded(NamedTuple):
@@ -70,8 +70,8 @@ class InvalidEnvelopeError(InvalidMessageError):
     def __init__(
         self,
         message: str,
-        request_id: Any = None,  # whatever the peer sent: it goes back to the peer as it came
-        meta: dict[str, Any] | None = None,
+        request_id: Any = None,  # whatever the peer sent: it goes back to the peer as it came (typed `int` there)
+        meta: dict[str, object] | None = None,
         *,
         reason: str | None = None,
     ) -> None:
@@ -114,7 +114,7 @@ def reply_version(meta: Mapping[str, Any], default: ProtocolVersion) -> Protocol
     return version if isinstance(version, ProtocolVersion) else ProtocolVersion(version)
 
 
-def wire_envelope(request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> Envelope:
+def wire_envelope(request_id: int, meta: Mapping[str, object], body: Mapping[str, object]) -> Envelope:
     """The envelope as it goes on the wire: `meta` without the keys that only describe how a message came."""
     if not LOCAL_META_KEYS.isdisjoint(meta):
         meta = {key: value for key, value in meta.items() if key not in LOCAL_META_KEYS}
@@ -262,7 +262,7 @@ def _deserialize(
 
 def salvage_envelope(
     payload: bytes, serializer: Serializer, version: ProtocolVersion
-) -> tuple[object, dict[str, Any]] | None:
+) -> tuple[object, dict[str, object]] | None:
     """The request id and meta of a MessagePack envelope its serializer could not read, or None if none shows.
 
     An unknown extension type (sent by a newer peer, say) spoils the whole decoding, yet the envelope
@@ -276,7 +276,7 @@ def salvage_envelope(
         return None
     if not isinstance(envelope, dict) or not isinstance(envelope.get('meta'), dict):
         return None
-    meta: dict[str, Any] = envelope['meta']
+    meta: dict[str, object] = envelope['meta']
     meta['serializer'] = serializer
     meta['protocol_version'] = version
     return envelope.get('request_id'), meta

@@ -14,6 +14,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pysoa.client.client import Client
+    from pysoa.common.settings import SettingsData
     from pysoa.server.server import Server
     from pysoa.test.stub_service import StubActionMock
 
@@ -42,7 +43,7 @@ def server_class() -> 'type[Server]':
 
 
 @pytest.fixture(scope='module')
-def server_settings(server_class: 'type[Server]') -> Mapping[str, Any]:
+def server_settings(server_class: 'type[Server]') -> Mapping[str, object]:
     """The service's settings, from Django's `SOA_SERVER_SETTINGS` or the module named by `PYSOA_SETTINGS_MODULE`."""
     from pysoa.test.server import load_server_settings
 
@@ -52,8 +53,8 @@ def server_settings(server_class: 'type[Server]') -> Mapping[str, Any]:
 @pytest.fixture(scope='module')
 def service_client_settings(
     server_class: 'type[Server]',
-    server_settings: Mapping[str, Any],
-) -> dict[str, dict[str, Any]]:
+    server_settings: Mapping[str, object],
+) -> dict[str, 'SettingsData']:
     """The client configuration that reaches the service under test over the local transport."""
     from pysoa.test.server import local_client_config
 
@@ -72,7 +73,7 @@ def service_client_class(server_class: 'type[Server]') -> 'type[Client]':
 def service_client(
     server_class: 'type[Server]',
     service_client_class: 'type[Client]',
-    service_client_settings: dict[str, dict[str, Any]],
+    service_client_settings: dict[str, 'SettingsData'],
 ) -> 'Client':
     """A client that calls the service under test in process, through its middleware and validation."""
     from pysoa.test.server import prepare_local_client

@@ -38,7 +38,7 @@ class StandardRedisClient(BaseRedisClient):
         cls,
         hosts: Iterable[object] | None = None,
         connection_kwargs: dict[str, Any] | None = None,
-        **_other: Any,
+        **_other: object,
     ) -> None:
         """Raise ValueError for a bad host or connection keyword: the backend is built on first use, too late to say."""
         for client in cls._get_connection_list(hosts, **cls._with_default_connection_kwargs(connection_kwargs)):
