@@ -1,11 +1,11 @@
 """The Redis Gateway engine shared by the client and server transports: options, then envelope, then backend.
 
 `send_message` encodes `(request_id, meta, body)` (`envelope`) and pushes the elements in one round trip
-(`backend`); `receive_message` pops one element (and, on the client, the rest of a chunked response) and
-decodes it. What happens here is the orchestration: back-off while a queue is full, metrics, and the
-mapping of Redis failures to transport errors (transient ones are `MessageSendError` / `MessageReceiveError`).
+(`backend`); `receive_message` pops one element (and, on the client, the rest of a chunked response) and decodes
+it. Here is only orchestration: back-off while a queue is full, metrics, and Redis failures as transport errors.
 """
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Hashable
@@ -68,7 +68,7 @@ class RedisTransportCore(OptionAttributes):
         **options: Any,  # the transport's keyword arguments: see `options.py` (unknown ones raise TypeError)
     ) -> None:
         if not isinstance(service_name, str):
-            raise ValueError('service_name must be a str')
+            raise ValueError(f'service_name must be a str, got {type(service_name).__name__}')
         self.options = self.options_class(backend_type=backend_type, **options)
         self.metrics = metrics
         self.service_name = service_name
@@ -86,8 +86,7 @@ class RedisTransportCore(OptionAttributes):
 
     def _create_backend(self) -> BaseRedisClient:
         backend_class = backend_class_for(self.backend_type)
-        # PySOA 1.x's tests patch `StandardRedisClient` or `SentinelRedisClient` in this module (imported for that
-        # alone), so the class is looked up here by name, where a patch is seen.
+        # By name in this module, where 1.x tests patch `StandardRedisClient` and `SentinelRedisClient`.
         create = cast(Callable[..., BaseRedisClient], globals().get(backend_class.__name__, backend_class))
         return create(**self.backend_layer_kwargs)
 
@@ -174,20 +173,16 @@ class RedisTransportCore(OptionAttributes):
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         timeout = receive_timeout_in_seconds or self.receive_timeout_in_seconds
         connection = self._get_redis_connection(False, queue_key)
-        element = self._pop(connection, queue_key, timeout)
+        pop = functools.partial(self._pop, connection, queue_key, timeout)
         try:
-            return self._decode(element, lambda: self._pop(connection, queue_key, timeout))
+            return self._decode(pop(), pop)
         except (envelope.MessageExpiredError, envelope.UnreadableMessageError, envelope.InvalidEnvelopeError) as error:
             if error.reason:
                 self._count(f'receive.error.{error.reason}')
             if isinstance(error, envelope.MessageExpiredError):
                 # Nobody waits for it any more (protocol §4), but a backlog that makes requests expire must show.
-                _logger.warning(
-                    'Discarding message %r for service %s: expired %.3f seconds ago',
-                    error.request_id,
-                    self.service_name,
-                    error.late_by,
-                )
+                late = (error.request_id, self.service_name, error.late_by)
+                _logger.warning('Discarding message %r for service %s: expired %.3f seconds ago', *late)
             raise
 
     def _decode(self, element: object, read_next: Callable[[], object]) -> ReceivedMessage:

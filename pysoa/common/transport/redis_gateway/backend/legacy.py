@@ -7,7 +7,7 @@ object keeps working: the core wraps it in `LegacyBackend` and calls it the 1.x 
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol, cast
 
 import redis
 
@@ -16,21 +16,34 @@ from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
 __all__ = ('LegacyBackend', 'driven')
 
 
+class _OneXConnection(Protocol):
+    def blpop(self, keys: list[str], timeout: float) -> Sequence[object] | None: ...
+
+
+class _OneXBackend(Protocol):
+    def get_connection(self, queue_key: str) -> object: ...
+
+    def send_message_to_queue(
+        self, *, queue_key: str, message: bytes, expiry: int, capacity: int, connection: object
+    ) -> None: ...
+
+
 class LegacyBackend:
     """Adapts a duck-typed 1.x backend to the methods the core calls on its own backends."""
 
     __slots__ = ('_backend',)
 
-    def __init__(self, backend: Any) -> None:  # Any: the object is duck-typed, as the 1.x core took it
+    def __init__(self, backend: _OneXBackend) -> None:
         self._backend = backend
 
-    def get_connection(self, queue_key: str) -> Any:
+    def get_connection(self, queue_key: str) -> redis.Redis:
         """The backend's connection for `queue_key`."""
-        return self._backend.get_connection(queue_key)
+        # A stand-in of the backend's choosing: the core only hands it back to `push` and `pop` below.
+        return cast(redis.Redis, self._backend.get_connection(queue_key))
 
     def push(
         self,
-        connection: Any,
+        connection: object,
         queue_key: str,
         elements: bytes | Sequence[bytes],
         *,
@@ -38,7 +51,7 @@ class LegacyBackend:
         capacity: int,
     ) -> bool:
         """Each element through `send_message_to_queue`, in order; False when the backend says the queue is full."""
-        for element in (elements,) if isinstance(elements, bytes | bytearray | memoryview) else elements:
+        for element in (elements,) if isinstance(elements, bytes) else elements:
             try:
                 self._backend.send_message_to_queue(
                     queue_key=queue_key,
@@ -53,9 +66,9 @@ class LegacyBackend:
                 raise
         return True
 
-    def pop(self, connection: Any, queue_key: str, timeout: float) -> object:
+    def pop(self, connection: object, queue_key: str, timeout: float) -> object:
         """The first element of `queue_key` through the connection's `blpop`; None if none came in time."""
-        reply = connection.blpop([queue_key], timeout=timeout)
+        reply = cast(_OneXConnection, connection).blpop([queue_key], timeout=timeout)
         return reply[1] if reply else None
 
     def reset_clients(self) -> None:
@@ -65,6 +78,8 @@ class LegacyBackend:
             reset()
 
 
-def driven(backend: Any) -> 'BaseRedisClient | LegacyBackend':
+def driven(backend: object) -> 'BaseRedisClient | LegacyBackend':
     """`backend` itself when it is one of ours, else the 1.x-style object wrapped so that it is driven the 1.x way."""
-    return backend if isinstance(backend, BaseRedisClient) else LegacyBackend(backend)
+    if isinstance(backend, BaseRedisClient):
+        return backend
+    return LegacyBackend(cast(_OneXBackend, backend))  # duck-typed, as the 1.x core took it
