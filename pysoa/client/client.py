@@ -1,13 +1,12 @@
 """`Client`: calls actions on services by name, one at a time, several per job, or in parallel.
 
-Every call goes out through `send_request` and comes back through `get_all_responses` (test
-helpers such as `stub_action` wrap exactly those two methods). Responses are matched to requests
-by request id: a response that arrives for another outstanding request of the same thread is kept
-until its own caller asks for it, so futures can be resolved in any order.
+Every call goes out through `send_request` and comes back through `get_all_responses` (which `stub_action`
+wraps). Responses are matched to requests by id: one that arrives for another outstanding request of the
+thread is kept until its caller asks for it, so futures can be resolved in any order.
 
-A public call gathers its options into one `CallOptions`; `calls` sends its jobs and makes the
-future, `headers` makes the request headers, `results` turns responses into results or errors. A
-blocking call is its future's `result()`, an awaitable one runs the blocking one (`async_calls`)."""
+A public call gathers its options into one `CallOptions`; `calls` sends its jobs and makes the future,
+`headers` makes the request headers, `results` turns responses into results or errors. A blocking call
+is its future's `result()`, an awaitable one runs the blocking one (`async_calls`)."""
 
 import itertools
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping
@@ -49,12 +48,11 @@ __all__ = (
 class Client:
     """Calls actions on the services named in its configuration.
 
-    `config` maps each service name to its `ClientSettings` dict (validated here, once).
-    `expansion_config` (see `pysoa.client.expander`) enables expansions. `context` is the base
-    context of every request this client sends; a server passes its incoming request's context
-    here so that correlation id and switches flow down. The client a server gives its actions also
-    keeps within the incoming request's expiry: its requests expire by then, its waits end by then,
-    and after it a call fails at once (`MessageSendTimeout`, `MessageReceiveTimeout`).
+    `config` maps each service name to its `ClientSettings` dict (validated here, once). `expansion_config`
+    (see `pysoa.client.expander`) enables expansions. `context` is the base context of every request this
+    client sends; a server passes its incoming request's context here so that correlation id and switches
+    flow down. The client a server gives its actions also keeps within the incoming request's expiry: its
+    requests expire by then, its waits end by then, and after it a call fails at once (`MessageSendTimeout`).
     """
 
     settings_class: type[ClientSettings] = ClientSettings
@@ -246,10 +244,8 @@ class Client:
         response (raising errors then) and returns a generator of the action responses."""
         options = CallOptions.of(locals())
         # Through the public method, as in 1.x: a subclass that overrides it changes parallel actions too.
-        jobs: FutureSOAResponse[list[JobResult]] = self.call_jobs_parallel_future(
-            ({'service_name': service_name, 'actions': [a]} for a in actions),
-            **options.as_kwargs(),
-        )
+        singles = ({'service_name': service_name, 'actions': [a]} for a in actions)
+        jobs: FutureSOAResponse[list[JobResult]] = self.call_jobs_parallel_future(singles, **options.as_kwargs())
 
         def get_response(result_timeout: float | None) -> Generator[ParallelActionResult, None, None]:
             # Receive (and raise) now, not when the caller starts iterating.

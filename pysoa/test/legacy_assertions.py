@@ -14,13 +14,19 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, AnyStr, Concatenate, NamedTuple, NoReturn, ParamSpec, TypeVar, overload
-
-import pytest
+from typing import TYPE_CHECKING, Any, AnyStr, Concatenate, NoReturn, ParamSpec, TypeVar, overload
 
 if TYPE_CHECKING:
     from _typeshed import SupportsDunderGE, SupportsDunderGT, SupportsDunderLE, SupportsDunderLT
+
+from pysoa.test.legacy_contexts import (
+    ExceptionTypes,
+    LogCapture,
+    RaisesContext,
+    WarningTypes,
+    WarnsContext,
+    compile_regex,
+)
 
 __all__ = (
     'DEPRECATION_PREFIX',
@@ -33,9 +39,6 @@ __all__ = (
 
 DEPRECATION_PREFIX = 'Deprecated PySOA test API:'
 """The start of every deprecation message from `pysoa.test` (filter on it to let them through)."""
-
-_ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
-_WarningTypes = type[Warning] | tuple[type[Warning], ...]
 
 
 def warn_deprecated(message: str, stacklevel: int = 3) -> None:
@@ -61,143 +64,6 @@ def _deprecated_alias(method: Callable[Concatenate[_Self, _P], _R]) -> Callable[
 
     alias.__doc__ = f'Deprecated alias of `{replacement}`.'
     return alias
-
-
-def _compile(pattern: AnyStr | re.Pattern[AnyStr] | None) -> re.Pattern[AnyStr]:
-    assert pattern is not None, 'The regex must not be None'
-    assert pattern, 'The regex must not be empty'
-    if isinstance(pattern, re.Pattern):
-        return pattern
-    return re.compile(pattern)
-
-
-class RaisesContext:
-    """`pytest.raises` whose captured info also answers to unittest's `.exception` name.
-
-    As in unittest, a block that raises nothing fails with `AssertionError` (pytest's own `Failed` is not one).
-    """
-
-    def __init__(self, expected: _ExceptionTypes, match: str | re.Pattern[str] | None = None) -> None:
-        self._expected = expected
-        self._raises = pytest.raises(expected, match=match)
-
-    def __enter__(self) -> '_CapturedException':
-        return _CapturedException(self._raises.__enter__())
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        if exc_type is None:
-            expected = self._expected if isinstance(self._expected, tuple) else (self._expected,)
-            raise AssertionError(f'{" or ".join(e.__name__ for e in expected)} not raised')
-        return bool(self._raises.__exit__(exc_type, exc_value, traceback))
-
-
-class _CapturedException:
-    """Delegates to pytest's `ExceptionInfo`, adding `exception` as unittest's name for `value`."""
-
-    def __init__(self, info: pytest.ExceptionInfo[BaseException]) -> None:
-        self._info = info
-
-    @property
-    def exception(self) -> BaseException:
-        """The exception that was raised (unittest's name for `value`)."""
-        return self._info.value
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._info, name)
-
-
-class WarnsContext:
-    """Like unittest's `assertWarns` context: passes if a matching warning was issued inside the block."""
-
-    def __init__(self, expected: _WarningTypes, regex: str | re.Pattern[str] | None = None) -> None:
-        self.expected = expected
-        self.regex = None if regex is None else _compile(regex)
-        self.list: list[warnings.WarningMessage] = []
-        self._catcher = warnings.catch_warnings(record=True)
-
-    def __enter__(self) -> 'WarnsContext':
-        self.list = self._catcher.__enter__()
-        warnings.simplefilter('always')
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._catcher.__exit__(exc_type, exc_value, traceback)
-        if exc_type is not None:
-            return
-        if not any(self._matches(w) for w in self.list):
-            wanted = f' matching {self.regex.pattern!r}' if self.regex is not None else ''
-            seen = [f'{w.category.__name__}: {w.message}' for w in self.list]
-            pytest.fail(f'No {self._expected_names()} warning{wanted} was issued (saw {seen})')
-
-    def _matches(self, record: warnings.WarningMessage) -> bool:
-        if not issubclass(record.category, self.expected):
-            return False
-        return self.regex is None or self.regex.search(str(record.message)) is not None
-
-    def _expected_names(self) -> str:
-        expected = self.expected if isinstance(self.expected, tuple) else (self.expected,)
-        return ' or '.join(e.__name__ for e in expected)
-
-
-class LogWatcher(NamedTuple):
-    """What `assertLogs` captured: the records and their `LEVEL:logger:message` renderings."""
-
-    records: list[logging.LogRecord]
-    output: list[str]
-
-
-class _WatchingHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.watcher = LogWatcher([], [])
-        self.setFormatter(logging.Formatter('%(levelname)s:%(name)s:%(message)s'))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.watcher.records.append(record)
-        self.watcher.output.append(self.format(record))
-
-
-class LogCapture:
-    """Like unittest's `assertLogs` context: the block must log at least one record at `level` or above."""
-
-    def __init__(self, logger: str | logging.Logger | None = None, level: str | int | None = None) -> None:
-        self.logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger)
-        if isinstance(level, str):
-            level = logging.getLevelNamesMapping()[level]
-        self.level = level or logging.INFO
-        self._handler = _WatchingHandler()
-        self._saved: tuple[list[logging.Handler], int, bool] | None = None
-
-    def __enter__(self) -> LogWatcher:
-        self._saved = (self.logger.handlers[:], self.logger.level, self.logger.propagate)
-        self.logger.handlers = [self._handler]
-        self.logger.setLevel(self.level)
-        self.logger.propagate = False
-        return self._handler.watcher
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        assert self._saved is not None
-        self.logger.handlers, level, self.logger.propagate = self._saved
-        self.logger.setLevel(level)
-        if exc_type is None and not self._handler.watcher.records:
-            raise AssertionError(
-                f'No logs of level {logging.getLevelName(self.level)} or higher were logged on {self.logger.name}'
-            )
 
 
 def _check(condition: object, msg: object, default: str) -> None:
@@ -374,18 +240,18 @@ class UnitTestStyleAssertions:
 
     def assertRegex(self, text: AnyStr, regex: AnyStr | re.Pattern[AnyStr], msg: object = None) -> None:
         """Assert `regex` matches somewhere in `text`."""
-        pattern = _compile(regex)
+        pattern = compile_regex(regex)
         _check(pattern.search(text) is not None, msg, f'Pattern {pattern.pattern!r} does not match {text!r}')
 
     def assertNotRegex(self, text: AnyStr, regex: AnyStr | re.Pattern[AnyStr], msg: object = None) -> None:
         """Assert `regex` matches nowhere in `text`."""
-        pattern = _compile(regex)
+        pattern = compile_regex(regex)
         _check(pattern.search(text) is None, msg, f'Pattern {pattern.pattern!r} unexpectedly matches {text!r}')
 
     @overload
     def assertRaises(
         self,
-        expected_exception: _ExceptionTypes,
+        expected_exception: ExceptionTypes,
         *,
         msg: object = None,
         match: str | re.Pattern[str] | None = None,
@@ -393,12 +259,12 @@ class UnitTestStyleAssertions:
 
     @overload
     def assertRaises(
-        self, expected_exception: _ExceptionTypes, callable: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs
+        self, expected_exception: ExceptionTypes, callable: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs
     ) -> None: ...
 
     def assertRaises(
         self,
-        expected_exception: _ExceptionTypes,
+        expected_exception: ExceptionTypes,
         callable: Callable[..., object] | None = None,
         *args: object,
         **kwargs: Any,  # with no callable, these go to `RaisesContext`, whose keywords have their own types
@@ -413,13 +279,13 @@ class UnitTestStyleAssertions:
 
     @overload
     def assertRaisesRegex(
-        self, expected_exception: _ExceptionTypes, expected_regex: str | re.Pattern[str], *, msg: object = None
+        self, expected_exception: ExceptionTypes, expected_regex: str | re.Pattern[str], *, msg: object = None
     ) -> RaisesContext: ...
 
     @overload
     def assertRaisesRegex(
         self,
-        expected_exception: _ExceptionTypes,
+        expected_exception: ExceptionTypes,
         expected_regex: str | re.Pattern[str],
         callable: Callable[_P, object],
         *args: _P.args,
@@ -428,7 +294,7 @@ class UnitTestStyleAssertions:
 
     def assertRaisesRegex(
         self,
-        expected_exception: _ExceptionTypes,
+        expected_exception: ExceptionTypes,
         expected_regex: str | re.Pattern[str],
         callable: Callable[..., object] | None = None,
         *args: object,
@@ -442,16 +308,16 @@ class UnitTestStyleAssertions:
         return None
 
     @overload
-    def assertWarns(self, expected_warning: _WarningTypes, *, msg: object = None) -> WarnsContext: ...
+    def assertWarns(self, expected_warning: WarningTypes, *, msg: object = None) -> WarnsContext: ...
 
     @overload
     def assertWarns(
-        self, expected_warning: _WarningTypes, callable: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs
+        self, expected_warning: WarningTypes, callable: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs
     ) -> None: ...
 
     def assertWarns(
         self,
-        expected_warning: _WarningTypes,
+        expected_warning: WarningTypes,
         callable: Callable[..., object] | None = None,
         *args: object,
         **kwargs: object,
@@ -466,13 +332,13 @@ class UnitTestStyleAssertions:
 
     @overload
     def assertWarnsRegex(
-        self, expected_warning: _WarningTypes, expected_regex: str | re.Pattern[str], *, msg: object = None
+        self, expected_warning: WarningTypes, expected_regex: str | re.Pattern[str], *, msg: object = None
     ) -> WarnsContext: ...
 
     @overload
     def assertWarnsRegex(
         self,
-        expected_warning: _WarningTypes,
+        expected_warning: WarningTypes,
         expected_regex: str | re.Pattern[str],
         callable: Callable[_P, object],
         *args: _P.args,
@@ -481,7 +347,7 @@ class UnitTestStyleAssertions:
 
     def assertWarnsRegex(
         self,
-        expected_warning: _WarningTypes,
+        expected_warning: WarningTypes,
         expected_regex: str | re.Pattern[str],
         callable: Callable[..., object] | None = None,
         *args: object,
