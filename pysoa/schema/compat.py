@@ -24,7 +24,11 @@ else:
     try:
         from conformity.error import (
             KeywordError as KeywordErrorBase,
+        )
+        from conformity.error import (
             PositionalError as PositionalErrorBase,
+        )
+        from conformity.error import (
             ValidationError as ValidationErrorBase,
         )
         from conformity.settings import Settings as _ConformitySettings

@@ -82,7 +82,7 @@ class Settings(Mapping[str, Any]):
         self.set(data)
 
     def set(self, data: SettingsData) -> None:
-        """Replace the settings with `data`, merged over the defaults, once it is valid (raises `ImproperlyConfigured`)."""
+        """Replace the settings with `data` merged over the defaults, once valid (raises `ImproperlyConfigured`)."""
         settings = _merged(copy.deepcopy(data), copy.deepcopy(self.defaults))
         missing = self.schema.keys() - settings.keys()
         if missing:

@@ -24,7 +24,7 @@ class Error(Issue):
 
 
 @attr.s(slots=True)
-class Warning(Issue):  # noqa: A001  # Conformity's public name
+class Warning(Issue):  # Conformity's public name
     """Something worth telling about a valid value, such as the use of a deprecated field."""
 
     code: str = attr.ib(default=WARNING_CODE_WARNING)

@@ -46,7 +46,9 @@ def validate_call(
             skipped = 1 if is_method else 0
             if args is not None:
                 positional = passed_args[skipped:]
-                validate(args, list(positional) if isinstance(args, fields.List) else positional, 'positional arguments')
+                validate(
+                    args, list(positional) if isinstance(args, fields.List) else positional, 'positional arguments'
+                )
             elif len(passed_args) > skipped:
                 raise PositionalError(f'{func.__name__} does not accept positional arguments')
             if kwargs is not None:

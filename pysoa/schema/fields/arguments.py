@@ -6,11 +6,12 @@ take `*args`. Type problems raise `TypeError`, impossible combinations `ValueErr
 
 import decimal
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import attr
 
 __all__ = (
+    'FIELD_EXPECTED',
     'OptionCheck',
     'bad_option',
     'is_field',
@@ -26,8 +27,13 @@ __all__ = (
     'valid_type_or_types',
 )
 
-OptionCheck = Callable[[object, 'attr.Attribute[object]', object], None]
+# Any: attrs types a validator by the option it guards, and these guard options of every type (their job is
+# to refuse a value of the wrong type, so they take anything).
+OptionCheck = Callable[[object, 'attr.Attribute[Any]', Any], None]
 """An attrs validator: called with the field being built, the option's attribute and the value given."""
+
+
+FIELD_EXPECTED = 'a schema field (an object with errors() and introspect())'
 
 
 def bad_option(field: object, option: str, expected: str, value: object) -> NoReturn:
@@ -44,7 +50,7 @@ def is_field(value: object) -> bool:
 def _is(kinds: type | tuple[type, ...], expected: str, allow_none: bool) -> OptionCheck:
     wanted = f'{expected} or None' if allow_none else expected
 
-    def check(instance: object, attribute: 'attr.Attribute[object]', value: object) -> None:
+    def check(instance: object, attribute: 'attr.Attribute[Any]', value: Any) -> None:
         if (value is None and allow_none) or isinstance(value, kinds):
             return
         bad_option(instance, repr(attribute.name), wanted, value)
@@ -76,7 +82,7 @@ def valid_field(allow_none: bool = False) -> OptionCheck:
     """A nested field option."""
     wanted = 'a schema field (an object with errors() and introspect())'
 
-    def check(instance: object, attribute: 'attr.Attribute[object]', value: object) -> None:
+    def check(instance: object, attribute: 'attr.Attribute[Any]', value: Any) -> None:
         if (value is None and allow_none) or is_field(value):
             return
         bad_option(instance, repr(attribute.name), wanted + (' or None' if allow_none else ''), value)
@@ -88,7 +94,7 @@ def valid_type_or_types(allow_none: bool) -> OptionCheck:
     """A class, or a tuple of classes, as `isinstance` takes them."""
     wanted = 'a type or a tuple of types' + (' or None' if allow_none else '')
 
-    def check(instance: object, attribute: 'attr.Attribute[object]', value: object) -> None:
+    def check(instance: object, attribute: 'attr.Attribute[Any]', value: Any) -> None:
         if (value is None and allow_none) or isinstance(value, type):
             return
         if isinstance(value, tuple) and all(isinstance(item, type) for item in value):
@@ -101,7 +107,7 @@ def valid_type_or_types(allow_none: bool) -> OptionCheck:
 def optional(check: Callable[[object], bool], expected: str) -> OptionCheck:
     """An option that is None or passes `check`."""
 
-    def validator(instance: object, attribute: 'attr.Attribute[object]', value: object) -> None:
+    def validator(instance: object, attribute: 'attr.Attribute[Any]', value: Any) -> None:
         if value is not None and not check(value):
             bad_option(instance, repr(attribute.name), f'{expected} or None', value)
 

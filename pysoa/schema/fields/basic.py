@@ -268,7 +268,12 @@ class UnicodeString(Base):
         return []
 
     def _compile(self) -> Plan:
-        value_type, min_length, max_length, allow_blank = self.valid_type, self.min_length, self.max_length, self.allow_blank
+        value_type, min_length, max_length, allow_blank = (
+            self.valid_type,
+            self.min_length,
+            self.max_length,
+            self.allow_blank,
+        )
         if min_length is None and max_length is None and allow_blank:
             return type_plan((value_type,))
 
@@ -327,5 +332,3 @@ class UnicodeDecimal(Base):
 
     def introspect(self) -> Introspection:
         return strip_none({'type': self.introspect_type, 'description': self.description})
-
-

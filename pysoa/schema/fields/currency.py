@@ -1,6 +1,7 @@
 """Money fields built on currint: `currint.Amount` objects, `'USD,1234'` strings, and amount dicts."""
 
 import re
+import typing
 import warnings
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
@@ -53,7 +54,7 @@ def _amount_errors(
     return errors
 
 
-def _valid_currencies(instance: object, attribute: 'attr.Attribute[object]', value: object) -> None:
+def _valid_currencies(instance: object, attribute: 'attr.Attribute[typing.Any]', value: typing.Any) -> None:
     if not isinstance(value, set | frozenset) or not all(isinstance(code, str) for code in value):
         bad_option(instance, "'valid_currencies'", 'a set or frozenset of currency codes (str)', value)
 
@@ -224,5 +225,3 @@ class CurrencyCodeField(Constant):
 
     def _compile(self) -> Plan:
         return exact_plan(self, total=True)
-
-

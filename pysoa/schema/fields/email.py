@@ -52,7 +52,9 @@ class EmailAddress(UnicodeString):
         ):
             raise TypeError(f"{type(self).__name__}: 'whitelist' must be an iterable of str, not {whitelist!r}")
         if message is not None or code is not None:
-            warnings.warn('EmailAddress: the arguments message and code are deprecated', DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                'EmailAddress: the arguments message and code are deprecated', DeprecationWarning, stacklevel=2
+            )
         super().__init__(**kwargs)  # type: ignore[arg-type]  # UnicodeString's own options, checked there
         if whitelist is not None:
             self.domain_whitelist = whitelist if isinstance(whitelist, frozenset) else frozenset(whitelist)

@@ -52,9 +52,9 @@ class _LoggingValidator(AdditionalCollectionValidator[Mapping[Hashable, object]]
                 formatter = handler_config['formatter']
                 where = f'handlers.{handler_name}.formatter'
                 errors.extend(_unconfigured(formatters, formatter, 'Handler', handler_name, 'formatter', where))
-            for i, filter_name in enumerate(_names(handler_config, 'filters')):
+            for i, referenced in enumerate(_names(handler_config, 'filters')):
                 where = f'handlers.{handler_name}.filters.{i}'
-                errors.extend(_unconfigured(filters, filter_name, 'Handler', handler_name, 'filter', where))
+                errors.extend(_unconfigured(filters, referenced, 'Handler', handler_name, 'filter', where))
         for logger_name, logger_config in _section(value, 'loggers').items():
             errors.extend(_logger_errors(logger_name, logger_config, filters, handlers, f'loggers.{logger_name}'))
         root = value.get('root', {})

@@ -6,6 +6,7 @@ writes the resolved class into the dict under `object`.
 """
 
 import importlib
+import typing
 from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from types import ModuleType
 from typing import ClassVar, TypeVar, cast
@@ -107,7 +108,7 @@ class Null(Base):
         return {'type': self.introspect_type}
 
 
-def _valid_contents_map(instance: object, attribute: 'attr.Attribute[object]', value: object) -> None:
+def _valid_contents_map(instance: object, attribute: 'attr.Attribute[typing.Any]', value: typing.Any) -> None:
     if not isinstance(value, dict):
         bad_option(instance, "'contents_map'", 'a dict of switch values to fields', value)
     for key, field in value.items():
@@ -142,11 +143,11 @@ class Polymorph(Base):
         switch_value, known = self._switch(value)
         if not known:
             return [Error(f"Invalid switch value '{switch_value}'", code=ERROR_CODE_UNKNOWN)]
-        return errors_of(self.contents_map[cast(Hashable, switch_value)], value)
+        return errors_of(self.contents_map[switch_value], value)
 
     def warnings(self, value: object) -> list[Warning]:
         switch_value, known = self._switch(value)
-        return warnings_of(self.contents_map[cast(Hashable, switch_value)], value) if known else []
+        return warnings_of(self.contents_map[switch_value], value) if known else []
 
     def _compile(self) -> Plan:
         checks: dict[Hashable, Check] = {}
@@ -159,7 +160,7 @@ class Polymorph(Base):
 
         def check(value: object) -> bool:
             switch_value, known = switch(value)
-            return known and checks[cast(Hashable, switch_value)](value)
+            return known and checks[switch_value](value)
 
         return Plan(check, False)  # a value without the switch key raises
 
@@ -292,9 +293,7 @@ class TypeReference(Base):
         if self.base_classes:
             classes = (self.base_classes,) if isinstance(self.base_classes, type) else self.base_classes
             base_classes = [str(c) for c in classes]
-        return strip_none(
-            {'type': self.introspect_type, 'description': self.description, 'base_classes': base_classes}
-        )
+        return strip_none({'type': self.introspect_type, 'description': self.description, 'base_classes': base_classes})
 
 
 class TypePath(PythonPath):
@@ -399,7 +398,7 @@ class ClassConfigurationSchema(Base):
                     'SchemalessDictionary Conformity field or one of their subclasses'
                 )
             ]
-        self._schema_cache[path] = schema
+        self._schema_cache[path] = cast(FieldLike, schema)
         return []
 
     def instantiate_from(self, configuration: MutableMapping[str, object]) -> object:
@@ -550,7 +549,7 @@ class All(Base):
         )
 
 
-def _valid_callable(instance: object, attribute: 'attr.Attribute[object]', value: object) -> None:
+def _valid_callable(instance: object, attribute: 'attr.Attribute[typing.Any]', value: typing.Any) -> None:
     if not callable(value):
         bad_option(instance, "'validator'", 'a callable taking the value and returning a bool', value)
 

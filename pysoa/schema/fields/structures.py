@@ -1,6 +1,7 @@
 """The container fields: lists, sequences, sets, tuples and dictionaries, and their optional whole-value check."""
 
 import abc
+import typing
 from collections import OrderedDict
 from collections.abc import Hashable as HashableValue
 from collections.abc import Iterable, Mapping, Sized
@@ -12,6 +13,7 @@ import attr
 
 from pysoa.schema.constants import ERROR_CODE_MISSING, ERROR_CODE_UNKNOWN
 from pysoa.schema.fields.arguments import (
+    FIELD_EXPECTED,
     OptionCheck,
     bad_option,
     is_field,
@@ -214,10 +216,12 @@ def _key_collection(value: object) -> bool:
     return isinstance(value, Iterable) and not isinstance(value, str | bytes)
 
 
-def _valid_optional_keys(instance: object, attribute: 'attr.Attribute[object]', value: object) -> None:
+def _valid_optional_keys(instance: object, attribute: 'attr.Attribute[typing.Any]', value: typing.Any) -> None:
     # A lone string is iterable, but `optional_keys='body'` is a missing comma, not the keys 'b', 'o', 'd', 'y'.
     if not _key_collection(value):
-        bad_option(instance, "'optional_keys'", 'a collection of keys (a tuple, list or set, not a single string)', value)
+        bad_option(
+            instance, "'optional_keys'", 'a collection of keys (a tuple, list or set, not a single string)', value
+        )
 
 
 @attr.s
@@ -233,7 +237,7 @@ class Dictionary(Base):
     introspect_type: ClassVar[str] = 'dictionary'
     _no_optional_keys: ClassVar[frozenset[HashableValue]] = frozenset()
 
-    contents: Mapping[HashableValue, FieldLike] = attr.ib(default=None)
+    contents: dict[HashableValue, FieldLike] = attr.ib(default=None)
     optional_keys: Iterable[HashableValue] = attr.ib(default=_no_optional_keys, validator=_valid_optional_keys)
     allow_extra_keys: bool = attr.ib(default=None)
     description: str | None = attr.ib(default=None)
@@ -244,14 +248,14 @@ class Dictionary(Base):
     def __attrs_post_init__(self) -> None:
         declared = type(self)
         if self.contents is None:
-            self.contents = getattr(declared, 'contents', None)  # type: ignore[assignment]  # checked next
+            self.contents = getattr(declared, 'contents', None)
         if self.contents is None:
             raise ValueError(f"{declared.__name__}: 'contents' is a required argument")
         if not isinstance(self.contents, dict):
             bad_option(self, "'contents'", 'a dict of keys to fields', self.contents)
         for key, field in self.contents.items():
             if not is_field(field):
-                bad_option(self, f'contents[{key!r}]', 'a schema field (an object with errors() and introspect())', field)
+                bad_option(self, f'contents[{key!r}]', FIELD_EXPECTED, field)
         if self.optional_keys is self._no_optional_keys and getattr(declared, 'optional_keys', None) is not None:
             self.optional_keys = declared.optional_keys
             if not _key_collection(self.optional_keys):
@@ -269,7 +273,7 @@ class Dictionary(Base):
     def _errors(self, value: object) -> list[Error]:
         if not isinstance(value, dict):
             return [Error('Not a dict')]
-        result = []
+        result: list[Error] = []
         optional_keys = cast(frozenset[HashableValue], self.optional_keys)
         for key, field in self.contents.items():
             if key in value:
@@ -508,5 +512,3 @@ class Tuple(Base):
                 'additional_validation': _additional_name(self.additional_validator or None),
             }
         )
-
-
