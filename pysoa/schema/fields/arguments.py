@@ -44,6 +44,9 @@ def bad_option(field: object, option: str, expected: str, value: object) -> NoRe
 
 def is_field(value: object) -> bool:
     """Whether `value` can be used as a field: ours, Conformity's, or anything with `errors()` and `introspect()`."""
+    # A class has the methods too, unbound: `List(fields.Integer)` is a missing pair of parentheses.
+    if isinstance(value, type):
+        return False
     return callable(getattr(value, 'errors', None)) and callable(getattr(value, 'introspect', None))
 
 
