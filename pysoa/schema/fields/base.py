@@ -93,6 +93,8 @@ def plan_of(field: FieldLike) -> Plan:
 
 def errors_of(field: FieldLike, value: object) -> list[Error]:
     """A nested field's errors as a fresh list (a foreign field may return None, or Conformity's own `Error`)."""
+    if isinstance(field, Base):
+        return field.errors(value)  # already a fresh list
     found = field.errors(value)
     # Conformity's Error has the same three attributes as ours; containers only read and prefix them.
     return list(cast('Iterable[Error]', found)) if found else []
@@ -110,6 +112,10 @@ def warnings_of(field: FieldLike, value: object) -> list[Warning]:
 def introspect_of(field: FieldLike) -> Introspection:
     """A nested field's introspection."""
     return cast(Introspection, field.introspect())
+
+
+def _defer(_value: object) -> bool:
+    return False
 
 
 def exact_plan(field: 'Base', total: bool = False) -> Plan:
@@ -134,13 +140,11 @@ class Base:
 
     def errors(self, value: object) -> list[Error]:
         """The reasons `value` is invalid; empty when it is valid."""
-        check = self._plan.check
-        if check is not None:
-            try:
-                if check(value):
-                    return []
-            except Exception:  # the exact path raises the same, or explains the problem
-                pass
+        try:
+            if self._fast_check(value):
+                return []
+        except Exception:  # the exact path raises the same, or explains the problem
+            pass
         return self._errors(value)
 
     def _errors(self, value: object) -> list[Error]:
@@ -165,10 +169,17 @@ class Base:
     def _plan(self) -> Plan:
         return self._compile()
 
+    @functools.cached_property
+    def _fast_check(self) -> Check:
+        """The plan's check, or one that always defers to the exact path (kept apart: `errors()` is the hot path)."""
+        return self._plan.check or _defer
+
+
     def __getstate__(self) -> dict[str, object]:
         # The compiled check is made of closures, which neither pickle nor need to: it is rebuilt on use.
         state = dict(self.__dict__)
         state.pop('_plan', None)
+        state.pop('_fast_check', None)
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:

@@ -488,7 +488,10 @@ class Any(Base):
         checks = tuple(cast(Check, plan.check) for plan in plans)
 
         def check(value: object) -> bool:
-            return any(option_check(value) for option_check in checks)
+            for option_check in checks:
+                if option_check(value):
+                    return True
+            return False
 
         return Plan(check, all(plan.total for plan in plans))
 
@@ -535,7 +538,10 @@ class All(Base):
         checks = tuple(cast(Check, plan.check) for plan in plans)
 
         def check(value: object) -> bool:
-            return all(requirement_check(value) for requirement_check in checks)
+            for requirement_check in checks:
+                if not requirement_check(value):
+                    return False
+            return True
 
         return Plan(check, all(plan.total for plan in plans))
 
