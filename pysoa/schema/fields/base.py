@@ -174,7 +174,6 @@ class Base:
         """The plan's check, or one that always defers to the exact path (kept apart: `errors()` is the hot path)."""
         return self._plan.check or _defer
 
-
     def __getstate__(self) -> dict[str, object]:
         # The compiled check is made of closures, which neither pickle nor need to: it is rebuilt on use.
         state = dict(self.__dict__)
