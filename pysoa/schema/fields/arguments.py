@@ -18,6 +18,7 @@ __all__ = (
     'optional',
     'require_field',
     'require_fields',
+    'require_no_extras',
     'require_text',
     'valid_bool',
     'valid_field',
@@ -121,6 +122,14 @@ def require_text(field: object, option: str, value: object) -> None:
     """For fields built without attrs: an optional str option."""
     if value is not None and not isinstance(value, str):
         bad_option(field, repr(option), 'a str or None', value)
+
+
+def require_no_extras(field: object, description: object, unknown: dict[str, object]) -> None:
+    """For fields built without attrs: `description` is a str (or empty) and no unknown keyword was given."""
+    if description:
+        require_text(field, 'description', description)
+    if unknown:
+        raise TypeError(f'{type(field).__name__}: unknown keyword arguments: {", ".join(unknown)}')
 
 
 def require_field(field: object, option: str, value: object) -> None:

@@ -6,7 +6,7 @@ from typing import ClassVar, cast
 import attr
 
 from pysoa.schema.constants import ERROR_CODE_UNKNOWN
-from pysoa.schema.fields.arguments import require_text, valid_bool, valid_int, valid_number, valid_text
+from pysoa.schema.fields.arguments import require_no_extras, valid_bool, valid_int, valid_number, valid_text
 from pysoa.schema.fields.base import Base, Introspection, Plan, exact_plan, type_plan
 from pysoa.schema.fields.utils import strip_none
 from pysoa.schema.types import Error
@@ -44,11 +44,8 @@ class Constant(Base):
         self.values = frozenset(values)
         if not self.values:
             raise ValueError(f'{type(self).__name__}: give at least one constant value')
-        if description:
-            require_text(self, 'description', description)
+        require_no_extras(self, description, unknown)
         self.description = description
-        if unknown:
-            raise TypeError(f'{type(self).__name__}: unknown keyword arguments: {", ".join(unknown)}')
         if len(self.values) == 1:
             self._error_message = f'Value is not {_constant_text(next(iter(self.values)))}'
         else:

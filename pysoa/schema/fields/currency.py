@@ -167,19 +167,9 @@ class AmountRequestDictionary(Dictionary):
 class AmountDictionary(AmountRequestDictionary):
     """Deprecated name of `AmountRequestDictionary`."""
 
-    def __init__(
-        self,
-        valid_currencies: Iterable[str] | None = None,
-        gt: int | None = None,
-        gte: int | None = None,
-        lt: int | None = None,
-        lte: int | None = None,
-        description: str | None = None,
-        *args: object,
-        **kwargs: object,
-    ) -> None:
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:  # Any: AmountRequestDictionary's arguments
         warnings.warn('AmountDictionary is deprecated: use AmountRequestDictionary', DeprecationWarning, stacklevel=2)
-        super().__init__(valid_currencies, gt, gte, lt, lte, description, *args, **kwargs)
+        super().__init__(*args, **kwargs)
 
 
 class AmountResponseDictionary(Dictionary):

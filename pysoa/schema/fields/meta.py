@@ -20,7 +20,7 @@ from pysoa.schema.fields.arguments import (
     bad_option,
     require_field,
     require_fields,
-    require_text,
+    require_no_extras,
     valid_bool,
     valid_field,
     valid_text,
@@ -455,12 +455,9 @@ class Any(Base):
 
     def __init__(self, *options: FieldLike, description: str | None = None, **unknown: object) -> None:
         require_fields(self, options)
+        require_no_extras(self, description, unknown)
         self.options = options
-        if description:
-            require_text(self, 'description', description)
         self.description = description
-        if unknown:
-            raise TypeError(f'{type(self).__name__}: unknown keyword arguments: {", ".join(unknown)}')
 
     def _errors(self, value: object) -> list[Error]:
         result: list[Error] = []
@@ -512,12 +509,9 @@ class All(Base):
 
     def __init__(self, *requirements: FieldLike, description: str | None = None, **unknown: object) -> None:
         require_fields(self, requirements)
+        require_no_extras(self, description, unknown)
         self.requirements = requirements
-        if description:
-            require_text(self, 'description', description)
         self.description = description
-        if unknown:
-            raise TypeError(f'{type(self).__name__}: unknown keyword arguments: {", ".join(unknown)}')
 
     def _errors(self, value: object) -> list[Error]:
         result: list[Error] = []

@@ -19,6 +19,7 @@ from pysoa.schema.fields.arguments import (
     is_field,
     optional,
     require_fields,
+    require_no_extras,
     require_text,
     valid_field,
     valid_int,
@@ -464,15 +465,12 @@ class Tuple(Base):
         **unknown: object,
     ) -> None:
         require_fields(self, contents)
-        self.contents = contents
-        if description:
-            require_text(self, 'description', description)
-        self.description = description
+        require_no_extras(self, description, unknown)
         if additional_validator and not _has_errors_method(additional_validator):
             bad_option(self, "'additional_validator'", 'an AdditionalCollectionValidator', additional_validator)
+        self.contents = contents
+        self.description = description
         self.additional_validator = additional_validator
-        if unknown:
-            raise TypeError(f'{type(self).__name__}: unknown keyword arguments: {", ".join(unknown)}')
 
     def _errors(self, value: object) -> list[Error]:
         if not isinstance(value, tuple):
