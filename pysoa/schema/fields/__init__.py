@@ -1,0 +1,86 @@
+"""Every field type, under the names of `conformity.fields` (currency and logging fields are in their modules)."""
+
+from pysoa.schema.fields.base import Base
+from pysoa.schema.fields.basic import (
+    Anything,
+    Boolean,
+    ByteString,
+    Constant,
+    Decimal,
+    Float,
+    Hashable,
+    Integer,
+    UnicodeDecimal,
+    UnicodeString,
+)
+from pysoa.schema.fields.email import EmailAddress
+from pysoa.schema.fields.geo import Latitude, Longitude
+from pysoa.schema.fields.meta import (
+    All,
+    Any,
+    BooleanValidator,
+    ClassConfigurationSchema,
+    Deprecated,
+    Null,
+    Nullable,
+    ObjectInstance,
+    Polymorph,
+    PythonPath,
+    TypePath,
+    TypeReference,
+)
+from pysoa.schema.fields.net import IPAddress, IPv4Address, IPv6Address
+from pysoa.schema.fields.structures import (
+    AdditionalCollectionValidator,
+    Dictionary,
+    List,
+    SchemalessDictionary,
+    Sequence,
+    Set,
+    Tuple,
+)
+from pysoa.schema.fields.temporal import Date, DateTime, Time, TimeDelta, TZInfo
+
+__all__ = (
+    'AdditionalCollectionValidator',
+    'All',
+    'Any',
+    'Anything',
+    'Base',
+    'Boolean',
+    'BooleanValidator',
+    'ByteString',
+    'ClassConfigurationSchema',
+    'Constant',
+    'Date',
+    'DateTime',
+    'Decimal',
+    'Deprecated',
+    'Dictionary',
+    'EmailAddress',
+    'Float',
+    'Hashable',
+    'IPAddress',
+    'IPv4Address',
+    'IPv6Address',
+    'Integer',
+    'Latitude',
+    'List',
+    'Longitude',
+    'Null',
+    'Nullable',
+    'ObjectInstance',
+    'Polymorph',
+    'PythonPath',
+    'SchemalessDictionary',
+    'Sequence',
+    'Set',
+    'TZInfo',
+    'Time',
+    'TimeDelta',
+    'Tuple',
+    'TypePath',
+    'TypeReference',
+    'UnicodeDecimal',
+    'UnicodeString',
+)
