@@ -3,12 +3,15 @@
 The wrapper is handed to the logger in place of a request or response dict; the walk that replaces
 sensitive values runs only when (and if) the record is formatted, so a disabled level costs nothing.
 Every request and response logged at INFO goes through the walk, so it has a fast path for the plain
-dicts, lists and scalars that decoded messages are made of.
+dicts, lists and scalars that decoded messages are made of. The text is cut at the log bound
+(`pysoa.common.log_text`), so a large message never makes a large log line.
 """
 
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
+
+from pysoa.common.log_text import truncated
 
 __all__ = ('RecursivelyCensoredDictWrapper',)
 
@@ -125,6 +128,9 @@ class RecursivelyCensoredDictWrapper:
 
     CENSORED_STRING = '**********'
 
+    MAXIMUM_CHARACTERS: ClassVar[int | None] = None
+    """Where the text is cut (None: `pysoa.common.log_text.MAXIMUM_LOG_CHARACTERS`; 0: nowhere)."""
+
     def __init__(self, wrapped_dict: Mapping[str, object]) -> None:
         if not isinstance(wrapped_dict, Mapping):
             raise ValueError('wrapped_dict must be a dict')
@@ -142,7 +148,7 @@ class RecursivelyCensoredDictWrapper:
 
     def __repr__(self) -> str:
         if self._repr_cache is None:
-            self._repr_cache = repr(self._censored(self._wrapped_dict, False))
+            self._repr_cache = truncated(repr(self._censored(self._wrapped_dict, False)), self.MAXIMUM_CHARACTERS)
         return self._repr_cache
 
     def __str__(self) -> str:

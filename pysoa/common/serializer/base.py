@@ -3,10 +3,14 @@
 Concrete serializers register themselves by defining `mime_type` in their class body;
 `Serializer.resolve_serializer(mime_type)` then finds them (the transports use it to answer
 each request in the format it came in).
+
+Received messages are untrusted: `too_deeply_nested` bounds how deeply their maps and lists may nest
+(`Serializer.MAXIMUM_NESTING_DEPTH`), because every walk over a message afterwards (validation, redaction,
+logging) recurses, and a few kilobytes of `[[[[...` must not exhaust Python's stack there.
 """
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 __all__ = ('Serializer',)
@@ -17,6 +21,9 @@ class Serializer(abc.ABC):
 
     mime_type: ClassVar[str]
     all_supported_mime_types: ClassVar[frozenset[str]] = frozenset()
+
+    MAXIMUM_NESTING_DEPTH: ClassVar[int] = 100
+    """How deeply maps and lists may nest in a received message (the envelope itself is depth 1)."""
 
     _registry: ClassVar[dict[str, type['Serializer']]] = {}
 
@@ -53,6 +60,26 @@ class Serializer(abc.ABC):
     @abc.abstractmethod
     def blob_to_dict(self, blob: bytes) -> dict[Any, Any]:
         """Deserialize bytes to a message dict (InvalidMessage if they cannot be decoded)."""
+
+
+def too_deeply_nested(message: object, limit: int, containers_at_most: int) -> bool:
+    """Whether maps and lists nest more than `limit` deep in `message`.
+
+    `containers_at_most` is an upper bound on how many containers the message holds (a count of the bytes that
+    can start one, cheap for a serializer to take): at most `limit` of them cannot nest deeper, which spares
+    the walk for nearly every message.
+    """
+    if containers_at_most <= limit:
+        return False
+    stack: list[tuple[object, int]] = [(message, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        assert isinstance(children, Iterable)  # only dicts and lists are pushed
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def type_name(value_type: type) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from conformity import fields
 
-from pysoa.common.serializer.base import Serializer, locate_unencodable, type_name
+from pysoa.common.serializer.base import Serializer, locate_unencodable, too_deeply_nested, type_name
 from pysoa.common.serializer.errors import InvalidField, InvalidMessage
 
 __all__ = ('JSONSerializer',)
@@ -49,4 +49,9 @@ class JSONSerializer(Serializer):
             raise InvalidMessage(f"Can't deserialize JSON message: {type(error).__name__}: {error}") from error
         if not isinstance(message, dict):
             raise InvalidMessage(f"Can't deserialize JSON message: expected an object, got {type_name(type(message))}")
+        limit = self.MAXIMUM_NESTING_DEPTH
+        # Every array or object starts with a bracket (some brackets are inside strings: an upper bound).
+        containers_at_most = blob.count(b'[') + blob.count(b'{') if isinstance(blob, bytes) else len(blob)
+        if too_deeply_nested(message, limit, containers_at_most):
+            raise InvalidMessage(f"Can't deserialize JSON message: nested deeper than {limit} levels")
         return message

@@ -27,7 +27,7 @@ import currint
 import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 from conformity import fields
 
-from pysoa.common.serializer.base import Serializer, locate_unencodable, type_name
+from pysoa.common.serializer.base import Serializer, locate_unencodable, too_deeply_nested, type_name
 from pysoa.common.serializer.errors import InvalidField, InvalidMessage
 
 __all__ = ('MsgpackSerializer',)
@@ -53,6 +53,10 @@ _TIME = struct.Struct('>BBBI')
 _CURRINT = struct.Struct('>3sq')
 _UINT16 = struct.Struct('>H')
 _MAX_DECIMAL_LENGTH = 0xFFFF
+
+# The bytes that start a map or an array (fixmap, fixarray, array 16/32, map 16/32); the others are deleted to
+# count them. Counting never misses a container (some of these bytes are inside strings: an upper bound).
+_NOT_CONTAINER_BYTES = bytes(b for b in range(256) if not (0x80 <= b <= 0x9F or 0xDC <= b <= 0xDF))
 
 _NAIVE_EPOCH = datetime.datetime(1970, 1, 1)
 _UTC_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -311,11 +315,25 @@ class MsgpackSerializer(Serializer):
             ) from error
         return blob
 
+    MAXIMUM_EXTENSION_BYTES = 2 + _MAX_DECIMAL_LENGTH
+    """The largest extension payload read (a Decimal's); raise it in a subclass that adds larger extension types."""
+
     def blob_to_dict(self, blob: bytes) -> dict[Any, Any]:
-        """Deserialize MessagePack bytes to a message dict."""
+        """Deserialize MessagePack bytes to a message dict.
+
+        The limits are explicit: no string, bytes, array or map may claim more than the message could hold (every
+        item takes a byte, every map entry two), no extension more than MAXIMUM_EXTENSION_BYTES, and maps and
+        lists nest at most MAXIMUM_NESTING_DEPTH deep.
+        """
+        size = len(blob)
         try:
             message = msgpack.unpackb(
                 blob,
+                max_str_len=size,
+                max_bin_len=size,
+                max_array_len=size,
+                max_map_len=size // 2,
+                max_ext_len=min(size, self.MAXIMUM_EXTENSION_BYTES),
                 raw=False,
                 ext_hook=self._ext_hook if self._custom_hooks else _ext_hook,
                 # PySOA 1.x (msgpack 0.6) accepted non-string map keys, so peers may send them.
@@ -334,4 +352,7 @@ class MsgpackSerializer(Serializer):
             raise InvalidMessage(
                 f"Can't deserialize MessagePack message: expected a map, got {type_name(type(message))}"
             )
+        limit = self.MAXIMUM_NESTING_DEPTH
+        if too_deeply_nested(message, limit, len(bytes(blob).translate(None, _NOT_CONTAINER_BYTES))):
+            raise InvalidMessage(f"Can't deserialize MessagePack message: nested deeper than {limit} levels")
         return message

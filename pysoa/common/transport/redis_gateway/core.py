@@ -34,6 +34,7 @@ from pysoa.common.transport.redis_gateway.options import (
     TransportOptions,
 )
 from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
+from pysoa.common.transport.redis_gateway.signing import Signer
 
 __all__ = ('RedisTransportClientCore', 'RedisTransportCore', 'RedisTransportServerCore')
 
@@ -116,7 +117,8 @@ class RedisTransportCore(OptionAttributes):
         meta['__expiry__'] = expires_at
         serializer = meta.get('serializer') or self.default_serializer
         version = envelope.reply_version(meta, self.protocol_version)
-        elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version)
+        signer = envelope.signer_for_message(meta, self.options.signer)
+        elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version, signer)
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         connection = self._get_redis_connection(True, queue_key)
         backend = driven(self.backend_layer)
@@ -139,12 +141,16 @@ class RedisTransportCore(OptionAttributes):
         raise errors.MessageSendError(f'Redis queue {queue_name} was full after {self.queue_full_retries} retries')
 
     def _encode(
-        self, message: envelope.Envelope, serializer: Serializer, version: constants.ProtocolVersion
+        self,
+        message: envelope.Envelope,
+        serializer: Serializer,
+        version: constants.ProtocolVersion,
+        signer: Signer | None = None,
     ) -> bytes | list[bytes]:
         size = self.metrics.histogram(self._metric_prefix + 'send.message_size')
         try:
             limits = (self.maximum_message_size_in_bytes, self.chunk_messages_larger_than_bytes)
-            encoded = envelope.encode(message, serializer, version, *limits)
+            encoded = envelope.encode(message, serializer, version, *limits, signer=signer)
         except errors.MessageTooLarge as error:
             size.set(error.message_size_in_bytes)
             self._count('send.error.message_too_large')
@@ -188,7 +194,8 @@ class RedisTransportCore(OptionAttributes):
     def _decode(self, element: object, read_next: Callable[[], object]) -> ReceivedMessage:
         # This side sent the request: what comes is a response, perhaps in chunks (`read_next` pops the others).
         decode = envelope.decode_response
-        return decode(element, read_next, self._serializers.for_content_type, self.service_name, time.time())
+        serializer_for, signer = self._serializers.for_content_type, self.options.signer
+        return decode(element, read_next, serializer_for, self.service_name, time.time(), signer=signer)
 
     def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
         try:
@@ -244,4 +251,10 @@ class RedisTransportServerCore(RedisTransportCore):
 
     def _decode(self, element: object, read_next: Callable[[], object]) -> ReceivedMessage:
         # A request: never chunked, and salvaged when unreadable so that its sender can be told.
-        return envelope.decode_request(element, self._serializers.for_content_type, self.service_name, time.time())
+        serializer_for, limit, signer = (
+            self._serializers.for_content_type,
+            self.maximum_message_size_in_bytes,
+            self.options.signer,
+        )
+        decode = envelope.decode_request
+        return decode(element, serializer_for, self.service_name, time.time(), maximum_size=limit, signer=signer)

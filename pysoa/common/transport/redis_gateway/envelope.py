@@ -1,9 +1,10 @@
 """The envelope `{request_id, meta, body}` to and from the elements of a Redis list.
 
 Pure functions over dicts and bytes, like `framing.py` beneath them, so every rule of protocol §2 and §4
-can be tested without Redis: encoding (serialize, size limit, chunking) and decoding (framing, chunk
-joining, envelope checks, expiry, and the salvage of an unreadable request so that its sender can
-still be told). Errors name the service, because their text goes back to callers and into logs.
+can be tested without Redis: encoding (serialize, size limit, signature, chunking) and decoding (framing,
+signature, size limit, chunk joining, envelope checks, expiry, and the salvage of an unreadable request so that
+its sender can still be told). Errors name the service, because their text goes back to callers and into logs;
+anything of the peer's that they quote is cut short (`preview`), so no message makes a log line large.
 """
 
 import math
@@ -12,12 +13,14 @@ from typing import Any, NamedTuple, TypedDict, cast
 
 import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 
+from pysoa.common.log_text import preview
 from pysoa.common.serializer.base import Serializer
 from pysoa.common.serializer.msgpack_serializer import MsgpackSerializer
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, MessageTooLarge
 from pysoa.common.transport.redis_gateway.constants import ProtocolFeature, ProtocolVersion
 from pysoa.common.transport.redis_gateway.framing import frame_chunks, frame_message, locate_payload
+from pysoa.common.transport.redis_gateway.signing import SIGNATURE_HEADER, SignatureError, Signer
 from pysoa.common.wire import expiry_of
 
 __all__ = (
@@ -26,6 +29,7 @@ __all__ = (
     'Envelope',
     'InvalidEnvelopeError',
     'MessageExpiredError',
+    'SignatureRefusedError',
     'UnreadableMessageError',
     'decode_request',
     'decode_response',
@@ -35,11 +39,15 @@ __all__ = (
     'open_envelope',
     'reply_version',
     'salvage_envelope',
+    'signer_for_message',
     'wire_envelope',
 )
 
-LOCAL_META_KEYS = frozenset({'serializer', 'protocol_version'})
+LOCAL_META_KEYS = frozenset({'serializer', 'protocol_version', 'signed'})
 """Meta keys that describe how a message travelled; they stay in the process and never go on the wire."""
+
+SALVAGE_BYTES = 64 * 1024
+"""How much of an unreadable or oversized request is read to find its `request_id` and `meta`."""
 
 SerializerFor = Callable[[str | None], Serializer]
 """Finds the serializer for a received content type (None when the message names none)."""
@@ -87,6 +95,14 @@ class UnreadableMessageError(InvalidMessageError):
     reason = 'invalid_message'
 
 
+class SignatureRefusedError(UnreadableMessageError):
+    """A message refused by its signature (`reason`: `unsigned`, `bad_signature`, `no_expiry`): nobody is told."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class MessageExpiredError(MessageReceiveTimeout):
     """A message arrived after its `__expiry__`: nobody waits for its answer any more (protocol §4)."""
 
@@ -121,15 +137,30 @@ def wire_envelope(request_id: int, meta: Mapping[str, object], body: Mapping[str
     return {'request_id': request_id, 'meta': meta, 'body': body}
 
 
+def signer_for_message(meta: Mapping[str, object], signer: Signer | None) -> Signer | None:
+    """The signer of an outgoing message with this (local) meta, or None to send it unsigned.
+
+    Requests are signed whenever there are keys. A reply is signed when signing is required, or when its request
+    came signed (`meta['signed']`): in the verify-optional phase an unsigned 1.x caller gets an answer it can read.
+    """
+    if signer is None or signer.required or meta.get('signed') is not False:
+        return signer
+    return None
+
+
 def encode(
     envelope: Envelope,
     serializer: Serializer,
     version: ProtocolVersion,
     maximum_size: int,
     chunk_size: int = -1,
+    *,
+    signer: Signer | None = None,
 ) -> Encoded:
     """Serialize and frame `envelope`: one element, or v3 chunks of `chunk_size` when it is larger (0 or less: never).
 
+    With a `signer`, a v3 message carries the signature of the serialized envelope (every chunk carries it);
+    v1 and v2 have no headers for it, so such a message goes unsigned.
     Raises MessageTooLarge when the serialized envelope is over `maximum_size`, or needs chunking that a
     peer speaking `version` cannot read.
     """
@@ -137,35 +168,50 @@ def encode(
     size = len(serialized)
     if size > maximum_size:
         raise MessageTooLarge(size, 'Message exceeds maximum message size')
+    mime_type = serializer.mime_type
+    signature = None
+    if signer is not None and ProtocolFeature.VERSION_MARKER.supported_in(version):
+        signature = signer.sign(mime_type, (serialized,))
     if 0 < chunk_size < size:
         if not ProtocolFeature.CHUNKED_RESPONSES.supported_in(version):
             raise MessageTooLarge(size, 'Message exceeds chunking threshold but client does not support chunking')
-        return Encoded(frame_chunks(serialized, serializer.mime_type, chunk_size), size)
-    return Encoded(frame_message(serialized, serializer.mime_type, version), size)
+        return Encoded(frame_chunks(serialized, mime_type, chunk_size, signature), size)
+    return Encoded(frame_message(serialized, mime_type, version, signature), size)
 
 
 # ---- decoding
 
 
-def decode_request(element: object, serializer_for: SerializerFor, service: str, now: float) -> ReceivedMessage:
+def decode_request(
+    element: object,
+    serializer_for: SerializerFor,
+    service: str,
+    now: float,
+    *,
+    maximum_size: int = 0,
+    signer: Signer | None = None,
+) -> ReceivedMessage:
     """A request taken from a service queue. Requests are never chunked; an unreadable one is salvaged if it can be.
 
-    Raises UnreadableMessageError, InvalidMessageError, InvalidEnvelopeError (the sender is known) or
-    MessageExpiredError.
+    Before anything is deserialized, the signature is checked (with a `signer`), then that it is not chunked, then
+    its size (a payload over `maximum_size`, when that is positive, is refused): a refused request costs no more
+    than reading its first bytes to find out whom to tell.
+    Raises UnreadableMessageError (SignatureRefusedError too), InvalidMessageError, InvalidEnvelopeError (the
+    sender is known) or MessageExpiredError.
     """
     data, version, headers, offset = _unframe(element, service)
     serializer = serializer_for(headers.get('content-type'))
     payload = data[offset:] if offset else data
-    received = open_envelope(
-        _deserialize(payload, serializer, version, service, salvage=True), serializer, version, service, now
-    )
-    if 'chunk-count' in headers or 'chunk-id' in headers:
-        raise InvalidEnvelopeError(
-            f'Unsupported chunked request for service {service}: only responses may be chunked',
-            received.request_id,
-            received.meta,
-        )
-    return received
+    signed = _verify(signer, headers, [payload], service)
+    problem = _unreadable_request(headers, len(payload), maximum_size, service)
+    if problem is not None:
+        text, reason = problem
+        salvaged = salvage_envelope(payload, serializer, version)
+        if salvaged is None:
+            raise UnreadableMessageError(text)
+        raise InvalidEnvelopeError(text, *salvaged, reason=reason)
+    message = _deserialize(payload, serializer, version, service, salvage=True)
+    return open_envelope(message, serializer, version, service, now, signed=signed)
 
 
 def decode_response(
@@ -174,10 +220,13 @@ def decode_response(
     serializer_for: SerializerFor,
     service: str,
     now: float,
+    *,
+    signer: Signer | None = None,
 ) -> ReceivedMessage:
     """A response taken from a reply queue; when it is the first of several chunks, `read_next` gives the others.
 
-    Raises UnreadableMessageError, InvalidMessageError (bad chunks too) or MessageExpiredError.
+    Raises UnreadableMessageError (SignatureRefusedError too), InvalidMessageError (bad chunks too) or
+    MessageExpiredError.
     """
     data, version, headers, offset = _unframe(element, service)
     serializer = serializer_for(headers.get('content-type'))
@@ -185,9 +234,33 @@ def decode_response(
         payload = join_chunks(data, headers, offset, read_next, service)
     else:
         payload = data[offset:] if offset else data
-    return open_envelope(
-        _deserialize(payload, serializer, version, service, salvage=False), serializer, version, service, now
-    )
+    signed = _verify(signer, headers, [payload], service)
+    message = _deserialize(payload, serializer, version, service, salvage=False)
+    return open_envelope(message, serializer, version, service, now, signed=signed)
+
+
+def _unreadable_request(
+    headers: Mapping[str, str], size: int, maximum_size: int, service: str
+) -> tuple[str, str] | None:
+    """Why a request must not be deserialized, and the counter's name; None when it may be."""
+    if 'chunk-count' in headers or 'chunk-id' in headers:
+        return f'Unsupported chunked request for service {service}: only responses may be chunked', 'chunked_request'
+    if 0 < maximum_size < size:
+        text = f'Request of {size} bytes exceeds the maximum message size of {maximum_size} bytes for service {service}'
+        return text, 'message_too_large'
+    return None
+
+
+def _verify(signer: Signer | None, headers: Mapping[str, str], parts: list[bytes], service: str) -> bool | None:
+    """Whether the message came signed (and verified), None without keys; SignatureRefusedError: may not be read."""
+    if signer is None:
+        return None  # a signature is ignored by a side without keys, which can neither trust nor doubt it
+    signature = headers.get(SIGNATURE_HEADER)
+    try:
+        signer.verify(headers.get('content-type', ''), list(parts), signature)
+    except SignatureError as error:
+        raise SignatureRefusedError(f'Refused message for service {service}: {error}', error.reason) from None
+    return signature is not None
 
 
 def _unframe(element: object, service: str) -> tuple[bytes, ProtocolVersion, dict[str, str], int]:
@@ -253,7 +326,7 @@ def _deserialize(
     try:
         return serializer.blob_to_dict(payload)
     except Exception as error:
-        text = f'Invalid message for service {service}: {error}'
+        text = f'Invalid message for service {service}: {preview(str(error))}'
         salvaged = salvage_envelope(payload, serializer, version) if salvage else None
         if salvaged is not None:
             raise InvalidEnvelopeError(text, *salvaged, reason='invalid_message') from error
@@ -266,28 +339,50 @@ def salvage_envelope(
     """The request id and meta of a MessagePack envelope its serializer could not read, or None if none shows.
 
     An unknown extension type (sent by a newer peer, say) spoils the whole decoding, yet the envelope
-    around it is fine: read with extension types left as they are, it tells where to send the error.
+    around it is fine: read with extension types left as they are, it tells where to send the error. Only the
+    first SALVAGE_BYTES are read, and the body is skipped, so an oversized request is not decoded either:
+    senders write `request_id` and `meta` before `body`.
     """
     if not isinstance(serializer, MsgpackSerializer):
         return None
+    found: dict[str, object] = {}
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=False, unicode_errors='surrogatepass', max_buffer_size=SALVAGE_BYTES
+    )
     try:
-        envelope = msgpack.unpackb(payload, raw=False, strict_map_key=False, unicode_errors='surrogatepass')
+        unpacker.feed(payload[:SALVAGE_BYTES])
+        for _ in range(unpacker.read_map_header()):
+            key = unpacker.unpack()
+            if key in ('request_id', 'meta') and key not in found:
+                found[key] = unpacker.unpack()
+                if len(found) == 2:
+                    break
+            else:
+                unpacker.skip()  # the body, or a key of no use here; past the bytes read, it ends the search
     except Exception:
+        pass  # whatever was found before the bytes ran out or went bad is still good
+    meta = found.get('meta')
+    if not isinstance(meta, dict):
         return None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get('meta'), dict):
-        return None
-    meta: dict[str, object] = envelope['meta']
     meta['serializer'] = serializer
     meta['protocol_version'] = version
-    return envelope.get('request_id'), meta
+    return found.get('request_id'), meta
 
 
 def open_envelope(
-    message: object, serializer: Serializer, version: ProtocolVersion, service: str, now: float
+    message: object,
+    serializer: Serializer,
+    version: ProtocolVersion,
+    service: str,
+    now: float,
+    *,
+    signed: bool | None = None,
 ) -> ReceivedMessage:
-    """Check a deserialized envelope and return it; its meta gains `serializer` and `protocol_version` (how it came).
+    """Check a deserialized envelope and return it; its meta gains `serializer` and `protocol_version` (how it came),
+    and `signed` when the receiver has keys (`signed`: None when it has none): whether the signature was verified.
 
-    The checks run in the order 1.x peers rely on: shape, expiry (with `now`), request id, body.
+    The checks run in the order 1.x peers rely on: shape, expiry (with `now`), request id, body. A signed message
+    must have an expiry: without one, a copy could be replayed for ever.
     """
     if not isinstance(message, dict):
         raise InvalidMessageError(f'Invalid message for service {service}: not a map')
@@ -298,13 +393,17 @@ def open_envelope(
         raise InvalidMessageError(f'Invalid message for service {service}: meta is not a map')
     meta['serializer'] = serializer
     meta['protocol_version'] = version
+    if signed is not None:
+        meta['signed'] = signed
 
     request_id = message.get('request_id')
     try:
         expiry = expiry_of(meta)
     except ValueError:
-        text = f'Invalid message for service {service}: bad __expiry__ {meta["__expiry__"]!r}'
+        text = f'Invalid message for service {service}: bad __expiry__ {preview(repr(meta["__expiry__"]))}'
         raise InvalidEnvelopeError(text, request_id, meta) from None
+    if signed and expiry is None:
+        raise SignatureRefusedError(f'Refused message for service {service}: signed but no __expiry__', 'no_expiry')
     if expiry is not None and expiry < now:
         raise MessageExpiredError(f'Message expired for service {service}', request_id, now - expiry)
     if request_id is None:

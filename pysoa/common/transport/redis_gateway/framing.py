@@ -13,9 +13,12 @@ from pysoa.common.transport.redis_gateway.constants import ProtocolFeature, Prot
 __all__ = ('Frame', 'frame_chunks', 'frame_message', 'locate_payload', 'parse_frame')
 
 SUPPORTED_HEADERS_RE = re.compile(
-    rb'\s*(?P<header_name>content-type|chunk-count|chunk-id)\s*:\s*(?P<header_value>[a-zA-Z0-9_/.-]+)\s*;',
+    rb'\s*(?P<header_name>content-type|chunk-count|chunk-id|signature)\s*:\s*(?P<header_value>[a-zA-Z0-9_/.-]+)\s*;',
 )
-"""One header; whitespace around names and values is tolerated, as older peers allowed it."""
+"""One header; whitespace around names and values is tolerated, as older peers allowed it.
+
+`signature` (see `signing.py`) is ours: 1.x peers stop reading headers at it, so only signing peers send it.
+"""
 
 
 class Frame(NamedTuple):
@@ -26,7 +29,7 @@ class Frame(NamedTuple):
     payload: bytes
 
 
-_MAYBE_HEADER_BYTES = frozenset(bytes([byte]) for byte in b'c \t\n\r\x0b\x0c')
+_MAYBE_HEADER_BYTES = frozenset(bytes([byte]) for byte in b'cs \t\n\r\x0b\x0c')
 
 
 @functools.cache
@@ -44,16 +47,27 @@ def _fast_path_header(mime_type: str) -> bytes:
     return _header_bytes(ProtocolVersion.VERSION_3, mime_type)
 
 
-def frame_message(payload: bytes, mime_type: str, version: ProtocolVersion) -> bytes:
-    """Frame one serialized envelope for `version` (v1 adds nothing, v2 the content type, v3 preamble too)."""
-    header = _header_bytes(version, mime_type)
+def _signature_header(signature: str | None) -> bytes:
+    return b'signature:%s;' % signature.encode('ascii') if signature else b''
+
+
+def frame_message(payload: bytes, mime_type: str, version: ProtocolVersion, signature: str | None = None) -> bytes:
+    """Frame one serialized envelope for `version` (v1 adds nothing, v2 the content type, v3 preamble too).
+
+    A `signature` (v3 only) follows the content type.
+    """
+    header = _header_bytes(version, mime_type) + _signature_header(signature)
     return header + payload if header else payload
 
 
-def frame_chunks(payload: bytes, mime_type: str, chunk_size: int) -> list[bytes]:
-    """Split a serialized envelope into `ceil(len/chunk_size)` v3 chunk elements, numbered from 1."""
+def frame_chunks(payload: bytes, mime_type: str, chunk_size: int, signature: str | None = None) -> list[bytes]:
+    """Split a serialized envelope into `ceil(len/chunk_size)` v3 chunk elements, numbered from 1.
+
+    A `signature` (of the whole envelope) goes in every chunk, after the content type.
+    """
     count = math.ceil(len(payload) / chunk_size)
-    header = _header_bytes(ProtocolVersion.VERSION_3, mime_type) + b'chunk-count:%d;' % count
+    header = _header_bytes(ProtocolVersion.VERSION_3, mime_type) + _signature_header(signature)
+    header += b'chunk-count:%d;' % count
     view = memoryview(payload)
     # join copies each slice once; %-formatting a memoryview into bytes is several times slower.
     return [

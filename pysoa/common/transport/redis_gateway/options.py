@@ -26,6 +26,13 @@ from pysoa.common.transport.redis_gateway.constants import (
     ProtocolVersion,
 )
 from pysoa.common.transport.redis_gateway.serializers import SerializerConfig
+from pysoa.common.transport.redis_gateway.signing import (
+    Signer,
+    parse_signing_keys,
+    signer_for,
+    signing_keys_from_environment,
+    signing_required_from_environment,
+)
 
 __all__ = (
     'ClientTransportOptions',
@@ -53,6 +60,15 @@ def _protocol_version(value: ProtocolVersion | int) -> ProtocolVersion:
     except ValueError:
         known = ', '.join(str(int(version)) for version in ProtocolVersion)
         raise ValueError(f'protocol_version must be one of {known}, got {value!r}') from None
+
+
+def _signing_keys(value: Any) -> tuple[bytes, ...]:
+    # Not given: the environment's (PYSOA_SIGNING_KEYS); given, even empty, the setting wins.
+    return signing_keys_from_environment() if value is None else parse_signing_keys(value)
+
+
+def _signing_required(value: bool | None) -> bool:
+    return signing_required_from_environment() if value is None else bool(value)
 
 
 def fold_backend_shortcuts(backend_type: str, backend_layer_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,6 +101,13 @@ class TransportOptions:
     queue_full_retries: int = attrs.field(default=DEFAULT_QUEUE_FULL_RETRIES, converter=int)
     receive_timeout_in_seconds: int = attrs.field(default=DEFAULT_RECEIVE_TIMEOUT_IN_SECONDS, converter=int)
     default_serializer_config: SerializerConfig = attrs.field(default=None, converter=_serializer_config)
+    signing_keys: tuple[bytes, ...] = attrs.field(default=None, converter=_signing_keys)
+    signing_required: bool = attrs.field(default=None, converter=_signing_required)
+
+    @property
+    def signer(self) -> Signer | None:
+        """What signs sent messages and verifies received ones; None without `signing_keys`."""
+        return signer_for(self.signing_keys, self.signing_required)
 
     def __attrs_post_init__(self) -> None:
         backend_class = backend_class_for(self.backend_type)
@@ -100,6 +123,11 @@ class ClientTransportOptions(TransportOptions):
     """The client side: also the framing version its requests are sent in."""
 
     protocol_version: ProtocolVersion = attrs.field(default=ProtocolVersion.VERSION_3, converter=_protocol_version)
+
+    def __attrs_post_init__(self) -> None:
+        if self.signing_keys and self.protocol_version < ProtocolVersion.VERSION_3:
+            raise ValueError('signing_keys need protocol_version 3: only its headers can carry a signature')
+        TransportOptions.__attrs_post_init__(self)  # not super(): see ServerTransportOptions
 
 
 @attrs.frozen(kw_only=True)

@@ -82,6 +82,16 @@ class RedisTransportSchema(fields.Dictionary):
             base_class=Serializer,
             description='The serializer for sending requests (and for messages without a content type)',
         ),
+        'signing_keys': fields.List(
+            fields.Any(fields.UnicodeString(), fields.ByteString()),
+            description='HMAC-SHA256 keys (each at least 16 bytes): the first signs every request (client) or '
+            'response (server), any verifies. Default: the comma-separated PYSOA_SIGNING_KEYS, else none (no '
+            'signing, as 1.x)',
+        ),
+        'signing_required': fields.Boolean(
+            description='With signing_keys: refuse unsigned messages (default true; PYSOA_SIGNING_REQUIRED=0 '
+            'turns it off). False accepts and counts them, for a rollout across a fleet',
+        ),
     }
 
     optional_keys = (
@@ -94,6 +104,8 @@ class RedisTransportSchema(fields.Dictionary):
         'queue_full_retries',
         'receive_timeout_in_seconds',
         'default_serializer_config',
+        'signing_keys',
+        'signing_required',
     )
 
     description = 'The keyword arguments of the Redis client and server transports.'
