@@ -1,0 +1,225 @@
+"""Fuzzing the receive path (issue 10, part 8): framing, headers, chunk headers, signature, deserialization, the
+envelope checks and the job request's validation, fed generated and mutated Redis list elements.
+
+Whatever arrives, receiving ends in a message or in one of the transport's own errors, quickly and in bounded
+memory: any other exception, a case slower than `CASE_SECONDS`, or a process that grew by more than
+`GROWTH_BYTES` over the run fails the test. CI runs `PYSOA_FUZZ_EXAMPLES` cases (default 2000, about 10 s);
+the long run sets it higher, for example::
+
+    PYSOA_FUZZ_EXAMPLES=100000 pytest -p no:cacheprovider tests/test_fuzz_receive.py
+
+(see docs/operations.rst, "Fuzzing the receive path").
+"""
+
+import os
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
+import pytest
+
+hypothesis = pytest.importorskip('hypothesis')
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pysoa.common.logging import RecursivelyCensoredDictWrapper  # noqa: E402
+from pysoa.common.serializer.base import Serializer  # noqa: E402
+from pysoa.common.serializer.json_serializer import JSONSerializer  # noqa: E402
+from pysoa.common.serializer.msgpack_serializer import MsgpackSerializer  # noqa: E402
+from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout  # noqa: E402
+from pysoa.common.transport.redis_gateway.constants import ProtocolVersion  # noqa: E402
+from pysoa.common.transport.redis_gateway.envelope import decode_request, decode_response, encode  # noqa: E402
+from pysoa.common.transport.redis_gateway.signing import Signer  # noqa: E402
+from pysoa.server.schemas import job_request_errors  # noqa: E402
+
+EXAMPLES = int(os.environ.get('PYSOA_FUZZ_EXAMPLES', '2000'))
+CASE_SECONDS = 2.0
+GROWTH_BYTES = 200 * 1024 * 1024
+NOW = 1_700_000_000.0
+MAXIMUM_SIZE = 64 * 1024
+SIGNER = Signer((b'f' * 32,))
+OPTIONAL_SIGNER = Signer((b'f' * 32,), required=False)
+SERIALIZERS: dict[str | None, Serializer] = {'application/json': JSONSerializer()}
+MSGPACK = MsgpackSerializer()
+
+
+def serializer_for(mime_type: str | None) -> Serializer:
+    return SERIALIZERS.get(mime_type, MSGPACK)
+
+
+# ---- what is generated
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.binary(max_size=20),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+job_requests = st.fixed_dictionaries(
+    {
+        'control': st.one_of(st.fixed_dictionaries({'continue_on_error': st.booleans()}), values),
+        'context': st.one_of(
+            st.fixed_dictionaries({'correlation_id': st.text(max_size=8), 'switches': st.lists(st.integers())}), values
+        ),
+        'actions': st.one_of(
+            st.lists(st.fixed_dictionaries({'action': st.text(max_size=8), 'body': values}), max_size=3), values
+        ),
+    }
+)
+metas = st.one_of(
+    st.fixed_dictionaries(
+        {'reply_to': st.text(max_size=30), '__expiry__': st.one_of(st.floats(), st.just(NOW + 60), values)},
+        optional={'client_version': st.one_of(st.lists(st.integers(), max_size=3), values)},
+    ),
+    values,
+)
+envelopes = st.fixed_dictionaries(
+    {'request_id': st.one_of(st.integers(), values), 'meta': metas, 'body': st.one_of(job_requests, values)}
+)
+header_pieces = st.sampled_from(
+    [
+        b'pysoa-redis/3//',
+        b'pysoa-redis/2//',
+        b'pysoa-redis/99999999999999999999//',
+        b'content-type:application/msgpack;',
+        b'content-type:application/json;',
+        b'content-type:text/x-unknown;',
+        b'chunk-count:2;',
+        b'chunk-count:99999999999999999999;',
+        b'chunk-count:-1;',
+        b'chunk-id:1;',
+        b'chunk-id:2;',
+        b'chunk-id:0;',
+        b'signature:' + b'0' * 64 + b';',
+        b'signature:zz;',
+        b' \t',
+        b';',
+        b':',
+    ]
+)
+
+
+@st.composite
+def elements(draw: st.DrawFn) -> list[bytes]:
+    """One to three list elements: real messages (maybe signed, maybe chunked), then mutated or not."""
+    envelope = draw(envelopes)
+    serializer = draw(st.sampled_from([MSGPACK, SERIALIZERS['application/json']]))
+    version = draw(st.sampled_from(list(ProtocolVersion)))
+    signer = draw(st.sampled_from([None, SIGNER]))
+    chunk = draw(st.sampled_from([-1, 16, 64]))
+    try:
+        encoded = encode(envelope, serializer, version, MAXIMUM_SIZE * 4, chunk, signer=signer).elements
+    except Exception:  # a generated value the serializer cannot write (JSON and bytes, say): raw bytes instead
+        encoded = draw(st.binary(max_size=200))
+    parts = list(encoded) if isinstance(encoded, list) else [encoded]
+    return [draw(mutated(part)) for part in parts[:3]] if draw(st.booleans()) else parts[:3]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, data: bytes) -> bytes:
+    """`data` with a few bytes flipped, cut, inserted or header pieces spliced in."""
+    buffer = bytearray(data)
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        position = draw(st.integers(min_value=0, max_value=len(buffer)))
+        kind = draw(st.sampled_from(['flip', 'cut', 'insert', 'header', 'grow']))
+        if kind == 'flip' and position < len(buffer):
+            buffer[position] ^= draw(st.integers(min_value=1, max_value=255))
+        elif kind == 'cut':
+            del buffer[position : position + draw(st.integers(min_value=1, max_value=16))]
+        elif kind == 'insert':
+            buffer[position:position] = draw(st.binary(min_size=1, max_size=8))
+        elif kind == 'header':
+            buffer[position:position] = draw(header_pieces)
+        else:  # a length prefix or a container header claiming far more than there is
+            buffer[position:position] = draw(
+                st.sampled_from(
+                    [
+                        b'\xdd\xff\xff\xff\xff',
+                        b'\xdf\x7f\xff\xff\xff',
+                        b'\xdb\xff\xff\xff\x00',
+                        b'\x91' * 200,
+                        b'[' * 200,
+                    ]
+                )
+            )
+    return bytes(buffer)
+
+
+# ---- what is checked
+
+EXPECTED = (InvalidMessageError, MessageReceiveTimeout)
+"""The transport's own errors: what a server logs and moves on from, what a client raises to its caller."""
+
+
+def receive(decode: Callable[[], Any]) -> None:
+    """Decode, and when a request comes out, run what the server runs next on it."""
+    started = time.perf_counter()
+    try:
+        message = decode()
+    except EXPECTED:
+        message = None
+    if message is not None:
+        job_request_errors(message.body)
+        repr(RecursivelyCensoredDictWrapper(message.body))
+        repr(RecursivelyCensoredDictWrapper(message.meta))
+    assert time.perf_counter() - started < CASE_SECONDS
+
+
+def request_with(signer: Signer | None, element: bytes) -> Callable[[], Any]:
+    return lambda: decode_request(element, serializer_for, 'fuzz', NOW, maximum_size=MAXIMUM_SIZE, signer=signer)
+
+
+def response_with(signer: Signer | None, parts: list[bytes]) -> Callable[[], Any]:
+    def read_next() -> bytes:
+        if not rest:
+            raise MessageReceiveTimeout('no more chunks')  # what the core's pop raises when the queue stays empty
+        return rest.pop(0)
+
+    rest = list(parts[1:])
+    return lambda: decode_response(parts[0], read_next, serializer_for, 'fuzz', NOW, signer=signer)
+
+
+_START_RSS = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+@given(elements(), st.sampled_from([None, SIGNER, OPTIONAL_SIGNER]))
+def test_receiving_anything_ends_in_a_message_or_a_transport_error(parts: list[bytes], signer: Signer | None) -> None:
+    receive(request_with(signer, parts[0]))
+    receive(response_with(signer, parts))
+
+
+@settings(max_examples=max(200, EXAMPLES // 10), deadline=None, database=None)
+@given(st.binary(max_size=300), st.sampled_from([None, SIGNER]))
+def test_receiving_random_bytes_ends_in_a_transport_error(data: bytes, signer: Signer | None) -> None:
+    receive(request_with(signer, data))
+    receive(response_with(signer, [data]))
+
+
+def test_memory_stayed_bounded_over_the_run() -> None:
+    # Runs after the cases above (file order): the whole run must not have grown the process without bound.
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - _START_RSS
+    assert grown < GROWTH_BYTES, f'the fuzz run grew the process by {grown} bytes'
+
+
+def test_packed_large_claims_are_refused_quickly() -> None:
+    # Spot checks of what the mutations aim at, so a failure here names the case plainly.
+    for payload in (b'\x83\xaarequest_id\x01\xa4meta\x80\xa4body\xdd\xff\xff\xff\xff', msgpack.packb([[[[]]]] * 1000)):
+        receive(request_with(None, b'pysoa-redis/3//content-type:application/msgpack;' + payload))
