@@ -201,16 +201,16 @@ def decode_request(
     """
     data, version, headers, offset = _unframe(element, service)
     serializer = serializer_for(headers.get('content-type'))
-    payload = data[offset:] if offset else data
-    signed = _verify(signer, headers, [payload], service)
-    problem = _unreadable_request(headers, len(payload), maximum_size, service)
+    view = memoryview(data)[offset:]  # no copy of a request that will be refused
+    signed = _verify(signer, headers, [view], service)
+    problem = _unreadable_request(headers, len(view), maximum_size, service)
     if problem is not None:
         text, reason = problem
-        salvaged = salvage_envelope(payload, serializer, version)
+        salvaged = salvage_envelope(view, serializer, version)
         if salvaged is None:
             raise UnreadableMessageError(text)
         raise InvalidEnvelopeError(text, *salvaged, reason=reason)
-    message = _deserialize(payload, serializer, version, service, salvage=True)
+    message = _deserialize(data[offset:] if offset else data, serializer, version, service, salvage=True)
     return open_envelope(message, serializer, version, service, now, signed=signed)
 
 
@@ -251,13 +251,15 @@ def _unreadable_request(
     return None
 
 
-def _verify(signer: Signer | None, headers: Mapping[str, str], parts: list[bytes], service: str) -> bool | None:
+def _verify(
+    signer: Signer | None, headers: Mapping[str, str], parts: list[bytes | memoryview], service: str
+) -> bool | None:
     """Whether the message came signed (and verified), None without keys; SignatureRefusedError: may not be read."""
     if signer is None:
         return None  # a signature is ignored by a side without keys, which can neither trust nor doubt it
     signature = headers.get(SIGNATURE_HEADER)
     try:
-        signer.verify(headers.get('content-type', ''), list(parts), signature)
+        signer.verify(headers.get('content-type', ''), parts, signature)
     except SignatureError as error:
         raise SignatureRefusedError(f'Refused message for service {service}: {error}', error.reason) from None
     return signature is not None
@@ -334,7 +336,7 @@ def _deserialize(
 
 
 def salvage_envelope(
-    payload: bytes, serializer: Serializer, version: ProtocolVersion
+    payload: bytes | memoryview, serializer: Serializer, version: ProtocolVersion
 ) -> tuple[object, dict[str, object]] | None:
     """The request id and meta of a MessagePack envelope its serializer could not read, or None if none shows.
 
