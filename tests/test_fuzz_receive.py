@@ -194,6 +194,7 @@ def response_with(signer: Signer | None, parts: list[bytes]) -> Callable[[], Any
 _START_RSS = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+@pytest.mark.timeout(max(120, EXAMPLES // 40))  # the long run takes minutes, not the default per-test bound
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -206,6 +207,7 @@ def test_receiving_anything_ends_in_a_message_or_a_transport_error(parts: list[b
     receive(response_with(signer, parts))
 
 
+@pytest.mark.timeout(max(120, EXAMPLES // 200))
 @settings(max_examples=max(200, EXAMPLES // 10), deadline=None, database=None)
 @given(st.binary(max_size=300), st.sampled_from([None, SIGNER]))
 def test_receiving_random_bytes_ends_in_a_transport_error(data: bytes, signer: Signer | None) -> None:

@@ -407,3 +407,29 @@ def test_both_clients_send_the_same_bytes(
     assert '!' in our_request['meta']['reply_to']
     assert our_request['meta']['__expiry__'] > 0
     assert _ordered(our_request) == _ordered(upstream_request)
+
+
+@pytest.fixture(scope='module')
+def optional_signing_server(redis_server: RedisServerProcess) -> Iterator[PeerServer]:
+    """Our echo service with signing keys in the verify-optional phase of a rollout (docs: operations, "Signing")."""
+    environ = {**our_environ(), 'PYSOA_SIGNING_KEYS': 's' * 32, 'PYSOA_SIGNING_REQUIRED': '0'}
+    server = PeerServer(sys.executable, environ, redis_server.host, redis_server.port, 'interop_signing')
+    with server:
+        yield server
+    server.remove_log()
+
+
+@pytest.mark.parametrize(('serializer', 'protocol_version'), COMBINATIONS)
+def test_upstream_client_to_our_server_in_the_verify_optional_signing_phase(
+    upstream_python: str,
+    upstream_env: dict[str, str],
+    optional_signing_server: PeerServer,
+    serializer: str,
+    protocol_version: int,
+) -> None:
+    """A server with keys that does not require signatures serves 1.4.9 clients as one without keys does."""
+    plan = make_plan(optional_signing_server, serializer, protocol_version)
+    output = run_peer_client(upstream_python, upstream_env, plan)
+    assert output['implementation'] == UPSTREAM_VERSION
+    with server_log_on_failure(optional_signing_server):
+        check_results(plan, output['results'], pysoa.__version__)

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
+from pysoa.common.metrics import noop_metrics
 from pysoa.common.serializer.base import Serializer
 from pysoa.common.serializer.json_serializer import JSONSerializer
 from pysoa.common.serializer.msgpack_serializer import MsgpackSerializer
+from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.constants import ProtocolVersion
 from pysoa.common.transport.redis_gateway.envelope import (
     Envelope,
@@ -23,6 +25,7 @@ from pysoa.common.transport.redis_gateway.envelope import (
 )
 from pysoa.common.transport.redis_gateway.framing import parse_frame
 from pysoa.common.transport.redis_gateway.options import ClientTransportOptions, ServerTransportOptions
+from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.common.transport.redis_gateway.signing import Signer, parse_signing_keys
 
 MSGPACK = MsgpackSerializer()
@@ -178,3 +181,25 @@ def test_bad_keys_and_settings_are_refused_at_construction() -> None:
     with pytest.raises(ValueError, match='protocol_version 3'):
         ClientTransportOptions(signing_keys=[KEY], protocol_version=2)
     assert parse_signing_keys('é' * 8) == (('é' * 8).encode(),)  # 16 bytes in UTF-8
+
+
+def test_the_verify_optional_phase_over_redis(redis_url: str) -> None:
+    backend = {'backend_type': 'redis.standard', 'backend_layer_kwargs': {'hosts': [redis_url]}}
+    server = RedisServerTransport('phase', noop_metrics, signing_keys=[KEY], signing_required=False, **backend)
+    counted: list[str] = []
+    server.core._count = counted.append  # type: ignore[method-assign]  # the counters this phase is watched by
+
+    unsigned_client = RedisClientTransport('phase', noop_metrics, signing_keys=[], **backend)  # like a 1.x client
+    unsigned_client.send_request_message(1, {}, {'actions': []})
+    received = server.receive_request_message()
+    assert received.meta['signed'] is False and counted == ['receive.unsigned']
+    server.send_response_message(1, received.meta, {'actions': []})
+    answer = unsigned_client.receive_response_message(5)
+    assert answer.request_id == 1 and 'signed' not in answer.meta  # answered unsigned: a 1.x client reads it
+
+    signing_client = RedisClientTransport('phase', noop_metrics, signing_keys=[KEY], **backend)  # requires
+    signing_client.send_request_message(2, {}, {'actions': []})
+    received = server.receive_request_message()
+    assert received.meta['signed'] is True and counted == ['receive.unsigned']
+    server.send_response_message(2, received.meta, {'actions': []})
+    assert signing_client.receive_response_message(5).meta['signed'] is True  # answered signed

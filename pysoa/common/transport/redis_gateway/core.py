@@ -181,7 +181,10 @@ class RedisTransportCore(OptionAttributes):
         connection = self._get_redis_connection(False, queue_key)
         pop = functools.partial(self._pop, connection, queue_key, timeout)
         try:
-            return self._decode(pop(), pop)
+            received = self._decode(pop(), pop)
+            if received.meta.get('signed') is False:
+                self._count('receive.unsigned')  # verify-optional mode: traffic that must sign before it is required
+            return received
         except (envelope.MessageExpiredError, envelope.UnreadableMessageError, envelope.InvalidEnvelopeError) as error:
             if error.reason:
                 self._count(f'receive.error.{error.reason}')
