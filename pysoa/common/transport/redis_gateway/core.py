@@ -182,7 +182,7 @@ class RedisTransportCore(OptionAttributes):
         pop = functools.partial(self._pop, connection, queue_key, timeout)
         try:
             received = self._decode(pop(), pop)
-            if received.meta.get('signed') is False:
+            if received.meta and received.meta.get('signed') is False:
                 self._count('receive.unsigned')  # verify-optional mode: traffic that must sign before it is required
             return received
         except (envelope.MessageExpiredError, envelope.UnreadableMessageError, envelope.InvalidEnvelopeError) as error:
@@ -254,10 +254,6 @@ class RedisTransportServerCore(RedisTransportCore):
 
     def _decode(self, element: object, read_next: Callable[[], object]) -> ReceivedMessage:
         # A request: never chunked, and salvaged when unreadable so that its sender can be told.
-        serializer_for, limit, signer = (
-            self._serializers.for_content_type,
-            self.maximum_message_size_in_bytes,
-            self.options.signer,
-        )
-        decode = envelope.decode_request
-        return decode(element, serializer_for, self.service_name, time.time(), maximum_size=limit, signer=signer)
+        limit, signer = self.maximum_message_size_in_bytes, self.options.signer
+        decode = functools.partial(envelope.decode_request, maximum_size=limit, signer=signer)
+        return decode(element, self._serializers.for_content_type, self.service_name, time.time())

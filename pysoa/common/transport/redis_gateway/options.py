@@ -6,7 +6,7 @@ a test holds equal to these fields) and direct construction of `RedisClientTrans
 core and the transports then read the options instead of forwarding ten arguments.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 import attrs
@@ -62,7 +62,7 @@ def _protocol_version(value: ProtocolVersion | int) -> ProtocolVersion:
         raise ValueError(f'protocol_version must be one of {known}, got {value!r}') from None
 
 
-def _signing_keys(value: Any) -> tuple[bytes, ...]:
+def _signing_keys(value: str | bytes | Iterable[str | bytes] | None) -> tuple[bytes, ...]:
     # Not given: the environment's (PYSOA_SIGNING_KEYS); given, even empty, the setting wins.
     return signing_keys_from_environment() if value is None else parse_signing_keys(value)
 
