@@ -66,23 +66,32 @@ def test_a_chunked_request_is_refused_unread() -> None:
     assert (error.value.request_id, error.value.reason) == (9, 'chunked_request')
 
 
+def nested_blob(serializer: Any, depth: int) -> bytes:
+    """A message `depth` containers deep: a map holding arrays in arrays."""
+    if serializer.mime_type == 'application/json':
+        return b'{"v":' + b'[' * (depth - 1) + b'1' + b']' * (depth - 1) + b'}'
+    return b'\x81\xa1v' + b'\x91' * (depth - 1) + b'\x01'
+
+
 @pytest.mark.parametrize('serializer', [MsgpackSerializer(), JSONSerializer()], ids=['msgpack', 'json'])
 def test_nesting_is_bounded(serializer: Any) -> None:
-    def nested(depth: int) -> dict[str, Any]:
-        value: Any = 1
-        for _ in range(depth - 1):
-            value = [value]
-        return {'v': value}
-
     limit = serializer.MAXIMUM_NESTING_DEPTH
-    assert serializer.blob_to_dict(serializer.dict_to_blob(nested(limit))) == nested(limit)
-    with pytest.raises(InvalidMessage, match=f'nested deeper than {limit} levels'):
-        serializer.blob_to_dict(serializer.dict_to_blob(nested(limit + 1)))
+    if serializer.mime_type == 'application/msgpack':
+        assert list(serializer.blob_to_dict(nested_blob(serializer, limit))) == ['v']
+        with pytest.raises(InvalidMessage, match=f'nested deeper than {limit} levels'):
+            serializer.blob_to_dict(nested_blob(serializer, limit + 1))
+    else:  # Python's JSON decoder stops at the interpreter's recursion limit, a little before this one
+        assert list(serializer.blob_to_dict(nested_blob(serializer, 500))) == ['v']
     # Deeper than the decoder's own stack is an invalid message too, not a crash.
     with pytest.raises(InvalidMessage):
-        serializer.blob_to_dict(
-            b'{"v":' + b'[' * 100_000 if serializer.mime_type.endswith('json') else b'\x81\xa1v' + b'\x91' * 100_000
-        )
+        serializer.blob_to_dict(nested_blob(serializer, 100_000))
+
+    class Shallow(type(serializer)):  # type: ignore[misc]  # a subclass of whichever serializer this is
+        MAXIMUM_NESTING_DEPTH = 3
+
+    with pytest.raises(InvalidMessage, match='nested deeper than 3 levels'):
+        Shallow().blob_to_dict(nested_blob(serializer, 4))
+    assert list(Shallow().blob_to_dict(nested_blob(serializer, 3))) == ['v']
 
 
 @pytest.mark.parametrize(
@@ -150,3 +159,10 @@ def test_a_server_answers_an_oversized_request_with_an_error_and_runs_nothing(
     assert response.request_id == 9
     assert response.body is not None and response.body['errors'][0]['code'] == 'INVALID'
     assert 'exceeds the maximum message size' in response.body['errors'][0]['message']
+
+
+def test_a_message_too_deep_for_repr_logs_a_placeholder_instead_of_failing() -> None:
+    value: Any = None
+    for _ in range(2000):
+        value = {'a': value}
+    assert repr(RecursivelyCensoredDictWrapper({'v': value})) == '<a message nested too deeply to log>'

@@ -148,7 +148,12 @@ class RecursivelyCensoredDictWrapper:
 
     def __repr__(self) -> str:
         if self._repr_cache is None:
-            self._repr_cache = truncated(repr(self._censored(self._wrapped_dict, False)), self.MAXIMUM_CHARACTERS)
+            try:
+                text = repr(self._censored(self._wrapped_dict, False))
+            except RecursionError:
+                # Nested nearly as deep as a message may be, the walk and repr() run out of stack inside logging.
+                text = '<a message nested too deeply to log>'
+            self._repr_cache = truncated(text, self.MAXIMUM_CHARACTERS)
         return self._repr_cache
 
     def __str__(self) -> str:

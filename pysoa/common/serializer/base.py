@@ -6,7 +6,7 @@ each request in the format it came in).
 
 Received messages are untrusted: `too_deeply_nested` bounds how deeply their maps and lists may nest
 (`Serializer.MAXIMUM_NESTING_DEPTH`), because every walk over a message afterwards (validation, redaction,
-logging) recurses, and a few kilobytes of `[[[[...` must not exhaust Python's stack there.
+logging) recurses, and a few kilobytes of `[[[[...` must not reach those walks unbounded.
 """
 
 import abc
@@ -22,8 +22,12 @@ class Serializer(abc.ABC):
     mime_type: ClassVar[str]
     all_supported_mime_types: ClassVar[frozenset[str]] = frozenset()
 
-    MAXIMUM_NESTING_DEPTH: ClassVar[int] = 100
-    """How deeply maps and lists may nest in a received message (the envelope itself is depth 1)."""
+    MAXIMUM_NESTING_DEPTH: ClassVar[int] = 1000
+    """How deeply maps and lists may nest in a received message (the envelope itself is depth 1).
+
+    Just under msgpack's own stack (1024), so that both serializers refuse at the same depth; 1.x peers are known
+    to send requests some 900 levels deep, which must still be served.
+    """
 
     _registry: ClassVar[dict[str, type['Serializer']]] = {}
 

@@ -206,7 +206,7 @@ def decode_request(
     problem = _unreadable_request(headers, len(view), maximum_size, service)
     if problem is not None:
         text, reason = problem
-        salvaged = salvage_envelope(view, serializer, version)
+        salvaged = salvage_envelope(view, serializer, version, whole=False)
         if salvaged is None:
             raise UnreadableMessageError(text)
         raise InvalidEnvelopeError(text, *salvaged, reason=reason)
@@ -336,21 +336,41 @@ def _deserialize(
 
 
 def salvage_envelope(
-    payload: bytes | memoryview, serializer: Serializer, version: ProtocolVersion
+    payload: bytes | memoryview, serializer: Serializer, version: ProtocolVersion, *, whole: bool = True
 ) -> tuple[object, dict[str, object]] | None:
     """The request id and meta of a MessagePack envelope its serializer could not read, or None if none shows.
 
     An unknown extension type (sent by a newer peer, say) spoils the whole decoding, yet the envelope
-    around it is fine: read with extension types left as they are, it tells where to send the error. Only the
-    first SALVAGE_BYTES are read, and the body is skipped, so an oversized request is not decoded either:
-    senders write `request_id` and `meta` before `body`.
+    around it is fine: read with extension types left as they are, it tells where to send the error. A
+    message that is not `whole` (one refused unread, for its size) is read only as far as its `request_id` and
+    `meta`, within its first SALVAGE_BYTES: senders write them before `body`.
     """
     if not isinstance(serializer, MsgpackSerializer):
         return None
-    found: dict[str, object] = {}
-    unpacker = msgpack.Unpacker(
-        raw=False, strict_map_key=False, unicode_errors='surrogatepass', max_buffer_size=SALVAGE_BYTES
-    )
+    found = _whole_envelope(payload) if whole else _envelope_head(payload)
+    meta = found.get('meta')
+    if not isinstance(meta, dict):
+        return None
+    meta['serializer'] = serializer
+    meta['protocol_version'] = version
+    return found.get('request_id'), meta
+
+
+_RAW_UNPACK: dict[str, Any] = {'raw': False, 'strict_map_key': False, 'unicode_errors': 'surrogatepass'}
+
+
+def _whole_envelope(payload: bytes | memoryview) -> dict[Any, object]:
+    # A truncated or corrupt message is nobody's to answer: only one that reads to its end is salvaged.
+    try:
+        envelope = msgpack.unpackb(payload, **_RAW_UNPACK)
+    except Exception:
+        return {}
+    return envelope if isinstance(envelope, dict) else {}
+
+
+def _envelope_head(payload: bytes | memoryview) -> dict[Any, object]:
+    found: dict[Any, object] = {}
+    unpacker = msgpack.Unpacker(**_RAW_UNPACK, max_buffer_size=SALVAGE_BYTES)
     try:
         unpacker.feed(payload[:SALVAGE_BYTES])
         for _ in range(unpacker.read_map_header()):
@@ -363,12 +383,7 @@ def salvage_envelope(
                 unpacker.skip()  # the body, or a key of no use here; past the bytes read, it ends the search
     except Exception:
         pass  # whatever was found before the bytes ran out or went bad is still good
-    meta = found.get('meta')
-    if not isinstance(meta, dict):
-        return None
-    meta['serializer'] = serializer
-    meta['protocol_version'] = version
-    return found.get('request_id'), meta
+    return found
 
 
 def open_envelope(
