@@ -161,8 +161,9 @@ def test_a_server_answers_an_oversized_request_with_an_error_and_runs_nothing(
     assert 'exceeds the maximum message size' in response.body['errors'][0]['message']
 
 
-def test_a_message_too_deep_for_repr_logs_a_placeholder_instead_of_failing() -> None:
-    value: Any = None
-    for _ in range(2000):
-        value = {'a': value}
-    assert repr(RecursivelyCensoredDictWrapper({'v': value})) == '<a message nested too deeply to log>'
+def test_a_message_too_deep_for_repr_logs_a_placeholder_instead_of_failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def out_of_stack(value: object, censor: bool) -> object:
+        raise RecursionError('maximum recursion depth exceeded')
+
+    monkeypatch.setattr(RecursivelyCensoredDictWrapper, '_censored', out_of_stack)
+    assert repr(RecursivelyCensoredDictWrapper({'v': 1})) == '<a message nested too deeply to log>'
