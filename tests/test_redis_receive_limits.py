@@ -165,5 +165,5 @@ def test_a_message_too_deep_for_repr_logs_a_placeholder_instead_of_failing(monke
     def out_of_stack(value: object, censor: bool) -> object:
         raise RecursionError('maximum recursion depth exceeded')
 
-    monkeypatch.setattr(RecursivelyCensoredDictWrapper, '_censored', out_of_stack)
+    monkeypatch.setattr(RecursivelyCensoredDictWrapper, '_censored', staticmethod(out_of_stack))
     assert repr(RecursivelyCensoredDictWrapper({'v': 1})) == '<a message nested too deeply to log>'
