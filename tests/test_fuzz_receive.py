@@ -2,12 +2,11 @@
 envelope checks and the job request's validation, fed generated and mutated Redis list elements.
 
 Whatever arrives, receiving ends in a message or in one of the transport's own errors, quickly and in bounded
-memory: any other exception, a case that takes more than `CASE_SECONDS` of CPU time (CPU, not wall-clock time:
-other processes on a shared machine must not fail it; a case that blocks instead is stopped by the test's
-timeout), or (measured with tracemalloc on every
-`MEMORY_SAMPLE_EVERY`th case) one that allocates more than `MEMORY_FACTOR` times its input plus 1 MiB at its
-peak fails the test. CI runs `PYSOA_FUZZ_EXAMPLES` cases (default 2000, about 10 s);
-the long run sets it higher, for example::
+memory. The test fails on any other exception; on a case that takes more than `CASE_SECONDS` of CPU time (CPU,
+not wall-clock time, so that other processes on a shared machine cannot fail it; a case that blocks instead is
+stopped by the test's timeout); or on a case that allocates more than `MEMORY_FACTOR` times its input plus
+1 MiB at its peak (measured with tracemalloc on every `MEMORY_SAMPLE_EVERY`th case). CI runs
+`PYSOA_FUZZ_EXAMPLES` cases (default 2000, about 15 s); the long run sets it higher, for example::
 
     PYSOA_FUZZ_EXAMPLES=100000 pytest -p no:cacheprovider tests/test_fuzz_receive.py
 
