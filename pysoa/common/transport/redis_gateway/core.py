@@ -119,12 +119,9 @@ class RedisTransportCore(OptionAttributes):
         elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version)
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         connection = self._get_redis_connection(True, queue_key)
-        backend = driven(self.backend_layer)
         for attempt in range(self.queue_full_retries + 1):
             try:
-                pushed = backend.push(
-                    connection, queue_key, elements, expiry=redis_expiry, capacity=self.queue_capacity
-                )
+                pushed = self._push(connection, queue_key, elements, redis_expiry, meta)
             except Exception as error:
                 raise self._failure(error, sending=True)
             if pushed:
@@ -137,6 +134,14 @@ class RedisTransportCore(OptionAttributes):
             time.sleep(delay)
         self._count('send.error.redis_queue_full')
         raise errors.MessageSendError(f'Redis queue {queue_name} was full after {self.queue_full_retries} retries')
+
+    def _push(
+        self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
+    ) -> bool:
+        # A seam for the at-least-once server core, which acknowledges the request in the same step (`delivery.py`).
+        return driven(self.backend_layer).push(
+            connection, queue_key, elements, expiry=expiry, capacity=self.queue_capacity
+        )
 
     def _encode(
         self, message: envelope.Envelope, serializer: Serializer, version: constants.ProtocolVersion
