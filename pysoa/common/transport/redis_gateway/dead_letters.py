@@ -27,7 +27,7 @@ from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys, as_int, as_list, as_text
 from pysoa.common.transport.redis_gateway.backend.registry import backend_class_for
 from pysoa.common.transport.redis_gateway.backend.scripts import load_script
-from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPE_STANDARD
+from pysoa.common.transport.redis_gateway.constants import QUEUE_NAME_PREFIX, REDIS_BACKEND_TYPE_STANDARD
 from pysoa.common.transport.redis_gateway.options import TransportOptions
 from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
@@ -78,7 +78,7 @@ class DeadLetters:
         backend: BaseRedisClient | None = None,
     ) -> None:
         self.service_name = service_name
-        self.keys = DeliveryKeys(make_redis_queue_name(service_name))
+        self.keys = DeliveryKeys(QUEUE_NAME_PREFIX + make_redis_queue_name(service_name))
         if backend is None:
             options = TransportOptions(backend_type=backend_type, backend_layer_kwargs=backend_layer_kwargs)
             backend = backend_class_for(backend_type)(**options.backend_layer_kwargs)
