@@ -1,6 +1,7 @@
 """At-least-once delivery in the Redis server transport, against a real Redis: in-flight lists, heartbeats,
 recovery of a dead worker's requests, delivery counts, dead letters, and the bytes on the wire left unchanged."""
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,6 +10,7 @@ from unittest import mock
 import pytest
 import redis
 
+from pysoa.client.client import Client
 from pysoa.common.constants import ERROR_CODE_SERVER_ERROR
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendError
@@ -19,8 +21,13 @@ from pysoa.common.transport.redis_gateway.delivery import DELIVERY_COUNT_META_KE
 from pysoa.common.transport.redis_gateway.options import ServerTransportOptions
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.common.transport.redis_gateway.settings import RedisServerTransportSchema
+from pysoa.server.action.base import Action
+from pysoa.server.server import Server
+from pysoa.server.settings import ServerSettings
+from pysoa.server.types import EnrichedActionRequest
 
 SERVICE = 'alo'
+GATEWAY = 'pysoa.common.transport.redis_gateway'
 QUEUE = 'pysoa:service.alo'
 KEYS = in_flight.DeliveryKeys(QUEUE)
 
@@ -109,7 +116,6 @@ def test_a_request_stays_in_flight_until_answered_and_the_answer_acknowledges_it
     assert sum(in_flight_lists(connection).values()) == 0
     assert connection.hlen(KEYS.deliveries) == 0
     server.acknowledge_request_message(7, meta)  # already acknowledged by the answer: nothing left to do
-
 
 
 def test_the_response_bytes_match_at_most_once_delivery(redis_url: str, connection: redis.Redis) -> None:
@@ -228,3 +234,56 @@ def test_at_most_once_delivery_keeps_nothing_in_flight(redis_url: str, connectio
     _, meta, _ = server.receive_request_message()
     assert meta is not None and DELIVERY_COUNT_META_KEY not in meta
     assert not list(connection.scan_iter(KEYS.prefix + '*'))
+
+
+class Deliveries(Action):
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        return {'delivery_count': request.delivery_count}
+
+
+class DeliveriesServer(Server):
+    service_name = SERVICE
+    action_class_map = {'deliveries': Deliveries}
+
+
+def test_the_action_sees_the_delivery_count(redis_url: str, connection: redis.Redis) -> None:
+    client = Client(
+        {
+            SERVICE: {
+                'transport': {'path': f'{GATEWAY}.client:RedisClientTransport', 'kwargs': backend_kwargs(redis_url)}
+            }
+        }
+    )
+    request_id = client.send_request(SERVICE, [{'action': 'deliveries'}])
+    first = make_server(redis_url)
+    assert first.receive_request_message().request_id == request_id
+    kill(first, connection)  # the first delivery dies with its worker
+
+    server = DeliveriesServer(
+        ServerSettings(
+            {
+                'transport': {
+                    'path': f'{GATEWAY}.server:RedisServerTransport',
+                    'kwargs': {
+                        **backend_kwargs(redis_url),
+                        'receive_timeout_in_seconds': 1,
+                        'delivery': 'at-least-once',
+                        'heartbeat_interval_in_seconds': 0.1,
+                        'heartbeat_expiry_in_seconds': 0.5,
+                    },
+                }
+            }
+        )
+    )
+    worker = threading.Thread(target=server.run, daemon=True)
+    worker.start()
+    try:
+        [(answered, response)] = list(client.get_all_responses(SERVICE, receive_timeout_in_seconds=10))
+    finally:
+        server.request_shutdown()
+        worker.join(timeout=15)
+        assert isinstance(server.transport, RedisServerTransport)
+        core_of(server.transport).stop_heartbeat()
+    assert answered == request_id
+    assert response.actions[0].body == {'delivery_count': 2}
+    assert sum(in_flight_lists(connection).values()) == 0
