@@ -128,6 +128,7 @@ def test_reply_and_acknowledge_is_all_or_nothing(connection: redis.Redis) -> Non
     request = (b'request', digest)
     assert not in_flight.reply_and_acknowledge(connection, 'reply!', KEYS, 'w', request, b'r', expiry=60, capacity=1)
     assert connection.llen(KEYS.in_flight('w')) == 1 and connection.hexists(KEYS.deliveries, digest)
-    assert in_flight.reply_and_acknowledge(connection, 'reply!', KEYS, 'w', request, [b'r1', b'r2'], expiry=60, capacity=5)
+    chunks = [b'r1', b'r2']
+    assert in_flight.reply_and_acknowledge(connection, 'reply!', KEYS, 'w', request, chunks, expiry=60, capacity=5)
     assert connection.lrange('reply!', 0, -1) == [b'x', b'r1', b'r2']
     assert connection.llen(KEYS.in_flight('w')) == 0 and not connection.hexists(KEYS.deliveries, digest)
