@@ -138,10 +138,9 @@ class RedisTransportCore(OptionAttributes):
     def _push(
         self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
     ) -> bool:
-        # A seam for the at-least-once server core, which acknowledges the request in the same step (`delivery.py`).
-        return driven(self.backend_layer).push(
-            connection, queue_key, elements, expiry=expiry, capacity=self.queue_capacity
-        )
+        # A seam: the at-least-once server core (`delivery.py`) acknowledges the request in the same step.
+        backend, capacity = driven(self.backend_layer), self.queue_capacity
+        return backend.push(connection, queue_key, elements, expiry=expiry, capacity=capacity)
 
     def _encode(
         self, message: envelope.Envelope, serializer: Serializer, version: constants.ProtocolVersion
