@@ -287,3 +287,16 @@ def test_the_action_sees_the_delivery_count(redis_url: str, connection: redis.Re
     assert answered == request_id
     assert response.actions[0].body == {'delivery_count': 2}
     assert sum(in_flight_lists(connection).values()) == 0
+
+
+def test_a_failed_acknowledgement_is_retried_before_the_next_receive(redis_url: str, connection: redis.Redis) -> None:
+    server, client = make_server(redis_url), make_client(redis_url)
+    client.send_request_message(6, {}, {'actions': [], 'control': {'suppress_response': True}})
+    _, meta, _ = server.receive_request_message()
+    assert meta is not None
+    with mock.patch.object(in_flight, 'acknowledge', side_effect=redis.ConnectionError('down')):
+        server.acknowledge_request_message(6, meta)  # logged, not raised: the worker goes on
+    assert sum(in_flight_lists(connection).values()) == 1
+    with pytest.raises(MessageReceiveTimeout):
+        server.receive_request_message()
+    assert sum(in_flight_lists(connection).values()) == 0  # acknowledged, not run again

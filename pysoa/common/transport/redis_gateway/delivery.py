@@ -63,6 +63,8 @@ class InFlightRequest:
     """Acknowledged or dead-lettered: nothing left to do in Redis."""
     abandoned: bool = False
     """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
+    acknowledging: bool = False
+    """Done with, but Redis failed to take the acknowledgement: it is retried before the next receive."""
 
 
 class DeadLetteredError(errors.MessageReceiveTimeout):
@@ -191,6 +193,11 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
     def _settle_leftovers(self, connection: redis.Redis) -> None:
         """Acknowledgements that failed are retried; requests whose answer could not be sent go back to the queue."""
         leftovers = [request for request in self._open.values() if request.connection is connection]
+        for request in leftovers:
+            if request.acknowledging:
+                in_flight.acknowledge(connection, request.keys, self.worker_id, request.element, request.digest)
+                self._forget(request)
+        leftovers = [request for request in leftovers if not request.settled]
         if not any(request.abandoned for request in leftovers):
             return
         keep = [request.digest for request in leftovers if not request.abandoned]
@@ -236,6 +243,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         except Exception as error:
             # Kept open: retried before the next receive on that server, instead of being run again.
             _logger.warning('Could not acknowledge a request of service %s: %r', self.service_name, error)
+            request.acknowledging = True
             return
         self._forget(request)
 
@@ -246,7 +254,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
 
     def _forget(self, request: InFlightRequest) -> None:
         request.settled = True
-        request.abandoned = False
+        request.abandoned = request.acknowledging = False
         self._open.pop(id(request), None)
 
     def _dead_letter(self, request: InFlightRequest | None, reason: str, request_id: object) -> None:
