@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -220,3 +221,34 @@ def test_a_full_queue_without_a_caller_timeout_fails_within_the_receive_timeout(
         client.send_request_message(2, {}, dict(JOB))
     assert time.monotonic() - started < 2
     assert isinstance(caught.value, MessageSendError)
+
+
+def test_a_second_response_is_dropped_and_a_timeout_forgets_no_other_request(redis_url: str) -> None:
+    from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout
+    from pysoa.common.transport.redis_gateway.server import RedisServerTransport
+
+    kwargs: dict[str, Any] = {'backend_layer_kwargs': {'hosts': [redis_url]}}
+    client = RedisClientTransport('echo', noop_metrics, **kwargs)
+    server = RedisServerTransport('echo', noop_metrics, **kwargs)
+    client.send_request_message(1, {}, dict(JOB))
+    client.send_request_message(2, {}, dict(JOB))
+    # A transport error, then a timeout, used to make the thread forget every request it awaited.
+    client.core.options = client.core.options.__class__(backend_layer_kwargs={'hosts': ['redis://127.0.0.1:1/0']})
+    client.core._backend_layer = None
+    with pytest.raises(MessageReceiveError):
+        client.receive_response_message(1)
+    client.core = RedisClientTransport('echo', noop_metrics, **kwargs).core
+    with pytest.raises(MessageReceiveTimeout):
+        client.receive_response_message(1)
+    assert client.requests_outstanding == 2
+
+    first = server.receive_request_message()
+    second = server.receive_request_message()
+    assert first.meta is not None and second.meta is not None
+    server.send_response_message(1, first.meta, {'n': 'first'})
+    server.send_response_message(1, dict(first.meta), {'n': 'again'})  # a duplicate (failover, redelivery)
+    server.send_response_message(2, second.meta, {'n': 'second'})
+
+    assert client.receive_response_message(2).body == {'n': 'first'}
+    assert client.receive_response_message(2).body == {'n': 'second'}
+    assert client.requests_outstanding == 0
