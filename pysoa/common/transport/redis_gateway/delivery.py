@@ -26,8 +26,9 @@ from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import envelope
 from pysoa.common.transport.redis_gateway.backend import in_flight
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
+from pysoa.common.transport.redis_gateway.backend.direct import time_limit
 from pysoa.common.transport.redis_gateway.backend.legacy import driven
-from pysoa.common.transport.redis_gateway.core import RedisTransportServerCore
+from pysoa.common.transport.redis_gateway.core import POP_MARGIN_SECONDS, REPLY_SECONDS, RedisTransportServerCore
 from pysoa.common.transport.redis_gateway.liveness import WorkerHeartbeat, new_worker_id
 
 __all__ = (
@@ -153,15 +154,18 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         keys = in_flight.DeliveryKeys(queue_key)
         worker = self.worker_id
         try:
-            self._settle_leftovers(connection)
-            self._recover(connection, keys, worker)
-            element = in_flight.move_to_in_flight(connection, queue_key, keys.in_flight(worker), timeout)
+            with time_limit(REPLY_SECONDS):
+                self._settle_leftovers(connection)
+                self._recover(connection, keys, worker)
+            with time_limit(timeout + POP_MARGIN_SECONDS):
+                element = in_flight.move_to_in_flight(connection, queue_key, keys.in_flight(worker), timeout)
             if element is None:
                 raise errors.MessageReceiveTimeout(f'No message received for service {self.service_name}')
             if not isinstance(element, bytes):
                 return element  # the envelope refuses it; it stays in flight and goes back if ever
             digest = in_flight.request_digest(element)
-            deliveries = in_flight.count_delivery(connection, keys, digest, _COUNTS_KEEP_SECONDS)
+            with time_limit(REPLY_SECONDS):
+                deliveries = in_flight.count_delivery(connection, keys, digest, _COUNTS_KEEP_SECONDS)
         except errors.MessageReceiveTimeout:
             raise
         except Exception as error:
@@ -239,7 +243,8 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             return
         request.abandoned = False
         try:
-            in_flight.acknowledge(request.connection, request.keys, self.worker_id, request.element, request.digest)
+            with time_limit(REPLY_SECONDS):
+                in_flight.acknowledge(request.connection, request.keys, self.worker_id, request.element, request.digest)
         except Exception as error:
             # Kept open: retried before the next receive on that server, instead of being run again.
             _logger.warning('Could not acknowledge a request of service %s: %r', self.service_name, error)
@@ -265,14 +270,15 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         )
         options = self.options
         try:
-            in_flight.dead_letter(
-                request.connection,
-                request.keys,
-                request.element,
-                record,
-                keep_seconds=options.dead_letter_expiry_in_seconds,
-                capacity=options.dead_letter_capacity,
-            )
+            with time_limit(REPLY_SECONDS):
+                in_flight.dead_letter(
+                    request.connection,
+                    request.keys,
+                    request.element,
+                    record,
+                    keep_seconds=options.dead_letter_expiry_in_seconds,
+                    capacity=options.dead_letter_capacity,
+                )
         except Exception as error:
             _logger.error(
                 'Could not keep request %r of service %s as a dead letter: %r', request_id, self.service_name, error

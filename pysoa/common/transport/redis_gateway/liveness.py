@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import redis
 
+from pysoa.common.transport.redis_gateway.backend.direct import time_limit
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys, heartbeat
 
 __all__ = ('WorkerHeartbeat', 'new_worker_id')
@@ -65,7 +66,8 @@ class WorkerHeartbeat:
         healthy = True
         for connection in self._connections():
             try:
-                heartbeat(connection, self.keys, self.worker, self._ttl_milliseconds)
+                with time_limit(self._interval):  # a frozen Redis must not stall the heartbeat past its next turn
+                    heartbeat(connection, self.keys, self.worker, self._ttl_milliseconds)
             except Exception as error:
                 # Redis may be down for a while: keep trying, the worker loop has its own view of the outage.
                 healthy = False
