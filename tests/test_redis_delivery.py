@@ -282,8 +282,11 @@ def test_the_action_sees_the_delivery_count(redis_url: str, connection: redis.Re
     finally:
         server.request_shutdown()
         worker.join(timeout=15)
-        assert isinstance(server.transport, RedisServerTransport)
-        core_of(server.transport).stop_heartbeat()
+    # The worker's shutdown closes its transport, and that stops the heartbeat thread.
+    heartbeats = [t.name for t in threading.enumerate() if t.name.startswith('pysoa-heartbeat-')]
+    assert isinstance(server.transport, RedisServerTransport)
+    core_of(server.transport).stop_heartbeat()  # whatever the assertion below finds
+    assert heartbeats == []
     assert answered == request_id
     assert response.actions[0].body == {'delivery_count': 2}
     assert sum(in_flight_lists(connection).values()) == 0

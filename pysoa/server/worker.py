@@ -164,6 +164,9 @@ class Worker:
             if self.heartbeat is not None:
                 self.heartbeat.delete()
                 self.heartbeat = None
+            close = getattr(server.transport, 'close', None)  # a 1.x transport may not derive from ServerTransport
+            if callable(close):
+                close()
             server.logger.info('Server shutdown complete')
 
 

@@ -48,6 +48,11 @@ class RedisServerTransport(ServerTransport):
         core_class = AtLeastOnceServerCore if at_least_once else RedisTransportServerCore
         self.core = core_class(service_name=service_name, metrics=metrics, **kwargs)
 
+    def close(self) -> None:
+        """Stop this worker's heartbeat (at-least-once delivery); the worker holds no request any more."""
+        if isinstance(self.core, AtLeastOnceServerCore):
+            self.core.stop_heartbeat()
+
     def receive_request_message(self) -> ReceivedMessage:
         """Block up to the receive timeout for the next valid request (MessageReceiveTimeout if none)."""
         timer = self.metrics.timer('server.transport.redis_gateway.receive', **MICROSECOND_TIMER_KWARGS)
