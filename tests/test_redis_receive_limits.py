@@ -37,8 +37,8 @@ class NeverRead(MsgpackSerializer):
         raise AssertionError(f'{len(blob)} bytes were deserialized')
 
 
-def big_request(size: int, reply_to: object = 'service.x.abc!000000000001') -> bytes:
-    envelope = {'request_id': 9, 'meta': {'reply_to': reply_to, '__expiry__': time.time() + 60}, 'body': {}}
+def big_request(size: int, reply_to: object = 'service.x.abc!000000000001', request_id: int = 9) -> bytes:
+    envelope = {'request_id': request_id, 'meta': {'reply_to': reply_to, '__expiry__': time.time() + 60}, 'body': {}}
     envelope['body'] = {'actions': [{'action': 'echo', 'body': {'blob': 'x' * size}}]}
     return HEADER + msgpack.packb(envelope, use_bin_type=True)
 
@@ -148,15 +148,15 @@ def test_a_server_answers_an_oversized_request_with_an_error_and_runs_nothing(
     backend = {'backend_type': 'redis.standard', 'backend_layer_kwargs': {'hosts': [redis_url]}}
     client = RedisClientTransport('limits', noop_metrics, **backend)
     server = RedisServerTransport('limits', noop_metrics, maximum_message_size_in_bytes=300_000, **backend)
-    client.send_request_message(1, {}, {'actions': []})  # for the client's reply queue name, and a real request
+    client.send_request_message(1, {}, {'actions': []})  # for the client's reply queue name and a request id it awaits
     reply_to = server.receive_request_message().meta['reply_to']
-    raw.rpush('pysoa:service.limits', big_request(20 * 1024 * 1024, reply_to))
+    raw.rpush('pysoa:service.limits', big_request(20 * 1024 * 1024, reply_to, request_id=1))
     with caplog.at_level(logging.ERROR), pytest.raises(MessageReceiveTimeout, match='Invalid request discarded'):
         server.receive_request_message()
     assert any('exceeds the maximum message size of 300000 bytes' in r.getMessage() for r in caplog.records)
     assert max(len(r.getMessage()) for r in caplog.records) < 1000
     response = client.receive_response_message(5)
-    assert response.request_id == 9
+    assert response.request_id == 1
     assert response.body is not None and response.body['errors'][0]['code'] == 'INVALID'
     assert 'exceeds the maximum message size' in response.body['errors'][0]['message']
 

@@ -94,20 +94,19 @@ def test_a_forged_response_is_refused_by_a_signing_client(
     client = transport(redis_url, signing_keys=[KEY])
     reply_queue = 'pysoa:' + client._reply_queue_name(client._thread_state)
     forged_body = {'errors': [], 'context': {}, 'actions': [{'action': 'whoami', 'errors': [], 'body': {'pid': 1}}]}
-    for signer in (None, Signer((WRONG_KEY.encode(),))):
+    for first, signer in ((1, None), (3, Signer((WRONG_KEY.encode(),)))):
         # The forgery is waiting on the reply queue before the real answer can be.
-        forgery: Envelope = {'request_id': 1, 'meta': {'__expiry__': time.time() + 60}, 'body': forged_body}
+        forgery: Envelope = {'request_id': first, 'meta': {'__expiry__': time.time() + 60}, 'body': forged_body}
         raw.rpush(reply_queue, encode(forgery, MSGPACK, V3, 1_000_000, signer=signer).elements)  # type: ignore[arg-type]
-        client.send_request_message(1, {}, JOB)
+        client.send_request_message(first, {}, JOB)
         with pytest.raises(InvalidMessageError, match='Refused message for service echo'):
             client.receive_response_message(20)
-        # The real answer comes after, signed, and is read (here as the answer to the next request).
-        client.send_request_message(2, {}, JOB)
+        # The forged content reached nobody. The real answer to that request comes later, signed, and is dropped
+        # as one given up on; the next request is answered as usual.
+        client.send_request_message(first + 1, {}, JOB)
         real = client.receive_response_message(20)
-        assert real.request_id == 1 and real.body is not None
+        assert real.request_id == first + 1 and real.body is not None
         assert real.body['actions'][0]['body']['pid'] != 1
-        # The client's count of outstanding requests was spent on the refusal: read the last answer from the core.
-        assert client.core.receive_message(reply_queue.removeprefix('pysoa:'), 20).request_id == 2
 
 
 def test_clients_and_services_with_the_same_keys_talk_and_a_client_without_keys_is_refused(

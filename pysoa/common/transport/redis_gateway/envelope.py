@@ -43,8 +43,11 @@ __all__ = (
     'wire_envelope',
 )
 
-LOCAL_META_KEYS = frozenset({'serializer', 'protocol_version', 'signed'})
-"""Meta keys that describe how a message travelled; they stay in the process and never go on the wire."""
+LOCAL_META_KEYS = frozenset({'serializer', 'protocol_version', 'signed', 'in_flight', 'delivery_count'})
+"""Meta keys that describe how a message travelled; they stay in the process and never go on the wire.
+
+(`signed` is set by a receiver with signing keys: `signing.py`; `in_flight` and `delivery_count` by at-least-once
+delivery: `delivery.py`.)"""
 
 SALVAGE_BYTES = 64 * 1024
 """How much of an unreadable or oversized request is read to find its `request_id` and `meta`."""
