@@ -1,0 +1,167 @@
+"""`pysoa queues`: every service queue on the Redis servers, with its depth and the age of its oldest request.
+
+Queues are found with SCAN (never KEYS, which blocks Redis while it walks every key): a service's queue is
+`pysoa:service.<service>`; keys holding `!` are clients' reply queues and keys with a second `:` belong to
+other pysoa machinery, so both are left out. A queue exists only while requests wait in it. The oldest request
+is the head of the list (requests are pushed at the tail and popped from the head): its `__expiry__` is exact,
+its age an estimate that takes it as sent with the default expiry (a caller's own timeout shortens it).
+
+Columns kept for what Redis alone cannot tell yet: live workers (Redis does not say which list a blocked
+connection waits on), requests in flight and dead letters (they come with at-least-once delivery).
+"""
+
+import dataclasses
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import click
+import redis
+
+from pysoa.cli.errors import TransportFailure
+from pysoa.cli.output import echo_json, format_seconds, render_table
+from pysoa.cli.target import Target, pass_target, redis_servers
+from pysoa.common.serializer.msgpack_serializer import MsgpackSerializer
+from pysoa.common.transport.errors import InvalidMessageError
+from pysoa.common.transport.redis_gateway.constants import (
+    DEFAULT_MESSAGE_EXPIRY_IN_SECONDS,
+    QUEUE_NAME_PREFIX,
+    RESPONSE_QUEUE_SPECIFIER,
+)
+from pysoa.common.transport.redis_gateway.envelope import MessageExpiredError, decode_request
+from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
+from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
+
+__all__ = ('QueueState', 'queue_depth', 'queue_key', 'queues_command', 'read_queues')
+
+NOT_KNOWN_YET = None
+"""The value of the columns that this version cannot fill (shown as `-`, `null` in JSON)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueState:
+    """One service queue on one Redis server."""
+
+    service: str
+    queue: str
+    redis: str
+    depth: int
+    oldest_age_seconds: float | None
+    """How long ago the oldest request was sent, estimated from its expiry and the default expiry."""
+    oldest_expires_in_seconds: float | None
+    """When the oldest request expires (negative: it has, and the next worker to pop it drops it)."""
+    live_workers: int | None = NOT_KNOWN_YET
+    in_flight: int | None = NOT_KNOWN_YET  # at-least-once delivery: requests taken and not yet acknowledged
+    dead_letters: int | None = NOT_KNOWN_YET  # at-least-once delivery: requests given up on
+
+
+def queue_key(service: str) -> str:
+    """The Redis key of `service`'s request queue."""
+    return QUEUE_NAME_PREFIX + make_redis_queue_name(service)
+
+
+_SERVICE_QUEUE_PREFIX = queue_key('')
+
+
+def service_of(key: str) -> str | None:
+    """The service whose request queue `key` is, or None for any other key."""
+    if not key.startswith(_SERVICE_QUEUE_PREFIX):
+        return None
+    name = key[len(_SERVICE_QUEUE_PREFIX) :]
+    if not name or RESPONSE_QUEUE_SPECIFIER in name or ':' in name:
+        return None
+    return name
+
+
+def head_expiry(element: object, service: str, now: float) -> float | None:
+    """The `__expiry__` of the request `element` (Unix time), read from its envelope; None when it has none."""
+    serializers = SerializerChoice({'object': MsgpackSerializer, 'kwargs': {}}, service)
+    try:
+        received = decode_request(element, serializers.for_content_type, service, now)
+    except MessageExpiredError as expired:
+        return now - expired.late_by
+    except InvalidMessageError:
+        return None
+    expiry = (received.meta or {}).get('__expiry__')
+    return float(expiry) if isinstance(expiry, int | float) else None
+
+
+def _scan_server(address: str, connection: redis.Redis, default_expiry: int) -> list[QueueState]:
+    states = []
+    for raw_key in connection.scan_iter(match=f'{QUEUE_NAME_PREFIX}*', count=500, _type='list'):
+        key = raw_key.decode('utf-8', 'replace') if isinstance(raw_key, bytes) else str(raw_key)
+        service = service_of(key)
+        if service is None:
+            continue
+        depth = int(connection.llen(key))
+        head = connection.lindex(key, 0) if depth else None
+        now = time.time()
+        expiry = head_expiry(head, service, now) if head is not None else None
+        expires_in = None if expiry is None else expiry - now
+        age = None if expires_in is None else max(0.0, default_expiry - expires_in)
+        states.append(QueueState(service, key, address, depth, age, expires_in))
+    return states
+
+
+def read_queues(target: Target, default_expiry: int = DEFAULT_MESSAGE_EXPIRY_IN_SECONDS) -> list[QueueState]:
+    """Every service queue on every Redis server of `target`, sorted by service."""
+    states: list[QueueState] = []
+    for address, connection in redis_servers(target):
+        try:
+            states.extend(_scan_server(address, connection, default_expiry))
+        except redis.RedisError as error:
+            raise TransportFailure(f'Cannot reach {address} (from {target.source}): {error}') from None
+    return sorted(states, key=lambda state: (state.service, state.redis))
+
+
+def queue_depth(target: Target, service: str) -> int | None:
+    """How many requests wait in `service`'s queue across the target's servers; None when Redis cannot tell."""
+    try:
+        return sum(int(connection.llen(queue_key(service))) for _, connection in redis_servers(target))
+    except (redis.RedisError, ValueError):
+        return None
+
+
+def _rows(states: Iterable[QueueState]) -> list[list[Any]]:
+    def known(value: int | None) -> str:
+        return '-' if value is None else str(value)
+
+    return [
+        [
+            state.queue,
+            state.depth,
+            format_seconds(state.oldest_age_seconds),
+            format_seconds(state.oldest_expires_in_seconds),
+            known(state.live_workers),
+            known(state.in_flight),
+            known(state.dead_letters),
+            state.redis,
+        ]
+        for state in states
+    ]
+
+
+@click.command('queues')
+@click.option('--json', 'as_json', is_flag=True, help='Print JSON instead of a table.')
+@click.option(
+    '--default-expiry',
+    type=click.IntRange(min=1),
+    default=DEFAULT_MESSAGE_EXPIRY_IN_SECONDS,
+    show_default=True,
+    help="The senders' message_expiry_in_seconds, from which a request's age is read.",
+)
+@pass_target
+def queues_command(target: Target, as_json: bool, default_expiry: int) -> None:
+    """Every service queue on Redis: depth and age of the oldest request."""
+    states = read_queues(target, default_expiry)
+    if as_json:
+        echo_json([dataclasses.asdict(state) for state in states])
+        return
+    if not states:
+        click.echo(f'No service queues on {target.address()}.')
+        return
+    headers = ['QUEUE', 'DEPTH', 'OLDEST', 'EXPIRES IN', 'WORKERS', 'IN FLIGHT', 'DEAD LETTERS', 'REDIS']
+    click.echo(render_table(headers, _rows(states)))
+    click.echo(
+        'WORKERS, IN FLIGHT, DEAD LETTERS: not known from Redis yet (-); `pysoa health service` checks a service.'
+    )
