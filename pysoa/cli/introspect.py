@@ -12,8 +12,10 @@ from pysoa.cli.target import Target, pass_target
 __all__ = ('introspect_command',)
 
 
-def _first_line(text: object) -> str:
-    return str(text or '').strip().splitlines()[0] if str(text or '').strip() else ''
+def _summary(text: object, width: int = 90) -> str:
+    """The first sentence of a documentation text, cut to `width` characters."""
+    sentence = ' '.join(str(text or '').split()).split('. ')[0]
+    return sentence if len(sentence) <= width else sentence[: width - 3] + '...'
 
 
 def _print_service(service: str, result: dict[str, Any]) -> None:
@@ -22,7 +24,7 @@ def _print_service(service: str, result: dict[str, Any]) -> None:
         click.echo()
     actions = result.get('actions') or {}
     rows = [
-        [name, _first_line((actions.get(name) or {}).get('documentation'))]
+        [name, _summary((actions.get(name) or {}).get('documentation'))]
         for name in result.get('action_names') or sorted(actions)
     ]
     click.echo(render_table(['ACTION', 'DOCUMENTATION'], rows))

@@ -162,6 +162,4 @@ def queues_command(target: Target, as_json: bool, default_expiry: int) -> None:
         return
     headers = ['QUEUE', 'DEPTH', 'OLDEST', 'EXPIRES IN', 'WORKERS', 'IN FLIGHT', 'DEAD LETTERS', 'REDIS']
     click.echo(render_table(headers, _rows(states)))
-    click.echo(
-        'WORKERS, IN FLIGHT, DEAD LETTERS: not known from Redis yet (-); `pysoa health service` checks a service.'
-    )
+    click.echo('-: not known from Redis yet. A queue is listed only while requests wait in it.')
