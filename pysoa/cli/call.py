@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from pysoa.cli.calls import call_job, error_dict, format_error, timeout_option
+from pysoa.cli.calls import call_job, error_dict, format_error, known_actions, timeout_option
 from pysoa.cli.errors import EXIT_ERRORS
 from pysoa.cli.output import echo_json, to_json
 from pysoa.cli.target import Target, pass_target
@@ -37,15 +37,6 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise click.BadParameter(f'must be a JSON object ({{...}}), not {type(value).__name__}', param_hint=what)
     return value
-
-
-def known_actions(target: Target, service: str, timeout: float) -> list[str] | None:
-    """The service's action names, from its `introspect` action; None when it does not say."""
-    response = call_job(target, service, [{'action': 'introspect', 'body': {}}], timeout=timeout)
-    if response.errors or not response.actions or response.actions[0].errors:
-        return None
-    names = response.actions[0].body.get('action_names')
-    return [str(name) for name in names] if isinstance(names, list) else None
 
 
 def _unknown_action_hint(errors: list[Error], target: Target, service: str, action: str, timeout: float) -> str | None:

@@ -19,7 +19,7 @@ from pysoa.common.errors import Error
 from pysoa.common.transport.errors import MessageReceiveTimeout, PySOATransportError
 from pysoa.common.types import JobResponse
 
-__all__ = ('DEFAULT_TIMEOUT_SECONDS', 'call_job', 'format_error', 'timeout_message', 'timeout_option')
+__all__ = ('DEFAULT_TIMEOUT_SECONDS', 'call_job', 'format_error', 'known_actions', 'timeout_message', 'timeout_option')
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
@@ -89,6 +89,15 @@ def _reason(error: Exception) -> str:
     # Transport errors carry (what failed, the exception type, its text): the text says what went wrong.
     texts = [str(argument) for argument in error.args if argument]
     return texts[-1] if texts else type(error).__name__
+
+
+def known_actions(target: Target, service: str, timeout: float) -> list[str] | None:
+    """The service's action names, from its `introspect` action; None when it does not say."""
+    response = call_job(target, service, [{'action': 'introspect', 'body': {}}], timeout=timeout)
+    if response.errors or not response.actions or response.actions[0].errors:
+        return None
+    names = response.actions[0].body.get('action_names')
+    return [str(name) for name in names] if isinstance(names, list) else None
 
 
 def format_error(error: Error) -> str:

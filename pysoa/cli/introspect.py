@@ -4,7 +4,7 @@ from typing import Any
 
 import click
 
-from pysoa.cli.calls import call_job, format_error, timeout_option
+from pysoa.cli.calls import call_job, format_error, known_actions, timeout_option
 from pysoa.cli.errors import CallFailed
 from pysoa.cli.output import echo_json, render_table, to_json
 from pysoa.cli.target import Target, pass_target
@@ -52,7 +52,11 @@ def introspect_command(target: Target, service: str, action: str | None, timeout
     response = call_job(target, service, [{'action': 'introspect', 'body': body}], timeout=timeout)
     errors = list(response.errors) + [error for result in response.actions for error in result.errors]
     if errors:
-        raise CallFailed('\n'.join(f'Error {format_error(error)}' for error in errors))
+        names = known_actions(target, service, timeout) if action else None
+        hint = (
+            f'\nThe {service} service has no action {action!r}; its actions are: {", ".join(names)}.' if names else ''
+        )
+        raise CallFailed('\n'.join(format_error(error) for error in errors) + hint)
     result = dict(response.actions[0].body)
     if as_json:
         echo_json(result)

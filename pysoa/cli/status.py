@@ -17,7 +17,7 @@ def fetch_status(target: Target, service: str, *, verbose: bool, timeout: float)
     response = call_job(target, service, [{'action': 'status', 'body': {'verbose': verbose}}], timeout=timeout)
     errors = list(response.errors) + [error for action in response.actions for error in action.errors]
     if errors:
-        raise CallFailed('\n'.join(f'Error {format_error(error)}' for error in errors))
+        raise CallFailed('\n'.join(format_error(error) for error in errors))
     return dict(response.actions[0].body)
 
 
