@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from pysoa.cli.calls import call_job, error_dict, format_error, known_actions, timeout_option
+from pysoa.cli.calls import call_job, error_dict, format_error, known_actions, no_such_action, timeout_option
 from pysoa.cli.errors import EXIT_ERRORS
 from pysoa.cli.output import echo_json, to_json
 from pysoa.cli.target import Target, pass_target
@@ -45,7 +45,7 @@ def _unknown_action_hint(errors: list[Error], target: Target, service: str, acti
     names = known_actions(target, service, timeout)
     if names is None:
         return None
-    return f'The {service} service has no action {action!r}; its actions are: {", ".join(names)}.'
+    return no_such_action(service, action, names)
 
 
 def _print_result(response: JobResponse, as_json: bool) -> list[Error]:

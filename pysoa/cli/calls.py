@@ -19,7 +19,15 @@ from pysoa.common.errors import Error
 from pysoa.common.transport.errors import MessageReceiveTimeout, PySOATransportError
 from pysoa.common.types import JobResponse
 
-__all__ = ('DEFAULT_TIMEOUT_SECONDS', 'call_job', 'format_error', 'known_actions', 'timeout_message', 'timeout_option')
+__all__ = (
+    'DEFAULT_TIMEOUT_SECONDS',
+    'call_job',
+    'format_error',
+    'known_actions',
+    'no_such_action',
+    'timeout_message',
+    'timeout_option',
+)
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
@@ -98,6 +106,11 @@ def known_actions(target: Target, service: str, timeout: float) -> list[str] | N
         return None
     names = response.actions[0].body.get('action_names')
     return [str(name) for name in names] if isinstance(names, list) else None
+
+
+def no_such_action(service: str, action: str, names: list[str]) -> str:
+    """The message for an action the service does not have, listing those it has."""
+    return f'The {service} service has no action {action!r}; its actions are: {", ".join(names)}.'
 
 
 def format_error(error: Error) -> str:

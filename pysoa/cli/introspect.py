@@ -4,7 +4,7 @@ from typing import Any
 
 import click
 
-from pysoa.cli.calls import call_job, format_error, known_actions, timeout_option
+from pysoa.cli.calls import call_job, format_error, known_actions, no_such_action, timeout_option
 from pysoa.cli.errors import CallFailed
 from pysoa.cli.output import echo_json, render_table, to_json
 from pysoa.cli.target import Target, pass_target
@@ -53,9 +53,7 @@ def introspect_command(target: Target, service: str, action: str | None, timeout
     errors = list(response.errors) + [error for result in response.actions for error in result.errors]
     if errors:
         names = known_actions(target, service, timeout) if action else None
-        hint = (
-            f'\nThe {service} service has no action {action!r}; its actions are: {", ".join(names)}.' if names else ''
-        )
+        hint = '\n' + no_such_action(service, str(action), names) if names else ''
         raise CallFailed('\n'.join(format_error(error) for error in errors) + hint)
     result = dict(response.actions[0].body)
     if as_json:
