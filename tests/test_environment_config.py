@@ -162,10 +162,6 @@ def test_timeouts_of_zero_or_less_are_refused_naming_the_setting(name: str, valu
 def test_a_misspelled_url_in_hosts_is_refused_instead_of_retried_for_ever() -> None:
     with pytest.raises(ValueError, match=r"Redis `hosts` entry: cannot read the Redis URL 'redis:/cache'"):
         RedisClientTransport('svc', None, backend_layer_kwargs={'hosts': ['redis:/cache']})
-    with pytest.raises(
-        ValueError, match=r"`hosts` entry must be a host name or a \(host, port\) pair; 'redis://s1' is a URL"
-    ):
-        RedisClientTransport('svc', None, backend_type='redis.sentinel', backend_layer_kwargs={'hosts': ['redis://s1']})
 
 
 def test_a_client_config_without_the_service_level_is_refused_with_a_suggestion() -> None:

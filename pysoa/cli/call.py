@@ -11,13 +11,14 @@ from typing import Any
 
 import click
 
-from pysoa.cli.calls import call_job, error_dict, format_error, known_actions, no_such_action, timeout_option
+from pysoa.cli.calls import call_job, format_error, known_actions, no_such_action, timeout_option
 from pysoa.cli.errors import EXIT_ERRORS
 from pysoa.cli.output import echo_json, to_json
 from pysoa.cli.target import Target, pass_target
 from pysoa.common.constants import ERROR_CODE_UNKNOWN
 from pysoa.common.errors import Error
 from pysoa.common.types import JobResponse
+from pysoa.common.wire import error_to_dict
 
 __all__ = ('call_command', 'parse_json_object')
 
@@ -56,7 +57,7 @@ def _print_result(response: JobResponse, as_json: bool) -> list[Error]:
             {
                 'action': action.action if action else None,
                 'body': action.body if action and not action.errors else None,
-                'errors': [error_dict(error) for error in errors],
+                'errors': [error_to_dict(error, with_caller_error=True) for error in errors],
                 'job_errors': bool(response.errors),
             }
         )

@@ -117,15 +117,3 @@ def format_error(error: Error) -> str:
     """`CODE (field): message` for a person."""
     field = f' ({error.field})' if error.field else ''
     return f'{error.code}{field}: {error.message}'
-
-
-def error_dict(error: Error) -> dict[str, Any]:
-    """The parts of an error a program reading `--json` wants."""
-    return {
-        'code': error.code,
-        'message': error.message,
-        'field': error.field,
-        'is_caller_error': error.is_caller_error,
-        'denied_permissions': error.denied_permissions,
-        'variables': error.variables,
-    }

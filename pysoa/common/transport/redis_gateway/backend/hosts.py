@@ -32,12 +32,8 @@ def parse_hosts(
 
 def _parse_host(entry: object, default_port: int, urls: bool, what: str) -> Host:
     if isinstance(entry, str):
-        if looks_like_url(entry):
+        if urls and looks_like_url(entry):
             # Else a misspelled URL would be taken for a host name, and connecting to it retried for ever.
-            if not urls:
-                raise ValueError(
-                    f'Each {what} `hosts` entry must be a host name or a (host, port) pair; {entry!r} is a URL.'
-                )
             check_redis_url(entry, f'{what} `hosts` entry')
         return entry if urls and REDIS_URL_SYNTAX.match(entry) else (entry, default_port)
     if isinstance(entry, tuple | list) and len(entry) == 2:
