@@ -3,6 +3,7 @@
 import click
 
 from pysoa.cli.call import call_command
+from pysoa.cli.dlq import dlq_group
 from pysoa.cli.health import health_group
 from pysoa.cli.introspect import introspect_command
 from pysoa.cli.queues import queues_command
@@ -45,6 +46,7 @@ pysoa_command.add_command(status_command)
 pysoa_command.add_command(introspect_command)
 pysoa_command.add_command(queues_command)
 pysoa_command.add_command(health_group)
+pysoa_command.add_command(dlq_group)
 
 
 def main() -> None:

@@ -1,19 +1,21 @@
-"""`pysoa queues`: every service queue on the Redis servers, with its depth and the age of its oldest request.
+"""`pysoa queues`: every service on the Redis servers, with its queue depth, the age of its oldest request,
+its live workers, requests in flight and dead letters.
 
-Queues are found with SCAN (never KEYS, which blocks Redis while it walks every key): a service's queue is
-`pysoa:service.<service>`; keys holding `!` are clients' reply queues and keys with a second `:` belong to
-other pysoa machinery, so both are left out. A queue exists only while requests wait in it. The oldest request
-is the head of the list (requests are pushed at the tail and popped from the head): its `__expiry__` is exact,
-its age an estimate that takes it as sent with the default expiry (a caller's own timeout shortens it).
+Services are found with SCAN (never KEYS, which blocks Redis while it walks every key) from their keys:
+the queue `pysoa:service.<service>`, which exists only while requests wait in it, and the delivery keys of
+at-least-once services beside it (`...#workers`, `...#dead`: see `redis_gateway.backend.in_flight`). Keys
+holding `!` are clients' reply queues and are left out. The oldest request is the head of the queue
+(requests are pushed at the tail and popped from the head): its `__expiry__` is exact, its age an estimate
+that takes it as sent with the default expiry (a caller's own timeout shortens it).
 
-Columns kept for what Redis alone cannot tell yet: live workers (Redis does not say which list a blocked
-connection waits on), requests in flight and dead letters (they come with at-least-once delivery).
+Live workers and requests in flight are known only for at-least-once services (their workers register and
+keep a heartbeat key in Redis); for the others those columns show `-`.
 """
 
 import dataclasses
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import click
 import redis
@@ -23,6 +25,7 @@ from pysoa.cli.output import echo_json, format_seconds, render_table
 from pysoa.cli.target import Target, pass_target, redis_servers
 from pysoa.common.serializer.msgpack_serializer import MsgpackSerializer
 from pysoa.common.transport.errors import InvalidMessageError
+from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys, as_int, as_text
 from pysoa.common.transport.redis_gateway.constants import (
     DEFAULT_MESSAGE_EXPIRY_IN_SECONDS,
     QUEUE_NAME_PREFIX,
@@ -34,8 +37,8 @@ from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 
 __all__ = ('QueueState', 'queue_depth', 'queue_key', 'queues_command', 'read_queues')
 
-NOT_KNOWN_YET = None
-"""The value of the columns that this version cannot fill (shown as `-`, `null` in JSON)."""
+NOT_KNOWN = None
+"""The value of the columns that Redis cannot tell for a service (shown as `-`, `null` in JSON)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +53,9 @@ class QueueState:
     """How long ago the oldest request was sent, estimated from its expiry and the default expiry."""
     oldest_expires_in_seconds: float | None
     """When the oldest request expires (negative: it has, and the next worker to pop it drops it)."""
-    live_workers: int | None = NOT_KNOWN_YET
-    in_flight: int | None = NOT_KNOWN_YET  # at-least-once delivery: requests taken and not yet acknowledged
-    dead_letters: int | None = NOT_KNOWN_YET  # at-least-once delivery: requests given up on
+    live_workers: int | None = NOT_KNOWN
+    in_flight: int | None = NOT_KNOWN  # at-least-once delivery: requests taken and not yet acknowledged
+    dead_letters: int | None = NOT_KNOWN  # at-least-once delivery: requests given up on
 
 
 def queue_key(service: str) -> str:
@@ -61,14 +64,15 @@ def queue_key(service: str) -> str:
 
 
 _SERVICE_QUEUE_PREFIX = queue_key('')
+_DELIVERY_KEY_SEPARATOR = DeliveryKeys('').prefix
 
 
 def service_of(key: str) -> str | None:
-    """The service whose request queue `key` is, or None for any other key."""
+    """The service whose request queue, or delivery key, `key` is; None for any other key (a reply queue)."""
     if not key.startswith(_SERVICE_QUEUE_PREFIX):
         return None
-    name = key[len(_SERVICE_QUEUE_PREFIX) :]
-    if not name or RESPONSE_QUEUE_SPECIFIER in name or ':' in name:
+    name = key[len(_SERVICE_QUEUE_PREFIX) :].partition(_DELIVERY_KEY_SEPARATOR)[0]
+    if not name or RESPONSE_QUEUE_SPECIFIER in name:
         return None
     return name
 
@@ -86,21 +90,40 @@ def head_expiry(element: object, service: str, now: float) -> float | None:
     return float(expiry) if isinstance(expiry, int | float) else None
 
 
+def _services_on(connection: redis.Redis) -> set[str]:
+    services = set()
+    for raw_key in connection.scan_iter(match=f'{_SERVICE_QUEUE_PREFIX}*', count=500):
+        service = service_of(as_text(raw_key))
+        if service is not None:
+            services.add(service)
+    return services
+
+
+def _delivery_state(connection: redis.Redis, keys: DeliveryKeys) -> tuple[int | None, int | None, int | None]:
+    """Live workers, requests in flight and dead letters; None for those an exactly-once service does not keep."""
+    # A set reply (redis-py's annotation also allows the asyncio client's awaitable).
+    workers = sorted(as_text(worker) for worker in cast('set[object]', connection.smembers(keys.workers)))
+    dead = as_int(connection.llen(keys.dead))
+    if not workers:
+        return None, None, dead or None
+    live = sum(as_int(connection.exists(keys.heartbeat(worker))) for worker in workers)
+    in_flight = sum(as_int(connection.llen(keys.in_flight(worker))) for worker in workers)
+    return live, in_flight, dead
+
+
+def _queue_state(address: str, connection: redis.Redis, service: str, default_expiry: int) -> QueueState:
+    keys = DeliveryKeys(queue_key(service))
+    depth = as_int(connection.llen(keys.queue))
+    head = connection.lindex(keys.queue, 0) if depth else None
+    now = time.time()
+    expiry = head_expiry(head, service, now) if head is not None else None
+    expires_in = None if expiry is None else expiry - now
+    age = None if expires_in is None else max(0.0, default_expiry - expires_in)
+    return QueueState(service, keys.queue, address, depth, age, expires_in, *_delivery_state(connection, keys))
+
+
 def _scan_server(address: str, connection: redis.Redis, default_expiry: int) -> list[QueueState]:
-    states = []
-    for raw_key in connection.scan_iter(match=f'{QUEUE_NAME_PREFIX}*', count=500, _type='list'):
-        key = raw_key.decode('utf-8', 'replace') if isinstance(raw_key, bytes) else str(raw_key)
-        service = service_of(key)
-        if service is None:
-            continue
-        depth = int(connection.llen(key))
-        head = connection.lindex(key, 0) if depth else None
-        now = time.time()
-        expiry = head_expiry(head, service, now) if head is not None else None
-        expires_in = None if expiry is None else expiry - now
-        age = None if expires_in is None else max(0.0, default_expiry - expires_in)
-        states.append(QueueState(service, key, address, depth, age, expires_in))
-    return states
+    return [_queue_state(address, connection, service, default_expiry) for service in _services_on(connection)]
 
 
 def read_queues(target: Target, default_expiry: int = DEFAULT_MESSAGE_EXPIRY_IN_SECONDS) -> list[QueueState]:
@@ -162,4 +185,4 @@ def queues_command(target: Target, as_json: bool, default_expiry: int) -> None:
         return
     headers = ['QUEUE', 'DEPTH', 'OLDEST', 'EXPIRES IN', 'WORKERS', 'IN FLIGHT', 'DEAD LETTERS', 'REDIS']
     click.echo(render_table(headers, _rows(states)))
-    click.echo('-: not known from Redis yet. A queue is listed only while requests wait in it.')
+    click.echo('-: not known (live workers and requests in flight are kept for at-least-once services only).')

@@ -28,7 +28,15 @@ from pysoa.common.transport.redis_gateway.redis_url import (
 )
 from pysoa.server.settings_loader import import_settings_module
 
-__all__ = ('CLIENT_SETTINGS_NAME', 'Target', 'TargetOptions', 'pass_target', 'resolve_target')
+__all__ = (
+    'CLIENT_SETTINGS_NAME',
+    'Target',
+    'TargetOptions',
+    'backend_for',
+    'pass_target',
+    'redis_servers',
+    'resolve_target',
+)
 
 _P = ParamSpec('_P')
 _R = TypeVar('_R')
@@ -78,12 +86,15 @@ class Target:
                 layers.append(layer)
         return layers
 
+    def service_layers(self, service: str) -> list[tuple[str, dict[str, Any]]]:
+        """The Redis backends that `service`'s requests go to: `(backend_type, backend_layer_kwargs)`."""
+        if self.client_config is None:
+            return self.redis_layers()
+        return Target(self.source, client_config={service: self.client_settings(service)}).redis_layers()
+
     def address(self, service: str | None = None) -> str:
         """Where Redis is, for messages (never a password)."""
-        if service is not None and self.client_config is not None:
-            layers = Target(self.source, client_config={service: self.client_settings(service)}).redis_layers()
-        else:
-            layers = self.redis_layers()
+        layers = self.redis_layers() if service is None else self.service_layers(service)
         return '; '.join(describe_redis_address(backend_type, layer) for backend_type, layer in layers)
 
 
@@ -97,7 +108,7 @@ def redis_servers(target: Target) -> Iterator[tuple[str, redis.Redis]]:
     for backend_type, layer in target.redis_layers():
         backend = backend_for(backend_type, layer)
         try:
-            for connection in backend.connections():
+            for connection in backend.all_connections():
                 yield describe_redis_address(backend_type, layer), connection
         finally:
             backend.close()

@@ -127,10 +127,6 @@ class BaseRedisClient(abc.ABC):
         if not 0 <= index < self._ring_size:
             raise ValueError(f'There are only {self._ring_size} hosts, but you asked for connection {index}.')
 
-    def connections(self) -> list[redis.Redis]:
-        """A connection to every server of the ring, in ring order: for tools that look at every queue."""
-        return [self._get_connection(index) for index in range(self._ring_size)]
-
     def close(self) -> None:
         """Close every connection this backend holds."""
         return None
