@@ -1,5 +1,5 @@
-"""`pysoa queues`: every service on the Redis servers, with its queue depth, the age of its oldest request,
-its live workers, requests in flight and dead letters.
+"""`pysoa queues`: every service on the Redis servers: queue depth, age of the oldest request,
+live workers, requests in flight and dead letters.
 
 Services are found with SCAN (never KEYS, which blocks Redis while it walks every key) from their keys:
 the queue `pysoa:service.<service>`, which exists only while requests wait in it, and the delivery keys of
@@ -175,7 +175,7 @@ def _rows(states: Iterable[QueueState]) -> list[list[Any]]:
 )
 @pass_target
 def queues_command(target: Target, as_json: bool, default_expiry: int) -> None:
-    """Every service queue on Redis: depth and age of the oldest request."""
+    """Every service on Redis: queue depth, oldest request, live workers, in flight, dead letters."""
     states = read_queues(target, default_expiry)
     if as_json:
         echo_json([dataclasses.asdict(state) for state in states])
