@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import attrs
 import click
 import redis
 
@@ -34,14 +35,8 @@ def _on_each_backend(target: Target, service: str, use: Callable[[DeadLetters], 
 
 
 def _summary(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        'letter_id': letter.letter_id,
-        'reason': letter.reason,
-        'time': letter.time,
-        'deliveries': letter.deliveries,
-        'request_id': letter.request_id,
-        'worker': letter.worker,
-    }
+    """Everything about a dead letter but its bytes."""
+    return attrs.asdict(letter, filter=lambda attribute, _: attribute.name != 'message')
 
 
 def _actions_of(letter: DeadLetter) -> str:
