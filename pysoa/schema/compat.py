@@ -2,7 +2,9 @@
 
 Code written for PySOA 1.x catches `conformity.error.ValidationError` and
 `conformity.settings.Settings.ImproperlyConfigured`; the exceptions of `pysoa.schema` subclass those when
-they can be imported and the builtin they derive from otherwise. Nothing else of Conformity is used here.
+they can be imported and the builtin they derive from otherwise. Likewise every field of ours is an instance
+of `conformity.fields.Base` where Conformity is installed (a plain object otherwise), so Conformity's own
+containers take our fields as members.
 """
 
 from typing import TYPE_CHECKING
@@ -11,6 +13,7 @@ __all__ = (
     'ImproperlyConfiguredBase',
     'KeywordErrorBase',
     'PositionalErrorBase',
+    'FieldBase',
     'ValidationErrorBase',
     'conformity_schema_types',
 )
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     PositionalErrorBase = TypeError
     KeywordErrorBase = TypeError
     ImproperlyConfiguredBase = Exception
+    FieldBase = object
 else:
     try:
         from conformity.error import (
@@ -39,6 +43,12 @@ else:
         PositionalErrorBase = TypeError
         KeywordErrorBase = TypeError
         ImproperlyConfiguredBase = Exception
+    try:
+        # Conformity's containers (and attrs validators in code written for it) accept only instances of its
+        # `Base`: ours is one where Conformity is installed, so our fields nest inside Conformity's.
+        from conformity.fields.basic import Base as FieldBase
+    except ImportError:
+        FieldBase = object
 
 
 def conformity_schema_types() -> tuple[type, ...]:

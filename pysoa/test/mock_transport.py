@@ -29,13 +29,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import attrs
-from conformity import fields
 
 from pysoa.common.metrics import MetricsRecorder, noop_metrics
 from pysoa.common.transport.base import ClientTransport, ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.types import JobResponse
 from pysoa.common.wire import client_version_of, job_response_to_dict
+from pysoa.schema import fields
 
 __all__ = (
     'MockClientTransport',

@@ -10,10 +10,9 @@ from collections import deque
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from conformity import fields
-
 from pysoa.common.metrics import MetricsRecorder
 from pysoa.common.transport.base import ClientTransport, ReceivedMessage, ServerTransport
+from pysoa.schema import fields
 from pysoa.server.server import Server
 
 __all__ = (

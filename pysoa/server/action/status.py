@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import conformity
-from conformity import fields
 
 import pysoa.version
 from pysoa.common.types import Body
+from pysoa.schema import fields
 from pysoa.server.action.base import Action
 from pysoa.server.types import EnrichedActionRequest
 

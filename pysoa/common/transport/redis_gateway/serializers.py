@@ -3,9 +3,8 @@
 import logging
 from typing import Any, TypedDict
 
-from conformity.fields import PythonPath
-
 from pysoa.common.serializer.base import Serializer
+from pysoa.schema.fields import PythonPath
 
 __all__ = ('SerializerChoice', 'SerializerConfig', 'serializer_from_config')
 
