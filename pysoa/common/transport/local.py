@@ -7,7 +7,6 @@ it to call a service exactly as a remote client would, without Redis.
 """
 
 from collections import deque
-from collections.abc import Hashable, Mapping
 from typing import Any
 
 from pysoa.common.metrics import MetricsRecorder
@@ -54,7 +53,7 @@ class LocalClientTransportSchema(fields.Dictionary):
 class LocalServerTransportSchema(fields.Dictionary):
     """`LocalServerTransport` takes no constructor arguments."""
 
-    contents: Mapping[Hashable, fields.Base] = {}
+    contents = {}
     description = 'The local server transport takes no constructor arguments.'
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar, TypeVar, cast
 
 import attr
 
-from pysoa.schema.compat import conformity_schema_types
+from pysoa.schema.compat import conformity_schema_types, unwrap_provided, wrap_provided
 from pysoa.schema.constants import ERROR_CODE_MISSING, ERROR_CODE_UNKNOWN, WARNING_CODE_FIELD_DEPRECATED
 from pysoa.schema.error import ValidationError
 from pysoa.schema.fields.arguments import (
@@ -390,7 +390,7 @@ class ClassConfigurationSchema(Base):
                     '@ClassConfigurationSchema.provider'
                 )
             ]
-        schema = getattr(clazz, self._init_schema_attribute)
+        schema = unwrap_provided(getattr(clazz, self._init_schema_attribute))
         if not isinstance(schema, _settings_schema_types()):
             return [
                 Error(
@@ -438,7 +438,8 @@ class ClassConfigurationSchema(Base):
         def wrapper(cls: ClassT) -> ClassT:
             if not isinstance(cls, type):
                 raise TypeError('ClassConfigurationSchema.provider can only decorate classes')
-            setattr(cls, ClassConfigurationSchema._init_schema_attribute, schema)
+            # Wrapped so that Conformity's own ClassConfigurationSchema also accepts the class (see compat).
+            setattr(cls, ClassConfigurationSchema._init_schema_attribute, wrap_provided(schema))
             return cls
 
         return wrapper
