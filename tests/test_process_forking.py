@@ -80,3 +80,21 @@ def test_a_worker_that_keeps_crashing_is_given_up(start_service: StartService, c
     assert 1 not in service.worker_pids()
     assert 2 in service.worker_pids()
     assert _serving_pids(client, calls=2) == {service.worker_pids()[2]}
+
+
+def test_a_worker_stopped_by_its_own_sigterm_is_respawned_without_counting_as_a_crash(
+    start_service: StartService, client: Client
+) -> None:
+    service = start_service(workers=2)
+    # Four clean exits in quick succession: four crashes would exhaust the respawn policy (3 in 15 s).
+    for _ in range(4):
+        pid = service.wait_for_workers()[1]
+        os.kill(pid, signal.SIGTERM)
+        assert wait_until(lambda: service.worker_pids().get(1, pid) != pid, timeout=15), service.output()  # noqa: B023
+
+    output = service.output()
+    assert 'Re-spawning failed' not in output
+    assert 'not respawned' not in output
+    assert output.count('Re-spawning server process #1, which exited cleanly') == 4
+    respawned = service.wait_for_workers()[1]
+    assert wait_until(lambda: respawned in _serving_pids(client), timeout=15)

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout
 from pysoa.server.server import Server
@@ -229,15 +231,30 @@ def test_transient_transport_errors_back_off_exponentially_then_recover() -> Non
     assert server.shutting_down
 
 
-def test_too_many_transient_errors_stop_the_worker() -> None:
+def test_a_worker_never_gives_up_on_the_transport_and_its_back_off_is_capped() -> None:
+    # Issue 10: a worker used to exit (status 0) after six errors in a row; now it waits out any outage.
     server, delays = make_flaky_server(100)
 
     run_in_thread(server)
 
-    assert len(delays) == 6
+    assert len(delays) == 100
+    assert all(2 <= delay < 2.25 for delay in delays[3:])
     transport = server.transport
     assert isinstance(transport, MockServerTransport)
-    assert len(transport.incoming) == 100 - 7
+    assert not transport.incoming
+    assert server.shutting_down
+
+
+def test_an_unhandled_error_ends_the_worker_with_a_failure_status() -> None:
+    server = FlakyServer(ServerSettings({'transport': {'path': MOCK_SERVER_TRANSPORT}}))
+
+    def broken() -> None:
+        raise RuntimeError('bug')
+
+    server.handle_next_request = broken  # type: ignore[method-assign]
+    with pytest.raises(SystemExit) as exited:
+        server.run()
+    assert exited.value.code == 1
 
 
 def test_lifecycle_hooks_run_in_order() -> None:

@@ -2,7 +2,8 @@
 
 The parent process never serves requests. One monitor thread per worker starts the worker process,
 waits for it, and respawns it when it dies, unless the pool is stopping, respawning is off, or
-the worker keeps crashing (`RespawnPolicy`). The parent's main thread only handles signals and
+the worker keeps crashing (`RespawnPolicy`; a worker that exits with status 0 was asked to stop, and its
+respawn is neither a crash nor counted as one). The parent's main thread only handles signals and
 waits for the monitors:
 
 - the first SIGINT, SIGTERM or SIGHUP asks every worker to stop gracefully (SIGTERM) and stops respawning;
@@ -153,6 +154,12 @@ class _WorkerMonitor(threading.Thread):
                 if self.pool.stop_level:
                     return
                 _say(f'Server process #{self.index} (pid {process.pid}) exited with code {process.exitcode}')
+                if process.exitcode == 0:
+                    # It was asked to stop (a SIGTERM of its own, harakiri): not a crash, so not counted as one.
+                    if not self.pool.respawn:
+                        return
+                    _say(f'Re-spawning server process #{self.index}, which exited cleanly')
+                    continue
             if not self.pool.respawn:
                 return
             refusal = self.policy.refusal(time.monotonic())

@@ -2,14 +2,16 @@
 
 A response that cannot go out as it is (too large for the transport, or not serializable) is replaced by an
 error response saying so, which is sent instead; when even that cannot be sent, or the request names no reply
-queue, the failure is logged and counted, as there is nobody left to tell.
+queue, the failure is logged and counted, as there is nobody left to tell. So is a reply queue that cannot take
+the response (full for longer than the transport waits, or not a list): that is the request's problem, not an
+outage of the transport, and the worker goes on serving.
 """
 
 from typing import TYPE_CHECKING, Any, cast
 
 from pysoa.common.constants import ERROR_CODE_RESPONSE_NOT_SERIALIZABLE, ERROR_CODE_RESPONSE_TOO_LARGE
 from pysoa.common.serializer.errors import InvalidField
-from pysoa.common.transport.errors import InvalidMessageError, MessageTooLarge
+from pysoa.common.transport.errors import InvalidMessageError, MessageTooLarge, QueueFullError, UnusableQueueError
 from pysoa.common.types import JobResponse
 from pysoa.common.wire import JobResponseDict, job_response_to_dict
 from pysoa.server.job_log import censored
@@ -89,4 +91,11 @@ def reply(
         # No usable reply queue in the meta, or even the error response is too large: nobody can be told.
         server.metrics.counter('server.error.response_not_sent').increment()
         server.logger.error('Could not send the response to request %r: %s', request.request_id, e)
+        return job_response, message
+    except (QueueFullError, UnusableQueueError) as e:
+        # The caller's reply queue, not Redis: drop this one response and keep serving.
+        reason = 'reply_queue_full' if isinstance(e, QueueFullError) else 'reply_queue_unusable'
+        server.metrics.counter('server.error.response_not_sent').increment()
+        server.metrics.counter(f'server.error.{reason}').increment()
+        server.logger.error('Dropped the response to request %r: %s', request.request_id, e)
         return job_response, message

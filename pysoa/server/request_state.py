@@ -50,6 +50,12 @@ class ServedRequest:
             deadline = None
         return cls(request_id, meta, client_version_of(meta), deadline)
 
+    @property
+    def delivery_count(self) -> int:
+        """How often the transport has delivered this request: 1, or more when at-least-once delivery redelivers it."""
+        count = self.meta.get('delivery_count')  # set by the Redis transport's at-least-once delivery
+        return count if isinstance(count, int) and count > 0 else 1
+
 
 _served: contextvars.ContextVar[ServedRequest | None] = contextvars.ContextVar('pysoa_served_request', default=None)
 

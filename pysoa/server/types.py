@@ -15,6 +15,7 @@ import attr
 from pysoa.common.constants import ERROR_CODE_SERVER_ERROR
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Control, JobRequest
+from pysoa.server.request_state import current_request
 from pysoa.server.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -125,6 +126,13 @@ class EnrichedActionRequest(ActionRequest):
     run_coroutine: RunCoroutineType | None = attr.ib(default=None)
     # Set by the server; the action request needs it only for `call_local_action`.
     _server: 'Server | None' = attr.ib(default=None, init=False, eq=False, repr=False)
+
+    @property
+    def delivery_count(self) -> int:
+        """How often the request being served was delivered: 1, or more when at-least-once delivery redelivered it
+        (its worker died serving it). An action whose effects must not happen twice checks this (docs/delivery.rst)."""
+        request = current_request()
+        return 1 if request is None else request.delivery_count
 
     def call_local_action(
         self,

@@ -6,8 +6,11 @@ receives, serves and answers one request (or idles). Order of events::
 
     start-up log, setup(), startup metrics, heartbeat file, SIGINT/SIGTERM and SIGALRM handlers
     loop until shutting_down: arm harakiri, handle_next_request(), publish metrics
-        a transient transport error: back off (jittered, exponential) and go on, or stop after too many in a row
+        a transient transport error (Redis down, frozen, failing over): back off (jittered, exponential, capped)
+        and try again, for as long as it lasts; the worker never gives up on the transport
     teardown(), shutdown metrics, event loop thread, Django caches, heartbeat file, handlers restored
+    an error nothing handled: SystemExit(1) after the clean-up, so a supervisor sees a failure (a requested
+    shutdown, by signal or harakiri, exits 0)
 """
 
 import logging
@@ -27,13 +30,17 @@ from pysoa.version import __version__
 if TYPE_CHECKING:
     from pysoa.server.server import Server
 
-__all__ = ('MAX_TRANSIENT_FAILURES', 'Worker', 'sleep_unless')
+__all__ = ('BACK_OFF_ATTEMPT_CAP', 'ERROR_AFTER_SECONDS', 'FAILURE_EXIT_STATUS', 'Worker', 'sleep_unless')
 
-MAX_TRANSIENT_FAILURES = 5
-"""After more transient transport errors than this in a row (each success forgives one), the worker stops."""
+BACK_OFF_ATTEMPT_CAP = 3
+"""The back-off grows for this many failures in a row, then stays at 2 to 2.25 seconds: once Redis is back, a
+worker serves again within that time."""
 
-# Once the back-off reaches this many seconds the trouble is lasting: the log line becomes a warning.
-_WARNING_DELAY_SECONDS = 2.0
+ERROR_AFTER_SECONDS = 10.0
+"""A transport outage is logged at WARNING until it has lasted this long, then at ERROR while it lasts."""
+
+FAILURE_EXIT_STATUS = 1
+"""The exit status of a worker that stopped for any reason other than a shutdown request."""
 
 
 class HarakiriTimer(Protocol):
@@ -75,7 +82,10 @@ class Worker:
             self.heartbeat.update()
 
     def run(self) -> None:
-        """`Server.run`: serve until asked to stop (signal, harakiri, too many transport errors), then clean up."""
+        """`Server.run`: serve until asked to stop (signal, harakiri), then clean up.
+
+        Raises SystemExit(FAILURE_EXIT_STATUS) after the clean-up when an error nobody handled ended the loop.
+        """
         server = self.server
         server.logger.info(
             'Service "%s" server starting up, pysoa version %s, listening on transport %s.',
@@ -98,12 +108,14 @@ class Worker:
             self.signals.install(server.handle_shutdown_signal)
             self.harakiri.install(server.harakiri)
 
+        failed = False
         try:
             self.loop(self.harakiri)
         except HarakiriInterrupt:
             server.metrics.counter('server.error.harakiri', harakiri_level='server').increment()
             server.logger.error('Harakiri interrupt occurred outside of action or job handling')
         except Exception:
+            failed = True
             server.metrics.counter('server.error.unknown').increment()
             server.logger.exception('Unhandled server error; shutting down')
         finally:
@@ -113,33 +125,23 @@ class Worker:
             finally:
                 self.harakiri.restore()
                 self.signals.restore()
+        if failed:
+            # Nobody asked this worker to stop: a supervisor that restarts failed processes must see a failure.
+            raise SystemExit(FAILURE_EXIT_STATUS)
 
     def loop(self, harakiri: HarakiriTimer) -> None:
-        """Handle requests until the server is shutting down, backing off after transient transport errors."""
+        """Handle requests until the server is shutting down, backing off while the transport fails."""
         server = self.server
-        transient_failures = 0
+        outage = _Outage(server.logger)
         while not server.shutting_down:
             harakiri.arm()
             try:
                 server.handle_next_request()
-                if transient_failures > 0:
-                    transient_failures -= 1
+                outage.over()
             except TransientPySOATransportError as error:
-                if transient_failures > MAX_TRANSIENT_FAILURES:
-                    server.logger.exception('Too many errors receiving message from transport; shutting down!')
-                    return
-                delay = jittered_backoff(transient_failures)
-                # The error is named so that an operator can tell "Redis down" from "wrong password".
-                server.logger.log(
-                    logging.WARNING if delay >= _WARNING_DELAY_SECONDS else logging.INFO,
-                    'Transient error from the transport (%s: %s), sleeping %.2f seconds and continuing.',
-                    type(error).__name__,
-                    error,
-                    delay,
-                )
+                delay = outage.failed(error)
                 # Through the server: the pause is a seam that tests replace on the instance.
                 server._sleep_unless_shutting_down(delay)
-                transient_failures += 1
             finally:
                 server.metrics.publish_all()
 
@@ -162,4 +164,53 @@ class Worker:
             if self.heartbeat is not None:
                 self.heartbeat.delete()
                 self.heartbeat = None
+            close = getattr(server.transport, 'close', None)  # a 1.x transport may not derive from ServerTransport
+            if callable(close):
+                close()
             server.logger.info('Server shutdown complete')
+
+
+class _Outage:
+    """Transient transport errors: how long to back off after each, and the log lines while they last.
+
+    The back-off grows with each failure and shrinks by one step with each success, so a transport that fails
+    every other time (one Redis of several down) still backs off; the outage itself ends at the first success.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._attempt = 0
+        self._in_a_row = 0
+        self._since = 0.0
+
+    def failed(self, error: Exception) -> float:
+        """Record one more failure; return the seconds to wait before trying again."""
+        now = time.monotonic()
+        if self._in_a_row == 0:
+            self._since = now
+        delay = jittered_backoff(min(self._attempt, BACK_OFF_ATTEMPT_CAP))
+        self._attempt += 1
+        self._in_a_row += 1
+        lasted = now - self._since
+        # The error is named so that an operator can tell "Redis down" from "wrong password".
+        self._logger.log(
+            logging.ERROR if lasted >= ERROR_AFTER_SECONDS else logging.WARNING,
+            'Transient error from the transport (%s: %s), %d in a row over %.1f seconds; '
+            'sleeping %.2f seconds and trying again.',
+            type(error).__name__,
+            error,
+            self._in_a_row,
+            lasted,
+            delay,
+        )
+        return delay
+
+    def over(self) -> None:
+        """The transport answered: log how long the outage lasted, if there was one."""
+        self._attempt = max(self._attempt - 1, 0)
+        if self._in_a_row:
+            lasted = time.monotonic() - self._since
+            self._logger.warning(
+                'The transport works again after %d errors in a row over %.1f seconds.', self._in_a_row, lasted
+            )
+            self._in_a_row = 0

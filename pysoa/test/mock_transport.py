@@ -96,7 +96,7 @@ def mock_transport_settings(handler: MockHandler, receive_timeout_in_seconds: fl
     fields.Dictionary(
         {
             'handler': fields.ObjectInstance(
-                Callable,  # type: ignore[arg-type]  # conformity's stubs want a type; the ABC checks callability
+                Callable,  # type: ignore[arg-type]  # ObjectInstance is typed for classes; the Callable ABC checks callability
                 description='Called with each `MockRequest`; returns the response (see `pysoa.test.mock_transport`)',
             ),
             'receive_timeout_in_seconds': fields.Any(

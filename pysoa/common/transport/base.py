@@ -89,3 +89,6 @@ class ServerTransport(Transport):
 
     def acknowledge_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
         """Mark the request as done, so it is never delivered again. The default transport keeps nothing."""
+
+    def close(self) -> None:
+        """Release what the transport holds (a heartbeat thread, say) when its worker stops; by default, nothing."""

@@ -11,7 +11,9 @@ __all__ = (
     'MessageSendTimeout',
     'MessageTooLarge',
     'PySOATransportError',
+    'QueueFullError',
     'TransientPySOATransportError',
+    'UnusableQueueError',
 )
 
 
@@ -53,3 +55,11 @@ class MessageSendError(TransientPySOATransportError):
 
 class ConnectionError(TransientPySOATransportError):  # the 1.x public name shadows the builtin
     """The backend cannot be reached."""
+
+
+class QueueFullError(MessageSendError):
+    """The queue stayed at its capacity for as long as the sender could wait; the message was not sent."""
+
+
+class UnusableQueueError(MessageSendError):
+    """The queue's Redis key holds something other than a list (WRONGTYPE); the message was not sent."""

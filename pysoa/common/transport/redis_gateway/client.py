@@ -1,8 +1,15 @@
 """The Redis client transport: requests go to `pysoa:service.<name>`, responses come back on a reply queue
 owned by this transport and the calling thread (`service.<name>.<client id>!<thread id>`).
+
+Each thread keeps the ids of the requests it awaits, until their expiry. A response to one of them is handed
+out once; a second response to the same request (a failover, a redelivery) or one to a request given up on
+long ago is dropped and counted (`client.transport.redis_gateway.receive.error.unexpected_response`), and the
+wait goes on. One request's timeout or transport error never makes the thread forget the others.
 """
 
+import logging
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -15,15 +22,41 @@ from pysoa.common.transport.redis_gateway.settings import RedisClientTransportSc
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 from pysoa.schema import fields
 
+_logger = logging.getLogger(__name__)
+
 __all__ = ('RedisClientTransport',)
 
 
 class _ThreadState(threading.local):
-    """Per-thread bookkeeping: each thread has its own reply queue, so its own count of awaited responses."""
+    """Per-thread bookkeeping: each thread has its own reply queue, so its own awaited responses."""
 
-    requests_outstanding = 0
-    previous_error_was_transport_problem = False
     reply_queue_name: str | None = None
+
+    def __init__(self) -> None:
+        self.awaited: dict[int, float] = {}  # request id -> when it expires (Unix seconds)
+        self.unnamed = 0  # responses awaited without a known request id (1.x code sets the count directly)
+
+    def outstanding(self) -> int:
+        awaited = self.awaited
+        if awaited:
+            now = time.time()
+            for request_id in [key for key, expires_at in awaited.items() if expires_at < now]:
+                del awaited[request_id]  # its caller has given up: a response now would be too late
+        return len(awaited) + self.unnamed
+
+    def claim(self, request_id: int | None) -> bool:
+        """Whether a response to `request_id` is awaited (it no longer is after this)."""
+        if request_id is not None and self.awaited.pop(request_id, None) is not None:
+            return True
+        if self.unnamed > 0:
+            self.unnamed -= 1
+            return True
+        return False
+
+    def consumed_unreadable(self, request_id: int | None) -> None:
+        """A response was taken from the queue but cannot be read: do not wait for it again."""
+        if not self.claim(request_id) and self.awaited:
+            del self.awaited[next(iter(self.awaited))]  # whose it was is unknown: the oldest is the likeliest
 
 
 @fields.ClassConfigurationSchema.provider(RedisClientTransportSchema)
@@ -43,15 +76,16 @@ class RedisClientTransport(ClientTransport):
     @property
     def requests_outstanding(self) -> int:
         """How many responses the current thread still awaits; below 1, receiving returns `(None, None, None)`."""
-        return self._thread_state.requests_outstanding
+        return self._thread_state.outstanding()
 
     @property
     def _requests_outstanding(self) -> int:
-        return self._thread_state.requests_outstanding
+        return self._thread_state.outstanding()
 
     @_requests_outstanding.setter
     def _requests_outstanding(self, value: int) -> None:
-        self._thread_state.requests_outstanding = value
+        state = self._thread_state
+        state.unnamed = max(value - len(state.awaited), 0)
 
     def _reply_queue_name(self, state: _ThreadState) -> str:
         # Per thread, so computed once per thread (a thread's id never changes while it runs).
@@ -74,35 +108,43 @@ class RedisClientTransport(ClientTransport):
             try:
                 self.core.send_message(self._send_queue_name, request_id, meta, body, message_expiry_in_seconds)
             except TransientPySOATransportError:
-                state.previous_error_was_transport_problem = True
                 self.metrics.counter('client.transport.redis_gateway.send.error.transient').increment()
                 raise
-        # Counted only once sent: a failed send must not leave the client waiting for a response forever.
-        state.requests_outstanding += 1
+        # Awaited only once sent: a failed send must not leave the client waiting for a response forever.
+        state.awaited[request_id] = meta.get('__expiry__') or time.time() + self.core.message_expiry_in_seconds
 
     def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
-        """Receive the next response for the calling thread, or `(None, None, None)` when none is outstanding."""
+        """Receive the next awaited response for the calling thread, or `(None, None, None)` when none is awaited."""
         state = self._thread_state
-        if state.requests_outstanding < 1:
-            state.previous_error_was_transport_problem = False
+        if state.outstanding() < 1:
             return ReceivedMessage(None, None, None)
+        timeout: float = receive_timeout_in_seconds or self.core.receive_timeout_in_seconds
+        deadline = time.monotonic() + timeout
         with self.metrics.timer(self._receive_timer_name, **MICROSECOND_TIMER_KWARGS):
-            try:
-                received = self.core.receive_message(self._reply_queue_name(state), receive_timeout_in_seconds)
-            except MessageReceiveTimeout:
-                if state.previous_error_was_transport_problem:
-                    # After a failover the responses we await were most likely lost with the old master.
-                    state.requests_outstanding = 0
-                    state.previous_error_was_transport_problem = False
-                self.metrics.counter('client.transport.redis_gateway.receive.error.timeout').increment()
-                raise
-            except TransientPySOATransportError:
-                state.previous_error_was_transport_problem = True
-                self.metrics.counter('client.transport.redis_gateway.receive.error.transient').increment()
-                raise
-            except InvalidMessageError:
-                # A response was consumed even though it could not be read; do not wait for it again.
-                state.requests_outstanding -= 1
-                raise
-        state.requests_outstanding -= 1
-        return received
+            while True:
+                received = self._receive(state, timeout)
+                if state.claim(received.request_id):
+                    return received
+                self.metrics.counter('client.transport.redis_gateway.receive.error.unexpected_response').increment()
+                _logger.warning(
+                    'Dropped a response to request %r from service %s: it was already answered or given up on',
+                    received.request_id,
+                    self.service_name,
+                )
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    self.metrics.counter('client.transport.redis_gateway.receive.error.timeout').increment()
+                    raise MessageReceiveTimeout(f'No message received for service {self.service_name}')
+
+    def _receive(self, state: _ThreadState, timeout: float) -> ReceivedMessage:
+        try:
+            return self.core.receive_message(self._reply_queue_name(state), timeout)
+        except MessageReceiveTimeout:
+            self.metrics.counter('client.transport.redis_gateway.receive.error.timeout').increment()
+            raise
+        except TransientPySOATransportError:
+            self.metrics.counter('client.transport.redis_gateway.receive.error.transient').increment()
+            raise
+        except InvalidMessageError as error:
+            state.consumed_unreadable(getattr(error, 'request_id', None))
+            raise

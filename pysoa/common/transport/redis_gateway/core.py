@@ -3,6 +3,10 @@
 `send_message` encodes `(request_id, meta, body)` (`envelope`) and pushes the elements in one round trip
 (`backend`); `receive_message` pops one element (and, on the client, the rest of a chunked response) and decodes
 it. Here is only orchestration: back-off while a queue is full, metrics, and Redis failures as transport errors.
+
+Every Redis command runs under a time limit taken from the call's own deadline (`direct.time_limit`): a push has
+the caller's timeout (the server: `REPLY_SECONDS`), a pop its own timeout plus `POP_MARGIN_SECONDS`. So a Redis
+that is down, frozen or cut off makes a call fail within its timeout (plus the margin) instead of hanging.
 """
 
 import functools
@@ -21,6 +25,7 @@ from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import constants, envelope
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
+from pysoa.common.transport.redis_gateway.backend.direct import time_limit
 from pysoa.common.transport.redis_gateway.backend.legacy import driven
 from pysoa.common.transport.redis_gateway.backend.registry import SHARED_BACKENDS, backend_class_for, shared_backend
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient  # noqa: F401  # 1.x patch point
@@ -35,7 +40,20 @@ from pysoa.common.transport.redis_gateway.options import (
 )
 from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
 
-__all__ = ('RedisTransportClientCore', 'RedisTransportCore', 'RedisTransportServerCore')
+__all__ = (
+    'POP_MARGIN_SECONDS',
+    'REPLY_SECONDS',
+    'RedisTransportClientCore',
+    'RedisTransportCore',
+    'RedisTransportServerCore',
+)
+
+POP_MARGIN_SECONDS = 0.5
+"""How much longer than its own timeout a blocking pop waits for Redis to answer before giving up."""
+
+REPLY_SECONDS = 1.0
+"""How long a server tries to deliver one response (a full or frozen reply queue): a client that stops reading
+its replies must not hold a worker up."""
 
 _logger = logging.getLogger(__name__)
 _oversized_message_logger = logging.getLogger('pysoa.transport.oversized_message')
@@ -119,24 +137,39 @@ class RedisTransportCore(OptionAttributes):
         elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version)
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         connection = self._get_redis_connection(True, queue_key)
-        backend = driven(self.backend_layer)
-        for attempt in range(self.queue_full_retries + 1):
+        started = time.monotonic()
+        deadline = started + self._send_seconds(message_expiry_in_seconds)
+        attempts = 0
+        while True:
+            attempts += 1
             try:
-                pushed = backend.push(
-                    connection, queue_key, elements, expiry=redis_expiry, capacity=self.queue_capacity
-                )
+                with time_limit(deadline - time.monotonic()):
+                    pushed = self._push(connection, queue_key, elements, redis_expiry, meta)
             except Exception as error:
                 raise self._failure(error, sending=True)
             if pushed:
                 return
-            delay = jittered_backoff(attempt, self.EXPONENTIAL_BACK_OFF_FACTOR)
-            if attempt == self.queue_full_retries or time.time() + delay >= expires_at:
-                break  # waiting longer would only deliver a message nobody will accept
+            delay = jittered_backoff(attempts - 1, self.EXPONENTIAL_BACK_OFF_FACTOR)
+            if attempts > self.queue_full_retries or time.monotonic() + delay >= deadline:
+                break  # waiting longer would outlast the caller, or deliver a message nobody will accept
             self._count('send.queue_full_retry')
-            self._count(f'send.queue_full_retry.retry_{attempt + 1}')
+            self._count(f'send.queue_full_retry.retry_{attempts}')
             time.sleep(delay)
         self._count('send.error.redis_queue_full')
-        raise errors.MessageSendError(f'Redis queue {queue_name} was full after {self.queue_full_retries} retries')
+        raise errors.QueueFullError(
+            f'Redis queue {queue_name} was full: {attempts} attempts over {time.monotonic() - started:.2f} seconds'
+        )
+
+    def _send_seconds(self, message_expiry_in_seconds: float | None) -> float:
+        """How long a send may take: the caller's timeout (its message's expiry), else the receive timeout."""
+        return float(message_expiry_in_seconds or self.receive_timeout_in_seconds)
+
+    def _push(
+        self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
+    ) -> bool:
+        # A seam: the at-least-once server core (`delivery.py`) acknowledges the request in the same step.
+        backend, capacity = driven(self.backend_layer), self.queue_capacity
+        return backend.push(connection, queue_key, elements, expiry=expiry, capacity=capacity)
 
     def _encode(
         self, message: envelope.Envelope, serializer: Serializer, version: constants.ProtocolVersion
@@ -192,7 +225,8 @@ class RedisTransportCore(OptionAttributes):
 
     def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
         try:
-            element = driven(self.backend_layer).pop(connection, queue_key, timeout)
+            with time_limit(timeout + POP_MARGIN_SECONDS):
+                element = driven(self.backend_layer).pop(connection, queue_key, timeout)
         except Exception as error:
             raise self._failure(error, sending=False)
         if element is None:
@@ -209,10 +243,15 @@ class RedisTransportCore(OptionAttributes):
 
     def _failure(self, error: Exception, sending: bool) -> errors.TransientPySOATransportError:
         """The transient error for a Redis failure; the backend looks its servers up again (a master may have moved)."""
-        driven(self.backend_layer).reset_clients()
         if sending and isinstance(error, redis.ResponseError):
+            if str(error).startswith('WRONGTYPE'):
+                # The queue's key holds something else: that queue's problem, not Redis's (nothing to reset).
+                self._count('send.error.wrong_type')
+                return errors.UnusableQueueError(f'Redis queue for service {self.service_name} is not a list')
+            driven(self.backend_layer).reset_clients()
             self._count('send.error.response')
             return errors.MessageSendError(f'Redis error sending message for service {self.service_name}', *error.args)
+        driven(self.backend_layer).reset_clients()
         self._count('send.error.unknown' if sending else 'receive.error.unknown')
         if sending and not isinstance(error, redis.RedisError | OSError):
             _logger.exception('Unknown error sending message in Redis transport core')
@@ -241,6 +280,9 @@ class RedisTransportServerCore(RedisTransportCore):
     is_server = True
     _metric_prefix = 'server.transport.redis_gateway.'
     chunk_messages_larger_than_bytes = OptionAttribute[int]()
+
+    def _send_seconds(self, message_expiry_in_seconds: float | None) -> float:
+        return REPLY_SECONDS
 
     def _decode(self, element: object, read_next: Callable[[], object]) -> ReceivedMessage:
         # A request: never chunked, and salvaged when unreadable so that its sender can be told.

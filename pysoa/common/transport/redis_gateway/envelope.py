@@ -38,8 +38,10 @@ __all__ = (
     'wire_envelope',
 )
 
-LOCAL_META_KEYS = frozenset({'serializer', 'protocol_version'})
-"""Meta keys that describe how a message travelled; they stay in the process and never go on the wire."""
+LOCAL_META_KEYS = frozenset({'serializer', 'protocol_version', 'in_flight', 'delivery_count'})
+"""Meta keys that describe how a message travelled; they stay in the process and never go on the wire.
+
+(`in_flight` and `delivery_count` are set by at-least-once delivery: `delivery.py`.)"""
 
 SerializerFor = Callable[[str | None], Serializer]
 """Finds the serializer for a received content type (None when the message names none)."""

@@ -28,6 +28,9 @@ from pysoa.common.transport.redis_gateway.constants import (
 from pysoa.common.transport.redis_gateway.serializers import SerializerConfig
 
 __all__ = (
+    'DELIVERY_AT_LEAST_ONCE',
+    'DELIVERY_AT_MOST_ONCE',
+    'DELIVERY_MODES',
     'ClientTransportOptions',
     'OptionAttribute',
     'OptionAttributes',
@@ -36,6 +39,11 @@ __all__ = (
 )
 
 _T = TypeVar('_T')
+
+DELIVERY_AT_MOST_ONCE = 'at-most-once'
+DELIVERY_AT_LEAST_ONCE = 'at-least-once'
+DELIVERY_MODES = (DELIVERY_AT_MOST_ONCE, DELIVERY_AT_LEAST_ONCE)
+"""The values of the server transport's `delivery` setting (1.x behaviour is at-most-once, the default)."""
 
 
 def _kwargs(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -110,7 +118,16 @@ class ServerTransportOptions(TransportOptions):
     maximum_message_size_in_bytes: int = attrs.field(default=DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER, converter=int)
     chunk_messages_larger_than_bytes: int = attrs.field(default=-1, converter=int)
 
+    # At-least-once delivery (pysoa.common.transport.redis_gateway.delivery; docs/delivery.rst).
+    delivery: str = attrs.field(default=DELIVERY_AT_MOST_ONCE, validator=attrs.validators.in_(DELIVERY_MODES))
+    max_deliveries: int = attrs.field(default=3, converter=int)
+    heartbeat_interval_in_seconds: float = attrs.field(default=5.0, converter=float)
+    heartbeat_expiry_in_seconds: float = attrs.field(default=30.0, converter=float)
+    dead_letter_expiry_in_seconds: int = attrs.field(default=7 * 24 * 3600, converter=int)
+    dead_letter_capacity: int = attrs.field(default=10000, converter=int)
+
     def __attrs_post_init__(self) -> None:
+        _check_delivery_options(self)
         threshold = self.chunk_messages_larger_than_bytes
         if 0 <= threshold < MINIMUM_CHUNKED_MESSAGE_BYTES:
             raise ValueError(
@@ -123,6 +140,18 @@ class ServerTransportOptions(TransportOptions):
                 'be at least 5 times larger to allow for multiple chunks to be sent.'
             )
         TransportOptions.__attrs_post_init__(self)  # not super(): attrs before 22 cannot rebind it in a slotted class
+
+
+def _check_delivery_options(options: 'ServerTransportOptions') -> None:
+    if options.max_deliveries < 1:
+        raise ValueError(f'max_deliveries must be at least 1, got {options.max_deliveries}')
+    if not 0 < options.heartbeat_interval_in_seconds < options.heartbeat_expiry_in_seconds:
+        raise ValueError(
+            'heartbeat_interval_in_seconds must be positive and less than heartbeat_expiry_in_seconds, got '
+            f'{options.heartbeat_interval_in_seconds} and {options.heartbeat_expiry_in_seconds}'
+        )
+    if options.dead_letter_expiry_in_seconds < 1 or options.dead_letter_capacity < 1:
+        raise ValueError('dead_letter_expiry_in_seconds and dead_letter_capacity must be at least 1')
 
 
 class _HasOptions(Protocol):

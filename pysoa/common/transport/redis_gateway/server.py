@@ -9,14 +9,21 @@ moves on to the next request.
 import logging
 from typing import Any
 
-from pysoa.common.constants import ERROR_CODE_INVALID
+from pysoa.common.constants import ERROR_CODE_INVALID, ERROR_CODE_SERVER_ERROR
 from pysoa.common.errors import Error
 from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS, MetricsRecorder
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 from pysoa.common.transport.redis_gateway.core import RedisTransportServerCore
+from pysoa.common.transport.redis_gateway.delivery import (
+    IN_FLIGHT_META_KEY,
+    AtLeastOnceServerCore,
+    DeadLetteredError,
+    InFlightRequest,
+)
 from pysoa.common.transport.redis_gateway.envelope import InvalidEnvelopeError
+from pysoa.common.transport.redis_gateway.options import DELIVERY_AT_LEAST_ONCE
 from pysoa.common.transport.redis_gateway.settings import RedisServerTransportSchema
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 from pysoa.common.wire import error_to_dict, knows_caller_errors
@@ -36,7 +43,14 @@ class RedisServerTransport(ServerTransport):
     def __init__(self, service_name: str, metrics: MetricsRecorder, instance_index: int = 1, **kwargs: Any) -> None:
         super().__init__(service_name, metrics, instance_index)
         self._receive_queue_name = make_redis_queue_name(service_name)
-        self.core = RedisTransportServerCore(service_name=service_name, metrics=metrics, **kwargs)
+        at_least_once = kwargs.get('delivery') == DELIVERY_AT_LEAST_ONCE
+        core_class = AtLeastOnceServerCore if at_least_once else RedisTransportServerCore
+        self.core = core_class(service_name=service_name, metrics=metrics, **kwargs)
+
+    def close(self) -> None:
+        """Stop this worker's heartbeat (at-least-once delivery); the worker holds no request any more."""
+        if isinstance(self.core, AtLeastOnceServerCore):
+            self.core.stop_heartbeat()
 
     def receive_request_message(self) -> ReceivedMessage:
         """Block up to the receive timeout for the next valid request (MessageReceiveTimeout if none)."""
@@ -51,6 +65,10 @@ class RedisServerTransport(ServerTransport):
             received = True
             self._reject(error)
             raise MessageReceiveTimeout(f'Invalid request discarded for service {self.service_name}: {error}')
+        except DeadLetteredError as error:
+            received = True
+            self._tell_sender(error.request_id, error.meta, Error(code=ERROR_CODE_SERVER_ERROR, message=str(error)))
+            raise
         finally:
             # Time spent waiting for nothing is idle time, not receive time.
             if received:
@@ -62,16 +80,22 @@ class RedisServerTransport(ServerTransport):
         _logger.error('Discarding invalid request for service %s: %s', self.service_name, error)
         if not isinstance(error, InvalidEnvelopeError) or error.request_id is None or not error.meta:
             return
-        if not isinstance(error.meta.get('reply_to'), str):
-            return
         invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
-        with_caller_error = knows_caller_errors(error.meta.get('client_version'))
-        response: dict[str, Any] = {'errors': [error_to_dict(invalid, with_caller_error)], 'context': {}, 'actions': []}
+        self._tell_sender(error.request_id, error.meta, invalid)
+
+    def _tell_sender(self, request_id: Any, meta: dict[str, Any], error: Error) -> None:
+        """Answer a request that will not be run with `error`, if its sender can be reached; never raises."""
+        if not isinstance(meta.get('reply_to'), str):
+            return
+        with_caller_error = knows_caller_errors(meta.get('client_version'))
+        response: dict[str, Any] = {'errors': [error_to_dict(error, with_caller_error)], 'context': {}, 'actions': []}
         try:
-            self.send_response_message(error.request_id, error.meta, response)
+            self.send_response_message(request_id, meta, response)
         except Exception as send_error:
             # Whatever the sender put in its envelope, answering it must never take the worker down.
-            _logger.warning('Could not tell the sender of an invalid request: %s', send_error)
+            _logger.warning(
+                'Could not tell the sender of request %r that it will not be run: %s', request_id, send_error
+            )
 
     def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
         """Send `body` to the request's reply queue (InvalidMessageError if `meta` has none).
@@ -89,4 +113,16 @@ class RedisServerTransport(ServerTransport):
             self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
             raise InvalidMessageError(f'Invalid reply queue name {queue_name!r}: it is a service request queue')
         with self.metrics.timer('server.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
-            self.core.send_message(queue_name, request_id, meta, body)
+            try:
+                self.core.send_message(queue_name, request_id, meta, body)
+            except Exception:
+                in_flight = meta.get(IN_FLIGHT_META_KEY)
+                if isinstance(self.core, AtLeastOnceServerCore) and isinstance(in_flight, InFlightRequest):
+                    self.core.abandon(in_flight)  # back to the queue, unless the server acknowledges it after all
+                raise
+
+    def acknowledge_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
+        """At-least-once delivery: the request is done (answered, or no answer will be sent); take it out of flight."""
+        in_flight = meta.get(IN_FLIGHT_META_KEY) if isinstance(meta, dict) else None
+        if isinstance(self.core, AtLeastOnceServerCore) and isinstance(in_flight, InFlightRequest):
+            self.core.acknowledge(in_flight)

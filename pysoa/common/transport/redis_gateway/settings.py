@@ -3,6 +3,7 @@
 from pysoa.common.serializer.base import Serializer
 from pysoa.common.transport.redis_gateway.backend.registry import BACKEND_CLASSES
 from pysoa.common.transport.redis_gateway.constants import ProtocolVersion
+from pysoa.common.transport.redis_gateway.options import DELIVERY_MODES
 from pysoa.schema import fields
 
 __all__ = ('RedisClientTransportSchema', 'RedisServerTransportSchema', 'RedisTransportSchema')
@@ -112,15 +113,62 @@ RedisClientTransportSchema = RedisTransportSchema().extend(
 )
 """The client transport's keyword arguments."""
 
-RedisServerTransportSchema = RedisTransportSchema().extend(
-    contents={
-        'chunk_messages_larger_than_bytes': fields.Integer(
-            description='Send responses larger than this in chunks (version 3 clients only), so one big response '
-            'does not block Redis; at least 102400, and `maximum_message_size_in_bytes` must be at least 5 times '
-            'this. Off by default.',
+RedisServerTransportSchema = (
+    RedisTransportSchema()
+    .extend(
+        contents={
+            'chunk_messages_larger_than_bytes': fields.Integer(
+                description='Send responses larger than this in chunks (version 3 clients only), so one big response '
+                'does not block Redis; at least 102400, and `maximum_message_size_in_bytes` must be at least 5 times '
+                'this. Off by default.',
+            ),
+        },
+        optional_keys=('chunk_messages_larger_than_bytes',),
+        description='The keyword arguments of the Redis server transport.',
+    )
+    .extend(
+        # At-least-once delivery: docs/delivery.rst.
+        contents={
+            'delivery': fields.Constant(
+                *DELIVERY_MODES,
+                description="'at-most-once' (the default, as 1.x: a request taken by a worker that dies is lost) or "
+                "'at-least-once' (each request stays in the worker's in-flight list until answered, and goes back to "
+                'the queue if the worker dies; needs Redis 6.2 or later)',
+            ),
+            'max_deliveries': fields.Integer(
+                gte=1,
+                description='At-least-once: a request delivered more often than this becomes a dead letter (default 3)',
+            ),
+            'heartbeat_interval_in_seconds': fields.Any(
+                fields.Integer(gt=0),
+                fields.Float(gt=0),
+                description='At-least-once: how often a worker refreshes its heartbeat key in Redis (default 5)',
+            ),
+            'heartbeat_expiry_in_seconds': fields.Any(
+                fields.Integer(gt=0),
+                fields.Float(gt=0),
+                description='At-least-once: a worker whose heartbeat is older than this is dead and its in-flight '
+                'requests go back to the queue (default 30; more than the interval)',
+            ),
+            'dead_letter_expiry_in_seconds': fields.Integer(
+                gte=1,
+                description='At-least-once: how long a dead letter is kept (default 7 days)',
+            ),
+            'dead_letter_capacity': fields.Integer(
+                gte=1,
+                description='At-least-once: at most this many dead letters per service and Redis server; the oldest '
+                'go first (default 10000)',
+            ),
+        },
+        optional_keys=(
+            'delivery',
+            'max_deliveries',
+            'heartbeat_interval_in_seconds',
+            'heartbeat_expiry_in_seconds',
+            'dead_letter_expiry_in_seconds',
+            'dead_letter_capacity',
         ),
-    },
-    optional_keys=('chunk_messages_larger_than_bytes',),
-    description='The keyword arguments of the Redis server transport.',
+        description='The keyword arguments of the Redis server transport.',
+    )
 )
 """The server transport's keyword arguments."""

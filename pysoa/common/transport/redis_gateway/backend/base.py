@@ -56,6 +56,10 @@ class BaseRedisClient(abc.ABC):
             return self._get_connection(self._get_consistent_hash_index(queue_key))
         return self._get_connection(next(self._request_queue_indexes))
 
+    def all_connections(self) -> list[redis.Redis]:
+        """A connection to each server of the ring, in ring order (each holds its own share of a service's queue)."""
+        return [self._get_connection(index) for index in range(self._ring_size)]
+
     @abc.abstractmethod
     def _get_connection(self, index: int) -> redis.Redis:
         """The connection to server number `index` of the ring."""

@@ -9,12 +9,18 @@ own retry policy (so a dropped connection is retried as before), reconnection af
 connection in a forked child. Anything that is not a plain `redis.Redis` (a subclass, a test double) is left
 to its own methods (`blpop`, `register_script`), which is how PySOA 1.x called every client: doubles written for
 1.x need not offer `execute_command`.
+
+Inside `time_limit(seconds)` every command of the thread (connecting included) gives up with `redis.TimeoutError`
+once Redis has been silent that long, and a timed-out command is not retried: a frozen or unreachable Redis
+cannot hold a caller past its own deadline, and a push that may already sit in Redis's input is not sent twice.
 """
 
+import contextlib
 import inspect
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -29,7 +35,7 @@ try:
 except ImportError:  # hiredis is optional: without it, the connection packs (in Python)
     _pack_command = None
 
-__all__ = ('CommandArgument', 'execute_command', 'supports_direct_commands')
+__all__ = ('CommandArgument', 'execute_command', 'supports_direct_commands', 'time_limit')
 
 CommandArgument = str | bytes | int | float
 """What pysoa passes as a Redis command argument (RESP has one encoding for each of these)."""
@@ -47,6 +53,24 @@ _GET_CONNECTION_NEEDS_NAME = (
 class _HeldConnection(threading.local):
     connection: Any = None
     pid = 0
+    timeout: float | None = None  # the socket timeout last set on `connection`
+
+
+class _Limit(threading.local):
+    seconds: float | None = None
+
+
+_limit = _Limit()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Within the block, each Redis command of this thread waits at most `seconds` for Redis (see the docstring)."""
+    previous, _limit.seconds = _limit.seconds, max(seconds, 0.001)
+    try:
+        yield
+    finally:
+        _limit.seconds = previous
 
 
 def supports_direct_commands(client: object) -> bool:
@@ -65,11 +89,44 @@ def execute_command(client: Redis, *args: CommandArgument) -> object:
     `ConnectionError` or `TimeoutError` once the connection's retry policy is exhausted). Replies are not
     post-processed: BLPOP gives `[key, value]` or None.
     """
-    connection = _held_connection(client.connection_pool)
+    pool = client.connection_pool
+    connection = _held_connection(pool)
+    limit = _limit.seconds
+    _apply_timeout(pool, connection, limit)
+    if limit is None:
+        try:
+            return _round_trip(connection, args)
+        except _RETRYABLE as error:
+            return _retry(connection, args, error)
+    deadline = time.monotonic() + limit
     try:
         return _round_trip(connection, args)
-    except _RETRYABLE as error:
+    except redis.ConnectionError as error:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise
+        # The retry (a dropped connection, say) shares what is left of the limit.
+        _apply_timeout(pool, connection, remaining)
         return _retry(connection, args, error)
+
+
+def _apply_timeout(pool: ConnectionPool, connection: Any, limit: float | None) -> None:
+    """Give `connection` the socket timeouts of the limit in force (or those configured when there is none)."""
+    held: _HeldConnection = pool.__dict__[_HELD_ATTRIBUTE]
+    configured = pool.connection_kwargs.get('socket_timeout')
+    timeout = configured if limit is None else limit
+    if held.timeout == timeout and (connection._sock is None or connection._sock.gettimeout() == timeout):
+        return
+    held.timeout = timeout
+    # Read when (re)connecting, for the connect itself and the handshake after it.
+    connection.socket_timeout = timeout
+    connect_timeout = pool.connection_kwargs.get('socket_connect_timeout')
+    if limit is not None and (connect_timeout is None or connect_timeout > limit):
+        connect_timeout = limit
+    connection.socket_connect_timeout = connect_timeout
+    sock = connection._sock
+    if sock is not None:
+        sock.settimeout(timeout)
 
 
 def _round_trip(connection: Any, args: tuple[CommandArgument, ...]) -> object:

@@ -3,6 +3,11 @@
 Each master's connection pool asks the Sentinels where the master is, so after a failover the next
 connection goes to the new master; `reset_clients` (called by the transport on any Redis error) also
 drops the cached clients, so nothing needs a restart.
+
+A master that is still reachable after the Sentinels have switched (a partition that healed, a freeze that
+ended) gives no error, and a client or worker that kept using it would run or answer requests twice: the new
+master has them too. So before a cached master is used, the Sentinels are asked again whenever their last
+answer is older than `MASTER_CHECK_SECONDS`, and a master they no longer name is dropped at once.
 """
 
 import logging
@@ -18,7 +23,10 @@ from pysoa.common.backoff import jittered_backoff
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
 from pysoa.common.transport.redis_gateway.backend.hosts import parse_hosts
 
-__all__ = ('SentinelRedisClient',)
+__all__ = ('MASTER_CHECK_SECONDS', 'SentinelRedisClient')
+
+MASTER_CHECK_SECONDS = 0.5
+"""How old the Sentinels' word on a master may be when the master is used (at most one question per interval)."""
 
 _logger = logging.getLogger(__name__)
 
@@ -43,6 +51,8 @@ class SentinelRedisClient(BaseRedisClient):
             raise ValueError('sentinel_failover_retries must be >= 0')
         self._sentinel_failover_retries = sentinel_failover_retries
         self._master_clients: dict[str, redis.Redis] = {}
+        # service -> (the master's address when its client was made, when the Sentinels last confirmed it)
+        self._confirmed: dict[str, tuple[object, float]] = {}
         self._lock = threading.Lock()
 
         master_kwargs = self._with_default_connection_kwargs(connection_kwargs)
@@ -89,9 +99,12 @@ class SentinelRedisClient(BaseRedisClient):
         # Not closed here: another thread may be mid-command on one; dropped clients close when collected.
         with self._lock:
             self._master_clients = {}
+            self._confirmed = {}
 
     def _get_master_client_for(self, service_name: str) -> redis.Redis:
         client = self._master_clients.get(service_name)
+        if client is not None and not self._still_master(service_name, client):
+            client = None
         if client is None:
             client = self._sentinel.master_for(service_name)  # type: ignore[no-untyped-call]  # unannotated in redis-py
             # Ask now, so a missing master surfaces here (and is retried) rather than on first use.
@@ -99,7 +112,28 @@ class SentinelRedisClient(BaseRedisClient):
             _logger.info('Sentinel master for %s is at %s', service_name, address)
             with self._lock:
                 self._master_clients[service_name] = client
+                self._confirmed[service_name] = (address, time.monotonic())
         return client
+
+    def _still_master(self, service_name: str, client: redis.Redis) -> bool:
+        """Whether the Sentinels still name `client`'s master (asked at most once per `MASTER_CHECK_SECONDS`)."""
+        address, confirmed_at = self._confirmed.get(service_name, (None, 0.0))
+        now = time.monotonic()
+        if now - confirmed_at < MASTER_CHECK_SECONDS:
+            return True
+        # Raises MasterNotFoundError, which the caller retries.
+        current = self._sentinel.discover_master(service_name)  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        if current == address:
+            self._confirmed[service_name] = (address, now)
+            return True
+        _logger.warning(
+            'Sentinel master for %s moved from %s to %s; dropping the old one', service_name, address, current
+        )
+        with self._lock:
+            if self._master_clients.get(service_name) is client:
+                del self._master_clients[service_name]
+        client.connection_pool.disconnect()  # connections to the old master must not be used again
+        return False
 
     def _get_connection(self, index: int) -> redis.Redis:
         self._check_index(index)

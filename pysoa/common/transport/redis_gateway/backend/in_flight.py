@@ -1,0 +1,218 @@
+"""The Redis commands of at-least-once delivery, each on one server's connection, and the keys they use.
+
+For a service queue `Q` (`pysoa:service.<name>`), every Redis server of the ring holds, beside `Q`:
+
+- `Q#in-flight:<worker>`: the requests a worker has taken from `Q` on that server and not yet acknowledged
+  (a list; BLMOVE puts them there);
+- `Q#heartbeat:<worker>`: present while the worker lives (a key with a time to live, refreshed in the background);
+- `Q#workers`: the workers that may hold in-flight requests there (a set);
+- `Q#deliveries`: how often each request has been delivered (a hash: SHA-1 of the request's bytes -> count);
+- `Q#dead` and `Q#dead:<id>`: the dead letters, oldest first (a list of ids), each a hash (see `dead_letters`).
+
+The request's bytes are never changed: everything about its delivery lives in these keys.
+"""
+
+import hashlib
+import math
+from collections.abc import Sequence
+
+import attrs
+import redis
+
+from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
+from pysoa.common.transport.redis_gateway.backend.scripts import load_script
+
+__all__ = (
+    'DeadLetterRecord',
+    'DeliveryKeys',
+    'acknowledge',
+    'as_int',
+    'as_list',
+    'as_text',
+    'count_delivery',
+    'dead_letter',
+    'heartbeat',
+    'move_to_in_flight',
+    'recover',
+    'release',
+    'reply_and_acknowledge',
+    'request_digest',
+)
+
+_COUNT = load_script('count_delivery')
+_ACKNOWLEDGE = load_script('acknowledge')
+_REPLY_AND_ACKNOWLEDGE = load_script('reply_and_acknowledge')
+_HEARTBEAT = load_script('heartbeat')
+_RECOVER = load_script('recover')
+_RELEASE = load_script('release')
+_DEAD_LETTER = load_script('dead_letter')
+
+
+@attrs.frozen
+class DeliveryKeys:
+    """The names of the delivery keys of one service queue (the same on every server of the ring)."""
+
+    queue: str
+    """The service queue, `pysoa:service.<name>`."""
+
+    @property
+    def prefix(self) -> str:
+        """What every delivery key of this queue starts with."""
+        return self.queue + '#'
+
+    def in_flight(self, worker: str) -> str:
+        """The in-flight list of `worker`."""
+        return f'{self.prefix}in-flight:{worker}'
+
+    def heartbeat(self, worker: str) -> str:
+        """The heartbeat key of `worker`."""
+        return f'{self.prefix}heartbeat:{worker}'
+
+    @property
+    def workers(self) -> str:
+        """The set of workers that may hold in-flight requests."""
+        return self.prefix + 'workers'
+
+    @property
+    def deliveries(self) -> str:
+        """The delivery counts."""
+        return self.prefix + 'deliveries'
+
+    @property
+    def dead(self) -> str:
+        """The list of dead-letter ids, oldest first."""
+        return self.prefix + 'dead'
+
+    def dead_letter(self, letter_id: str) -> str:
+        """The hash of one dead letter."""
+        return f'{self.prefix}dead:{letter_id}'
+
+
+@attrs.frozen
+class DeadLetterRecord:
+    """What is kept of a request that will not be delivered again."""
+
+    letter_id: str
+    reason: str
+    time: float
+    deliveries: int
+    request_id: object
+    worker: str
+
+
+def request_digest(element: bytes) -> str:
+    """The SHA-1 (hex) of a request's bytes: its name in the delivery counts (Lua's `redis.sha1hex` agrees)."""
+    return hashlib.sha1(element).hexdigest()
+
+
+def move_to_in_flight(connection: redis.Redis, queue: str, in_flight: str, timeout: float) -> object:
+    """Take the first request of `queue` into the `in_flight` list atomically (BLMOVE), waiting up to `timeout`.
+
+    Returns the request's bytes, or None when none came in time. Needs Redis 6.2 or later.
+    """
+    if supports_direct_commands(connection):
+        return execute_command(connection, 'BLMOVE', queue, in_flight, 'LEFT', 'RIGHT', timeout)
+    return connection.blmove(queue, in_flight, math.ceil(timeout), 'LEFT', 'RIGHT')  # a test double's own method
+
+
+def count_delivery(connection: redis.Redis, keys: DeliveryKeys, digest: str, keep_seconds: int) -> int:
+    """Count one more delivery of the request named `digest`; returns how often it has now been delivered."""
+    return as_int(_COUNT.run(connection, (keys.deliveries,), (digest, keep_seconds)))
+
+
+def acknowledge(connection: redis.Redis, keys: DeliveryKeys, worker: str, element: bytes, digest: str) -> None:
+    """Remove the request from `worker`'s in-flight list and forget its delivery count."""
+    _ACKNOWLEDGE.run(connection, (keys.in_flight(worker), keys.deliveries), (element, digest))
+
+
+def reply_and_acknowledge(
+    connection: redis.Redis,
+    reply_queue: str,
+    keys: DeliveryKeys,
+    worker: str,
+    request: tuple[bytes, str],
+    response: bytes | Sequence[bytes],
+    *,
+    expiry: int,
+    capacity: int,
+) -> bool:
+    """Push `response` onto `reply_queue` and acknowledge `request` (its bytes and digest) in one atomic step.
+
+    Both keys must live on `connection`'s server. Returns False, doing nothing, when the reply queue is full.
+    """
+    elements = (response,) if isinstance(response, bytes | bytearray | memoryview) else tuple(response)
+    keys_used = (reply_queue, keys.in_flight(worker), keys.deliveries)
+    try:
+        _REPLY_AND_ACKNOWLEDGE.run(connection, keys_used, (expiry, capacity, *request, *elements))
+    except redis.ResponseError as error:
+        if 'queue full' in str(error):
+            return False
+        raise
+    return True
+
+
+def heartbeat(connection: redis.Redis, keys: DeliveryKeys, worker: str, ttl_milliseconds: int) -> None:
+    """Say that `worker` lives, for `ttl_milliseconds`, and that it may hold in-flight requests on this server."""
+    _HEARTBEAT.run(connection, (keys.heartbeat(worker), keys.workers), (ttl_milliseconds, worker))
+
+
+def recover(connection: redis.Redis, keys: DeliveryKeys, worker: str) -> list[tuple[str, int]]:
+    """Return the in-flight requests of the workers whose heartbeat lapsed to the front of the queue.
+
+    `worker` (the caller) is never recovered. Returns `(worker id, requests returned)` for each worker recovered.
+    """
+    reply = _RECOVER.run(connection, (keys.queue, keys.workers), (keys.prefix, worker))
+    flat = as_list(reply)
+    return [(as_text(flat[i]), as_int(flat[i + 1])) for i in range(0, len(flat) - 1, 2)]
+
+
+def release(connection: redis.Redis, keys: DeliveryKeys, worker: str, keep: Sequence[str]) -> int:
+    """Return `worker`'s in-flight requests except those named in `keep` (digests) to the front of the queue."""
+    return as_int(_RELEASE.run(connection, (keys.in_flight(worker), keys.queue), tuple(keep)))
+
+
+def dead_letter(
+    connection: redis.Redis,
+    keys: DeliveryKeys,
+    element: bytes,
+    record: DeadLetterRecord,
+    *,
+    keep_seconds: int,
+    capacity: int,
+) -> None:
+    """Move the request from its worker's in-flight list to the dead letters, described by `record`."""
+    _DEAD_LETTER.run(
+        connection,
+        (keys.in_flight(record.worker), keys.deliveries, keys.dead, keys.dead_letter(record.letter_id)),
+        (
+            element,
+            request_digest(element),
+            record.letter_id,
+            record.reason,
+            repr(record.time),
+            record.deliveries,
+            keep_seconds,
+            capacity,
+            '' if record.request_id is None else str(record.request_id),
+            record.worker,
+        ),
+    )
+
+
+def as_text(value: object) -> str:
+    """A bulk string reply as text (bytes unless the connection decodes replies)."""
+    return value.decode('utf-8', 'replace') if isinstance(value, bytes) else str(value)
+
+
+def as_int(reply: object) -> int:
+    """An integer reply, checked."""
+    if not isinstance(reply, int):
+        raise TypeError(f'Expected an integer reply from Redis, got {reply!r}')
+    return reply
+
+
+def as_list(reply: object) -> list[object]:
+    """An array reply, checked."""
+    if not isinstance(reply, list):
+        raise TypeError(f'Expected a list reply from Redis, got {reply!r}')
+    return reply

@@ -1,0 +1,296 @@
+"""At-least-once delivery on the server side: the core that a `RedisServerTransport` uses with `'delivery':
+'at-least-once'` (docs/delivery.rst).
+
+A request is moved atomically from the service queue into the worker's in-flight list (BLMOVE), its delivery is
+counted, and it stays there until the worker has answered it (the answer and the acknowledgement are one atomic
+script when the reply queue lives on the same Redis server) or decided to send none. Workers keep a heartbeat key
+(`liveness`); a live worker returns the in-flight requests of a worker whose heartbeat lapsed to the front of the
+queue. A request delivered more than `max_deliveries` times, or found expired, becomes a dead letter
+(`dead_letters` reads them). The bytes of requests and responses are exactly those of at-most-once delivery.
+
+The request's handle and its delivery count travel in the received meta, under keys that never go on the wire
+(`envelope.LOCAL_META_KEYS`): `meta['delivery_count']` is how often the request has been delivered (1 the first time).
+"""
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+import attrs
+import redis
+
+from pysoa.common.transport import errors
+from pysoa.common.transport.base import ReceivedMessage
+from pysoa.common.transport.redis_gateway import envelope
+from pysoa.common.transport.redis_gateway.backend import in_flight
+from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
+from pysoa.common.transport.redis_gateway.backend.direct import time_limit
+from pysoa.common.transport.redis_gateway.backend.legacy import driven
+from pysoa.common.transport.redis_gateway.core import POP_MARGIN_SECONDS, REPLY_SECONDS, RedisTransportServerCore
+from pysoa.common.transport.redis_gateway.liveness import WorkerHeartbeat, new_worker_id
+
+__all__ = (
+    'DELIVERY_COUNT_META_KEY',
+    'IN_FLIGHT_META_KEY',
+    'AtLeastOnceServerCore',
+    'DeadLetteredError',
+    'InFlightRequest',
+)
+
+_logger = logging.getLogger(__name__)
+
+IN_FLIGHT_META_KEY = 'in_flight'
+"""The received meta's key for the request's `InFlightRequest` (local: never sent)."""
+
+DELIVERY_COUNT_META_KEY = 'delivery_count'
+"""The received meta's key for how often the request has been delivered, 1 the first time (local: never sent)."""
+
+_COUNTS_KEEP_SECONDS = 24 * 3600
+"""How long delivery counts outlive their last change (they are deleted with their request; this is a backstop)."""
+
+
+@attrs.define(eq=False)
+class InFlightRequest:
+    """A request in this worker's in-flight list on the server of `connection`, until it is settled."""
+
+    connection: redis.Redis
+    keys: in_flight.DeliveryKeys
+    element: bytes
+    digest: str
+    deliveries: int
+    settled: bool = False
+    """Acknowledged or dead-lettered: nothing left to do in Redis."""
+    abandoned: bool = False
+    """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
+    acknowledging: bool = False
+    """Done with, but Redis failed to take the acknowledgement: it is retried before the next receive."""
+
+
+class DeadLetteredError(errors.MessageReceiveTimeout):
+    """A request was delivered too often and is now a dead letter; its sender should be told if it waits."""
+
+    def __init__(self, message: str, request_id: object, meta: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.meta = meta
+
+
+class AtLeastOnceServerCore(RedisTransportServerCore):
+    """The server core with requests held in flight until acknowledged (see the module docstring)."""
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self._heartbeat: WorkerHeartbeat | None = None
+        self._open: dict[int, InFlightRequest] = {}  # by id(): a worker may one day serve several at once
+        self._last_recovery: dict[int, float] = {}
+        self._received = threading.local()
+
+    @property
+    def worker_id(self) -> str:
+        """This worker's id in Redis ('' before the first receive; a new one in a forked child)."""
+        return self._heartbeat.worker if self._heartbeat is not None else ''
+
+    def _backend(self) -> BaseRedisClient:
+        backend = driven(self.backend_layer)
+        if not isinstance(backend, BaseRedisClient):
+            raise errors.MessageReceiveError("At-least-once delivery needs one of pysoa's own Redis backends")
+        return backend
+
+    def _ensure_heartbeat(self, keys: in_flight.DeliveryKeys) -> None:
+        heartbeat = self._heartbeat
+        if heartbeat is None or heartbeat.keys != keys or not heartbeat.is_current_process():
+            if heartbeat is not None:
+                heartbeat.stop()
+            self._open.clear()
+            heartbeat = self._heartbeat = WorkerHeartbeat(
+                keys,
+                new_worker_id(),
+                self._backend().all_connections,
+                interval=self.options.heartbeat_interval_in_seconds,
+                expiry=self.options.heartbeat_expiry_in_seconds,
+            )
+        heartbeat.ensure_running()
+
+    def stop_heartbeat(self) -> None:
+        """Stop refreshing this worker's heartbeat (its key lapses by itself; in-flight requests then go back)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+
+    # ---- receiving
+
+    def receive_message(self, queue_name: str, receive_timeout_in_seconds: float | None = None) -> ReceivedMessage:
+        """Receive a request as the base core does, holding it in this worker's in-flight list (see the module)."""
+        keys = in_flight.DeliveryKeys(self.QUEUE_NAME_PREFIX + queue_name)
+        self._ensure_heartbeat(keys)
+        self._received.request = None
+        try:
+            message = super().receive_message(queue_name, receive_timeout_in_seconds)
+        except envelope.MessageExpiredError as error:
+            self._dead_letter(self._received.request, 'expired', error.request_id)
+            raise
+        except errors.InvalidMessageError:
+            if self._received.request is not None:
+                # Unreadable now, unreadable on every redelivery: it is discarded as in at-most-once delivery.
+                self.acknowledge(self._received.request)
+            raise
+        request: InFlightRequest = self._received.request
+        meta = message.meta if message.meta is not None else {}
+        meta[IN_FLIGHT_META_KEY] = request
+        meta[DELIVERY_COUNT_META_KEY] = request.deliveries
+        if request.deliveries > self.options.max_deliveries:
+            self._dead_letter(request, 'max_deliveries', message.request_id)
+            raise DeadLetteredError(
+                f'Request {message.request_id!r} for service {self.service_name} was delivered {request.deliveries} '
+                f'times (max_deliveries is {self.options.max_deliveries}) without being answered, and is now a '
+                'dead letter',
+                message.request_id,
+                meta,
+            )
+        return message
+
+    def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
+        keys = in_flight.DeliveryKeys(queue_key)
+        worker = self.worker_id
+        try:
+            with time_limit(REPLY_SECONDS):
+                self._settle_leftovers(connection)
+                self._recover(connection, keys, worker)
+            with time_limit(timeout + POP_MARGIN_SECONDS):
+                element = in_flight.move_to_in_flight(connection, queue_key, keys.in_flight(worker), timeout)
+            if element is None:
+                raise errors.MessageReceiveTimeout(f'No message received for service {self.service_name}')
+            if not isinstance(element, bytes):
+                return element  # the envelope refuses it; it stays in flight and goes back if ever
+            digest = in_flight.request_digest(element)
+            with time_limit(REPLY_SECONDS):
+                deliveries = in_flight.count_delivery(connection, keys, digest, _COUNTS_KEEP_SECONDS)
+        except errors.MessageReceiveTimeout:
+            raise
+        except Exception as error:
+            raise self._failure(error, sending=False)
+        request = InFlightRequest(connection, keys, element, digest, deliveries)
+        self._open[id(request)] = request
+        self._received.request = request
+        if deliveries > 1:
+            self._count('delivery.redelivered')
+        return element
+
+    def _recover(self, connection: redis.Redis, keys: in_flight.DeliveryKeys, worker: str) -> None:
+        """Every heartbeat interval (per server), return dead workers' in-flight requests to the queue."""
+        now = time.monotonic()
+        if now - self._last_recovery.get(id(connection), -1e9) < self.options.heartbeat_interval_in_seconds:
+            return
+        self._last_recovery[id(connection)] = now
+        for dead_worker, count in in_flight.recover(connection, keys, worker):
+            self._count('delivery.workers_recovered')
+            self.metrics.counter(self._metric_prefix + 'delivery.requeued').increment(count)
+            _logger.warning(
+                'Worker %s of service %s stopped its heartbeat: returned its %d in-flight request(s) to the front of '
+                'the queue',
+                dead_worker,
+                self.service_name,
+                count,
+            )
+
+    def _settle_leftovers(self, connection: redis.Redis) -> None:
+        """Acknowledgements that failed are retried; requests whose answer could not be sent go back to the queue."""
+        leftovers = [request for request in self._open.values() if request.connection is connection]
+        for request in leftovers:
+            if request.acknowledging:
+                in_flight.acknowledge(connection, request.keys, self.worker_id, request.element, request.digest)
+                self._forget(request)
+        leftovers = [request for request in leftovers if not request.settled]
+        if not any(request.abandoned for request in leftovers):
+            return
+        keep = [request.digest for request in leftovers if not request.abandoned]
+        keys = leftovers[0].keys
+        released = in_flight.release(connection, keys, self.worker_id, keep)
+        for request in leftovers:
+            if request.abandoned:
+                self._forget(request)
+        if released:
+            self.metrics.counter(self._metric_prefix + 'delivery.released').increment(released)
+            _logger.warning('Returned %d request(s) whose answer could not be sent to the queue', released)
+
+    # ---- settling
+
+    def _push(
+        self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
+    ) -> bool:
+        request = meta.get(IN_FLIGHT_META_KEY)
+        if not isinstance(request, InFlightRequest) or request.settled or request.connection is not connection:
+            # Another server holds the reply queue: answer, then acknowledge (a crash in between answers twice).
+            return super()._push(connection, queue_key, elements, expiry, meta)
+        pushed = in_flight.reply_and_acknowledge(
+            connection,
+            queue_key,
+            request.keys,
+            self.worker_id,
+            (request.element, request.digest),
+            elements,
+            expiry=expiry,
+            capacity=self.queue_capacity,
+        )
+        if pushed:
+            self._forget(request)
+        return pushed
+
+    def acknowledge(self, request: InFlightRequest) -> None:
+        """Take `request` out of the in-flight list (unless already settled); a failure is retried later."""
+        if request.settled:
+            return
+        request.abandoned = False
+        try:
+            with time_limit(REPLY_SECONDS):
+                in_flight.acknowledge(request.connection, request.keys, self.worker_id, request.element, request.digest)
+        except Exception as error:
+            # Kept open: retried before the next receive on that server, instead of being run again.
+            _logger.warning('Could not acknowledge a request of service %s: %r', self.service_name, error)
+            request.acknowledging = True
+            return
+        self._forget(request)
+
+    def abandon(self, request: InFlightRequest) -> None:
+        """The answer to `request` could not be sent: unless acknowledged after all, it goes back to the queue."""
+        if not request.settled:
+            request.abandoned = True
+
+    def _forget(self, request: InFlightRequest) -> None:
+        request.settled = True
+        request.abandoned = request.acknowledging = False
+        self._open.pop(id(request), None)
+
+    def _dead_letter(self, request: InFlightRequest | None, reason: str, request_id: object) -> None:
+        if request is None:
+            return
+        record = in_flight.DeadLetterRecord(
+            uuid.uuid4().hex, reason, time.time(), request.deliveries, request_id, self.worker_id
+        )
+        options = self.options
+        try:
+            with time_limit(REPLY_SECONDS):
+                in_flight.dead_letter(
+                    request.connection,
+                    request.keys,
+                    request.element,
+                    record,
+                    keep_seconds=options.dead_letter_expiry_in_seconds,
+                    capacity=options.dead_letter_capacity,
+                )
+        except Exception as error:
+            _logger.error(
+                'Could not keep request %r of service %s as a dead letter: %r', request_id, self.service_name, error
+            )
+            return
+        self._forget(request)
+        self._count(f'delivery.dead_letter.{reason}')
+        _logger.error(
+            'Request %r of service %s is now dead letter %s (reason %s, delivered %d times)',
+            request_id,
+            self.service_name,
+            record.letter_id,
+            reason,
+            request.deliveries,
+        )

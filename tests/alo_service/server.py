@@ -1,0 +1,45 @@
+"""The echo service plus `crash` (the worker kills itself mid-request) and `count` (records each run in a file)."""
+
+import os
+import signal
+from typing import Any
+
+from examples.echo_service.server import EchoServer
+from pysoa.schema import fields
+from pysoa.server.action import Action
+from pysoa.server.types import EnrichedActionRequest
+
+__all__ = ('CrashingEchoServer',)
+
+
+def _record(name: str) -> None:
+    runs = os.environ.get('ALO_RUNS_FILE')
+    if runs:
+        with open(runs, 'a') as file:
+            file.write(f'{name} {os.getpid()}\n')
+
+
+class CrashAction(Action):
+    """Record the run, then die as a segfault or the OOM killer would: no answer, no clean-up."""
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        _record('crash')
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError('unreachable')
+
+
+class CountAction(Action):
+    """Record the run with its label, and say which worker ran it and how often the request was delivered."""
+
+    request_schema = fields.Dictionary({'label': fields.UnicodeString()})
+    response_schema = fields.Dictionary({'label': fields.UnicodeString(), 'pid': fields.Integer()})
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        _record(request.body['label'])
+        return {'label': request.body['label'], 'pid': os.getpid()}
+
+
+class CrashingEchoServer(EchoServer):
+    """The echo service with the two actions above."""
+
+    action_class_map = {**EchoServer.action_class_map, 'crash': CrashAction, 'count': CountAction}
