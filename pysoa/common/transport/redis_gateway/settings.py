@@ -1,11 +1,10 @@
 """Conformity schemas of the Redis Gateway transports' keyword arguments (the 1.x setting names)."""
 
-from conformity import fields
-
 from pysoa.common.serializer.base import Serializer
 from pysoa.common.transport.redis_gateway.backend.registry import BACKEND_CLASSES
 from pysoa.common.transport.redis_gateway.constants import ProtocolVersion
 from pysoa.common.transport.redis_gateway.options import DELIVERY_MODES
+from pysoa.schema import fields
 
 __all__ = ('RedisClientTransportSchema', 'RedisServerTransportSchema', 'RedisTransportSchema')
 
