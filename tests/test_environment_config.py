@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conformity.settings import Settings
 
 from examples.echo_service.server import EchoServer
 from pysoa.client import Client
@@ -19,6 +18,7 @@ from pysoa.common.transport.redis_gateway.redis_url import (
     transport_kwargs_from_url,
     with_environment_hosts,
 )
+from pysoa.schema.settings import Settings
 from pysoa.server.command_line import ServerCommandLine, build_parser
 from pysoa.server.settings_loader import load_server_settings
 from pysoa.test.service_process import ServiceProcess

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
-from conformity.settings import Settings
 
 from pysoa.cli.errors import TransportFailure
 from pysoa.cli.queues import queue_depth, queue_key
@@ -18,6 +17,7 @@ from pysoa.client import Client
 from pysoa.common.errors import Error
 from pysoa.common.transport.errors import MessageReceiveTimeout, PySOATransportError
 from pysoa.common.types import JobResponse
+from pysoa.schema.settings import Settings
 
 __all__ = (
     'DEFAULT_TIMEOUT_SECONDS',
