@@ -4,12 +4,14 @@ CI must not pass by skipping what it is there to run, so every fixture that star
 or a tool goes through `unavailable`.
 """
 
+import importlib
 import os
+from types import ModuleType
 from typing import NoReturn
 
 import pytest
 
-__all__ = ('in_ci', 'unavailable')
+__all__ = ('in_ci', 'require_module', 'unavailable')
 
 
 def in_ci() -> bool:
@@ -22,3 +24,13 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f'Required in CI: {reason}')
     pytest.skip(reason)
+
+
+def require_module(name: str) -> ModuleType:
+    """Import `name` at a test module's top; if it is missing, skip the whole module, or in CI fail it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        if in_ci():
+            pytest.fail(f'Required in CI: {name} ({error})', pytrace=False)
+        pytest.skip(f'{name} is not installed', allow_module_level=True)

@@ -96,3 +96,39 @@ def start_service(redis_url: str, tmp_path: Path) -> Iterator[StartService]:
     for service, stop_timeout in started:
         service.stop(timeout=stop_timeout)
         service.cleanup()
+
+
+# Conformity compatibility. The tests that need Conformity live in files named `test_conformity_*.py`; CI runs the
+# suite twice: with the `conformity` extra (everything), and without it under `--without-conformity`, which leaves
+# those files out, and refuses to run if Conformity is importable (so that run proves pysoa works without it).
+
+CONFORMITY_TEST_FILES = 'test_conformity_*.py'
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        '--without-conformity',
+        action='store_true',
+        help=f'run without Conformity installed, leaving out its compatibility tests ({CONFORMITY_TEST_FILES})',
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption('--without-conformity'):
+        try:
+            import conformity  # noqa: F401
+        except ImportError:
+            return
+        raise pytest.UsageError('--without-conformity: Conformity is installed in this environment')
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if config.getoption('--without-conformity') and collection_path.match(CONFORMITY_TEST_FILES):
+        return True
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption('--without-conformity'):
+        return f'--without-conformity: Conformity is not installed; {CONFORMITY_TEST_FILES} left out'
+    return None

@@ -5,12 +5,12 @@ import concurrent.futures
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.common.constants import ERROR_CODE_INVALID, ERROR_CODE_MISSING, ERROR_CODE_SERVER_ERROR, ERROR_CODE_UNKNOWN
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionResponse
+from pysoa.schema import fields
 from pysoa.server import Server
 from pysoa.server.action import Action
 from pysoa.server.action.base import Action as BaseModuleAction

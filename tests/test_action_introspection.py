@@ -3,10 +3,10 @@
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.common.constants import ERROR_CODE_INVALID
+from pysoa.schema import fields
 from pysoa.server.action.base import Action
 from pysoa.server.action.introspection import IntrospectionAction
 from pysoa.server.action.status import BaseStatusAction, StatusActionFactory

@@ -5,11 +5,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionResponse
+from pysoa.schema import fields
 from pysoa.server import Server
 from pysoa.server.action.base import Action
 from pysoa.server.action.switched import SwitchedAction

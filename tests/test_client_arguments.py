@@ -4,13 +4,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.client.errors import ImproperlyConfigured
 from pysoa.client.settings import ClientSettings
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.types import ActionRequest
+from pysoa.schema import fields
 from pysoa.server.action import Action
 from pysoa.server.server import Server
 from pysoa.test.mock_transport import mock_transport_settings

@@ -6,11 +6,11 @@ import threading
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.client.errors import CallActionError, ImproperlyConfigured
 from pysoa.common.errors import Error
+from pysoa.schema import fields
 from pysoa.server.action import Action
 from pysoa.server.errors import ActionError
 from pysoa.server.server import Server

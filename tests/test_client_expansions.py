@@ -3,11 +3,11 @@
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.client.errors import CallActionError, CallJobError, InvalidExpansionKey
 from pysoa.common.errors import Error
+from pysoa.schema import fields
 from pysoa.server.action import Action
 from pysoa.server.errors import ActionError, JobError
 from pysoa.server.server import Server

@@ -3,12 +3,12 @@
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.client.middleware import ClientMiddleware, ClientRequestMiddlewareTask, ClientResponseMiddlewareTask
 from pysoa.client.settings import REDIS_CLIENT_TRANSPORT_PATH, ClientSettings
 from pysoa.common.types import JobRequest, JobResponse
+from pysoa.schema import fields
 from pysoa.server.action import Action
 from pysoa.server.server import Server
 

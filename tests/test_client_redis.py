@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.client.errors import CallActionError
 from pysoa.common.errors import Error
 from pysoa.common.transport.errors import MessageReceiveTimeout
+from pysoa.schema import fields
 from pysoa.server.action import Action
 from pysoa.server.errors import ActionError
 from pysoa.server.server import Server

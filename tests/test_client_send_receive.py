@@ -5,7 +5,6 @@ import uuid
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.client import Client
 from pysoa.client.errors import CallActionError, CallJobError, ImproperlyConfigured, PySOAClientError
@@ -15,6 +14,7 @@ from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError
 from pysoa.common.transport.local import LocalClientTransport
 from pysoa.common.types import ActionRequest, ActionResponse, JobResponse
+from pysoa.schema import fields
 from pysoa.server.action import Action
 from pysoa.server.errors import ActionError, JobError
 from pysoa.server.server import Server

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import redis
-from conformity import fields
 
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.serializer.json_serializer import JSONSerializer
@@ -25,6 +24,7 @@ from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.constants import ProtocolVersion
 from pysoa.common.transport.redis_gateway.core import RedisTransportClientCore, RedisTransportServerCore
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
+from pysoa.schema import fields
 from pysoa.test.redis_server import get_free_port
 
 JSON = {'object': JSONSerializer, 'kwargs': {}}

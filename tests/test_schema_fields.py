@@ -219,3 +219,50 @@ def test_fields_pickle_after_use() -> None:
     copy = pickle.loads(pickle.dumps(schema))
     assert copy == schema
     assert issues(copy, {'a': ['x']}) == [('INVALID', 'Not an integer', 'a.0')]
+
+
+def test_plain_action_bodies_take_the_fast_path() -> None:
+    schema = fields.Dictionary(
+        {
+            'user_id': fields.Integer(gt=0),
+            'name': fields.UnicodeString(max_length=50),
+            'tags': fields.List(fields.UnicodeString()),
+            'score': fields.Float(),
+            'active': fields.Boolean(),
+            'extra': fields.SchemalessDictionary(key_type=fields.UnicodeString()),
+            'note': fields.Nullable(fields.UnicodeString()),
+        },
+        optional_keys=('note',),
+    )
+    body = {'user_id': 3, 'name': 'Ada', 'tags': ['a', 'b'], 'score': 1, 'active': True, 'extra': {'x': [1]}}
+    # The compiled check alone proves these valid: no error list is built for the common case.
+    assert schema._fast_check(body)
+    assert schema._fast_check({**body, 'note': None})
+    assert schema.errors(body) == []
+    assert not schema._fast_check({**body, 'user_id': 0})
+    assert issues(schema, {**body, 'user_id': 0}) == [('INVALID', 'Value not > 0', 'user_id')]
+
+
+def test_an_additional_validator_always_runs() -> None:
+    class OddLength(fields.AdditionalCollectionValidator[list[int]]):
+        def errors(self, value: list[int]) -> list[Error]:
+            return [] if len(value) % 2 else [Error('Even')]
+
+    schema = fields.List(fields.Integer(), additional_validator=OddLength())
+    assert schema.errors([1]) == []
+    assert issues(schema, [1, 2]) == [('INVALID', 'Even', None)]
+
+
+@pytest.mark.parametrize('value', [float('nan'), decimal.Decimal('NaN')])
+def test_nan_against_bounds_agrees_with_the_exact_path(value: object) -> None:
+    for schema in (fields.Float(gt=1), fields.Float(lte=1), fields.Decimal(gt=decimal.Decimal(1))):
+        try:
+            exact: object = schema._errors(value)
+        except decimal.InvalidOperation:
+            exact = 'raised'  # Decimal NaN cannot be ordered: Conformity raises too (the differential test checks it)
+        try:
+            proved_valid = schema._fast_check(value)
+        except decimal.InvalidOperation:
+            proved_valid = False
+        if proved_valid:
+            assert exact == [], (schema, value)

@@ -53,32 +53,6 @@ def test_bad_settings_raise_improperly_configured() -> None:
     assert str(caught.value) == "Invalid setting 'bar':\n  - qux: Not a boolean\n"
 
 
-def test_exceptions_are_also_conformitys_where_it_is_installed() -> None:
-    conformity_error = pytest.importorskip('conformity.error')
-    conformity_settings = pytest.importorskip('conformity.settings')
-    assert issubclass(ValidationError, conformity_error.ValidationError)
-    assert issubclass(ValidationError, ValueError)
-    assert issubclass(Settings.ImproperlyConfigured, conformity_settings.Settings.ImproperlyConfigured)
-    assert issubclass(PositionalError, conformity_error.PositionalError)
-
-
-def test_conformity_fields_work_inside_ours() -> None:
-    conformity_fields = pytest.importorskip('conformity.fields')
-    schema = fields.Dictionary({'a': conformity_fields.Integer(gt=0), 'b': fields.List(conformity_fields.Boolean())})
-    assert schema.errors({'a': 1, 'b': [True]}) == []
-    assert [(e.message, e.pointer) for e in schema.errors({'a': 0, 'b': ['x']})] == [
-        ('Value not > 0', 'a'),
-        ('Not a boolean', 'b.0'),
-    ]
-    assert schema.introspect()['contents']['a'] == {'type': 'integer', 'gt': 0}
-
-    class Mixed(Settings):
-        schema = {'n': conformity_fields.Integer()}
-
-    with pytest.raises(Mixed.ImproperlyConfigured):
-        Mixed({'n': 'x'})
-
-
 class Configured:
     def __init__(self, size: int) -> None:
         self.size = size
@@ -108,21 +82,6 @@ def test_class_configuration_schema_adds_path_and_object() -> None:
             'allow_extra_keys': False,
         }
     }
-
-
-def test_class_configuration_schema_accepts_conformitys_provider() -> None:
-    conformity_fields = pytest.importorskip('conformity.fields')
-
-    @conformity_fields.ClassConfigurationSchema.provider(
-        conformity_fields.Dictionary({'n': conformity_fields.Integer()})
-    )
-    class Old:
-        def __init__(self, n: int) -> None:
-            self.n = n
-
-    globals()['Old'] = Old
-    schema = fields.ClassConfigurationSchema()
-    assert [e.message for e in schema.errors({'path': f'{__name__}:Old', 'kwargs': {'n': 'x'}})] == ['Not an integer']
 
 
 def test_validate_and_validate_call() -> None:

@@ -12,12 +12,12 @@ from typing import Any
 import currint
 import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 import pytest
-from conformity import fields
-from conformity.error import ValidationError
 
 from pysoa.common.errors import PySOAError
 from pysoa.common.serializer import JSONSerializer, MsgpackSerializer, Serializer
 from pysoa.common.serializer.errors import InvalidField, InvalidMessage, SerializationError
+from pysoa.schema import fields
+from pysoa.schema.error import ValidationError
 
 UTC = datetime.UTC
 MAP_V = b'\x81\xa1v'  # {'v': ...}

@@ -6,9 +6,9 @@ import threading
 from typing import Any
 
 import pytest
-from conformity import fields
-from conformity.error import ValidationError
 
+from pysoa.schema import fields
+from pysoa.schema.error import ValidationError
 from pysoa.server.action.base import Action
 from pysoa.server.coroutine import CoroutineMiddleware, DefaultCoroutineMiddleware
 from pysoa.server.internal import event_loop

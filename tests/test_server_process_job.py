@@ -3,7 +3,6 @@
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.common.constants import (
     ERROR_CODE_INVALID,
@@ -13,6 +12,7 @@ from pysoa.common.constants import (
 )
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionResponse, JobResponse
+from pysoa.schema import fields
 from pysoa.server.action.base import Action
 from pysoa.server.errors import ActionError, JobError
 from pysoa.server.middleware import ServerMiddleware

@@ -26,7 +26,7 @@ MOCK_SERVER_TRANSPORT = 'pysoa.test.mock_transport:MockServerTransport'
 WORKER_SCRIPT = textwrap.dedent(
     """
     import json, os, signal, sys, time
-    from conformity import fields
+    from pysoa.schema import fields
     from pysoa.common.transport.base import ServerTransport
     from pysoa.common.transport.errors import MessageReceiveTimeout
     from pysoa.server.server import Server

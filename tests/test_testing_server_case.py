@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conformity import fields
 
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionResponse
+from pysoa.schema import fields
 from pysoa.server.action.base import Action
 from pysoa.server.errors import ActionError
 from pysoa.server.middleware import ServerMiddleware, ServerMiddlewareActionTask

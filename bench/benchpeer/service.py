@@ -8,7 +8,10 @@ import cProfile
 import os
 from typing import Any
 
-from conformity import fields
+try:
+    from pysoa.schema import fields  # this project (Conformity not needed)
+except ImportError:  # PySOA 1.4.9, in its own venv, runs this same file
+    from conformity import fields
 
 from pysoa.server.action.base import Action
 from pysoa.server.middleware import ServerMiddleware

@@ -4,9 +4,8 @@ import os
 import time
 from typing import Any
 
-from conformity import fields
-
 from pysoa.common.errors import Error
+from pysoa.schema import fields
 from pysoa.server.action import Action
 from pysoa.server.errors import ActionError
 from pysoa.server.types import EnrichedActionRequest

@@ -47,11 +47,30 @@ def check_client_config(config: object, settings_class: type, improperly_configu
                 f'The client configuration must be keyed by service names (str), not {_kind(service_name)} '
                 f'{service_name!r}',
             )
+        _check_service_level(service_name, service_config, config, improperly_configured)
         if not isinstance(service_config, Mapping | settings_class):
             raise improperly_configured(
                 f'The settings of service `{service_name}` must be a dict (with `transport`, ...), '
                 f'not {_kind(service_config)}',
             )
+
+
+_SETTINGS_KEYS = frozenset({'transport', 'middleware', 'metrics'})
+
+
+def _check_service_level(
+    key: str, value: object, config: Mapping[str, object], improperly_configured: type[Exception]
+) -> None:
+    """Refuse a config that is one service's settings dict rather than a dict of them (the service level forgotten)."""
+    # A service may be called `transport`; its settings then are a dict of settings, not a class configuration.
+    looks_like_setting = (isinstance(value, Mapping) and ('path' in value or 'kwargs' in value)) or isinstance(
+        value, list
+    )
+    if key in _SETTINGS_KEYS and looks_like_setting:
+        raise improperly_configured(
+            f'The client configuration must map service names to their settings, but `{key}` is a setting: '
+            f"did you mean {{'<service>': {{{', '.join(repr(name) + ': ...' for name in config)}}}}}?",
+        )
 
 
 def check_timeout(value: object, name: str = 'timeout') -> None:

@@ -17,8 +17,8 @@ expansion). Running the calls is `pysoa.client.expansion_runner`'s job.
 
 from typing import Any
 
-from conformity import fields
-from conformity.settings import Settings
+from pysoa.schema import fields
+from pysoa.schema.settings import Settings
 
 __all__ = (
     'ExpansionConverter',

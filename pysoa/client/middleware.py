@@ -9,9 +9,8 @@ costs one extra call per request; an exception raised by a wrapper propagates to
 from collections.abc import Callable
 from typing import Any
 
-from conformity import fields
-
 from pysoa.common.types import JobRequest, JobResponse
+from pysoa.schema import fields
 
 __all__ = (
     'ClientMiddleware',

@@ -2,11 +2,10 @@
 
 from typing import Any
 
-from conformity import fields
-
 from pysoa.client.middleware import ClientMiddleware
 from pysoa.common.settings import SOASettings
 from pysoa.common.transport.base import ClientTransport
+from pysoa.schema import fields
 
 __all__ = ('ClientSettings', 'REDIS_CLIENT_TRANSPORT_PATH')
 

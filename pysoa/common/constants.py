@@ -1,6 +1,6 @@
 """The error codes that travel on the wire (the validation codes are Conformity's own)."""
 
-from conformity.error import ERROR_CODE_INVALID, ERROR_CODE_MISSING, ERROR_CODE_UNKNOWN
+from pysoa.schema.error import ERROR_CODE_INVALID, ERROR_CODE_MISSING, ERROR_CODE_UNKNOWN
 
 __all__ = (
     'ERROR_CODE_ACCESS_DENIED',

@@ -7,7 +7,7 @@ for a 1.x service keeps working. The default recorder does nothing and costs nex
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from conformity import fields
+from pysoa.schema import fields
 
 __all__ = (
     'Counter',

@@ -1,4 +1,4 @@
-"""The settings base shared by clients and servers: a Conformity-validated dict with defaults.
+"""The settings base shared by clients and servers: a dict validated by `pysoa.schema` with defaults.
 
 `SOASettings(data)` validates `data` against `schema` once, merges `defaults` in, and raises
 `SOASettings.ImproperlyConfigured` with a message that names each bad key.
@@ -6,8 +6,8 @@
 
 from typing import Any
 
-from conformity import fields
-from conformity.settings import Settings as ConformitySettings
+from pysoa.schema import fields
+from pysoa.schema.settings import Settings
 
 __all__ = ('SOASettings', 'NOOP_METRICS_PATH')
 
@@ -16,7 +16,7 @@ NOOP_METRICS_PATH = 'pysoa.common.metrics:NoOpMetricsRecorder'
 SettingsData = dict[str, Any]
 
 
-class SOASettings(ConformitySettings):
+class SOASettings(Settings):
     """Settings common to clients and servers: the transport, middleware and metrics recorder."""
 
     schema: dict[str, fields.Base] = {

@@ -16,7 +16,7 @@ from collections.abc import Sized
 from types import TracebackType
 from typing import Protocol, Self
 
-from conformity import fields
+from pysoa.schema import fields
 
 __all__ = ('StatsdMetricsRecorder',)
 

@@ -2,7 +2,7 @@
 
 Options (each declared only in `build_parser`):
 
-- `-s`, `--settings`: the settings module (with `django_main`: the Django settings module).
+- `-s`, `--settings`: the settings module, else `PYSOA_SETTINGS` (with `django_main`: the Django settings module).
 - `-d`, `--daemon`: fork into the background, print `PID=<pid>` and exit; done once per start.
 - `--log-format json|text`: the format of the default console log lines.
 - `-f N`, `--fork N`, `--fork-processes N`: run N worker processes (`simple_main`/`django_main` only).
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pysoa.common.logging import PySOALogContextFilter
 from pysoa.server.settings import ServerSettings
+from pysoa.server.settings_loader import settings_module_name
 
 if TYPE_CHECKING:
     from pysoa.server.server import Server
@@ -40,7 +41,7 @@ __all__ = (
     'run_server_process',
 )
 
-SETTINGS_HELP = 'The settings module (it holds `SOA_SERVER_SETTINGS`); required'
+SETTINGS_HELP = 'The settings module (it holds `SOA_SERVER_SETTINGS`); required unless PYSOA_SETTINGS names it'
 DJANGO_SETTINGS_HELP = 'The Django settings module to use (must be importable)'
 
 
@@ -61,7 +62,11 @@ def build_parser(
     """
     parser = argparse.ArgumentParser(description=description)
     if settings_help is not None:
-        parser.add_argument('-s', '--settings', help=settings_help, required=settings_required)
+        # `-s` wins over PYSOA_SETTINGS; a Django service's `-s` is its Django settings module, which is not read here.
+        default = settings_module_name(None) if settings_help != DJANGO_SETTINGS_HELP else None
+        parser.add_argument(
+            '-s', '--settings', help=settings_help, required=settings_required and not default, default=default
+        )
     parser.add_argument('-d', '--daemon', action='store_true', help='Run in the background; print `PID=<pid>`')
     parser.add_argument(
         '--log-format',

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from conformity import fields
+from pysoa.schema import fields
 
 __all__ = (
     'Coroutine',

@@ -18,9 +18,8 @@ into error responses.
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from conformity.error import Error as ConformityError
-
 from pysoa.common.errors import Error, PySOAError
+from pysoa.schema.types import Error as SchemaError
 
 __all__ = (
     'ActionError',
@@ -101,7 +100,7 @@ class ActionError(_ErrorsRaised):
 class ResponseValidationError(PySOAServerError):
     """An action's response body fails its response schema: a bug in the service, reported as `SERVER_ERROR`."""
 
-    def __init__(self, action: str, errors: Sequence[ConformityError]) -> None:
+    def __init__(self, action: str, errors: Sequence[SchemaError]) -> None:
         self.action = action
         self.errors = list(errors)
         super().__init__(action, self.errors)

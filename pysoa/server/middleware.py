@@ -9,9 +9,8 @@ a subclass overrides only the level it cares about.
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from conformity import fields
-
 from pysoa.common.types import ActionResponse, JobResponse
+from pysoa.schema import fields
 
 if TYPE_CHECKING:
     from pysoa.server.types import EnrichedActionRequest, EnrichedJobRequest

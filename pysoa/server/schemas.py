@@ -1,13 +1,12 @@
-"""The Conformity schemas that every incoming job request is validated against (protocol §1), and the check
+"""The schemas that every incoming job request is validated against (protocol §1), and the check
 that runs them.
 
 A well-formed request, the common case, is checked by hand; the schema runs only to describe what is wrong.
 """
 
-from conformity.error import Error as ConformityError
-from conformity.fields import Boolean, Dictionary, Integer, List, SchemalessDictionary, UnicodeString
-
 from pysoa.common.errors import Error
+from pysoa.schema.fields import Boolean, Dictionary, Integer, List, SchemalessDictionary, UnicodeString
+from pysoa.schema.types import Error as SchemaError
 
 __all__ = (
     'ActionRequestSchema',
@@ -111,5 +110,5 @@ def job_request_errors(job: object) -> list[Error]:
     """
     if _looks_valid(job):
         return []
-    problems: list[ConformityError] = JobRequestSchema.errors(job) or []
+    problems: list[SchemaError] = JobRequestSchema.errors(job) or []
     return [Error(code=p.code, message=p.message, field=p.pointer, is_caller_error=False) for p in problems]

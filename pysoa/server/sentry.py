@@ -10,9 +10,8 @@ Settings::
     'middleware': [{'path': 'pysoa.server.sentry:SentryMiddleware', 'kwargs': {'dsn': '...'}}]
 """
 
-from conformity import fields
-
 from pysoa.common.types import ActionResponse, JobResponse
+from pysoa.schema import fields
 from pysoa.server.errors import ActionError, JobError
 from pysoa.server.middleware import ServerMiddleware, ServerMiddlewareActionTask, ServerMiddlewareJobTask
 from pysoa.server.types import EnrichedActionRequest, EnrichedJobRequest

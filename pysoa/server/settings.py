@@ -22,11 +22,10 @@ Settings given as a dict are merged over the defaults recursively (nested dicts 
 
 from typing import Any
 
-from conformity import fields
-from conformity.fields.logging import PYTHON_LOGGING_CONFIG_SCHEMA, PythonLogLevel
-
 from pysoa.common.settings import SOASettings
 from pysoa.common.transport.base import ServerTransport
+from pysoa.schema import fields
+from pysoa.schema.fields.logging import PYTHON_LOGGING_CONFIG_SCHEMA, PythonLogLevel
 from pysoa.server.coroutine import CoroutineMiddleware
 from pysoa.server.middleware import ServerMiddleware
 

@@ -5,6 +5,7 @@ any other tool that needs a service's settings (a `pysoa` command, a health chec
 """
 
 import importlib
+import os
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,10 @@ from pysoa.server.settings import ServerSettings
 if TYPE_CHECKING:
     from pysoa.server.server import Server
 
-__all__ = ('import_settings_module', 'load_server_settings')
+__all__ = ('SETTINGS_ENVIRONMENT_VARIABLE', 'import_settings_module', 'load_server_settings', 'settings_module_name')
+
+SETTINGS_ENVIRONMENT_VARIABLE = 'PYSOA_SETTINGS'
+"""The environment variable naming the settings module when `-s` names none."""
 
 SETTINGS_NAMES = ('SOA_SERVER_SETTINGS', 'settings')
 """The names a settings module may give its settings dict, looked up in this order."""
@@ -25,6 +29,11 @@ def import_settings_module(name: str, kind: str = 'settings module') -> ModuleTy
         return importlib.import_module(name)
     except ImportError as error:
         raise ValueError(f'Cannot import {kind} `{name}`: {error}') from error
+
+
+def settings_module_name(given: str | None) -> str | None:
+    """The settings module to load: `given` (the `-s` option), else `PYSOA_SETTINGS`, else None."""
+    return given or os.environ.get(SETTINGS_ENVIRONMENT_VARIABLE) or None
 
 
 def load_server_settings(server_class: 'type[Server]', settings_module: str | None = None) -> ServerSettings:
@@ -43,6 +52,7 @@ def load_server_settings(server_class: 'type[Server]', settings_module: str | No
 
         return server_class.settings_class(get_django_server_settings())
 
+    settings_module = settings_module_name(settings_module)
     if not settings_module:
         raise ValueError(f'No settings module given for the {server_class.service_name} service')
     module = import_settings_module(settings_module)

@@ -86,7 +86,7 @@ def _check_settings_before_forking(
     Otherwise every worker would die of it with a traceback, and be respawned, until the respawn policy gives up.
     Returns the settings, which the forked workers then use as they are.
     """
-    from conformity.settings import Settings
+    from pysoa.schema.settings import Settings
 
     if options is None:
         options = ServerCommandLine.parse(build_parser('', runner=True))

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from pysoa.common.backoff import jittered_backoff
+from pysoa.common.transport.description import describe_transport
 from pysoa.common.transport.errors import TransientPySOATransportError
 from pysoa.server.errors import HarakiriInterrupt
 from pysoa.server.harakiri import Harakiri
@@ -88,10 +89,10 @@ class Worker:
         """
         server = self.server
         server.logger.info(
-            'Service "%s" server starting up, pysoa version %s, listening on transport %s.',
+            'Service "%s" server starting up, pysoa version %s, listening on %s.',
             server.service_name,
             __version__,
-            server.transport,
+            describe_transport(server.transport),
         )
         server.setup()
         server.metrics.counter('server.worker.startup').increment()

@@ -29,13 +29,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import attrs
-from conformity import fields
 
 from pysoa.common.metrics import MetricsRecorder, noop_metrics
 from pysoa.common.transport.base import ClientTransport, ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.types import JobResponse
 from pysoa.common.wire import client_version_of, job_response_to_dict
+from pysoa.schema import fields
 
 __all__ = (
     'MockClientTransport',
@@ -96,7 +96,7 @@ def mock_transport_settings(handler: MockHandler, receive_timeout_in_seconds: fl
     fields.Dictionary(
         {
             'handler': fields.ObjectInstance(
-                Callable,  # type: ignore[arg-type]  # conformity's stubs want a type; the ABC checks callability
+                Callable,  # type: ignore[arg-type]  # ObjectInstance is typed for classes; the Callable ABC checks callability
                 description='Called with each `MockRequest`; returns the response (see `pysoa.test.mock_transport`)',
             ),
             'receive_timeout_in_seconds': fields.Any(

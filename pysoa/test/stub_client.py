@@ -9,14 +9,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from conformity import fields
-
 from pysoa.client.client import Client
 from pysoa.client.settings import ClientSettings
 from pysoa.common.errors import Error
 from pysoa.common.metrics import MetricsRecorder, noop_metrics
 from pysoa.common.transport.local import LocalClientTransport
 from pysoa.common.types import Body
+from pysoa.schema import fields
 from pysoa.server.action.base import Action
 from pysoa.server.errors import ActionError
 from pysoa.server.server import Server

@@ -4,9 +4,8 @@ import os
 import signal
 from typing import Any
 
-from conformity import fields
-
 from examples.echo_service.server import EchoServer
+from pysoa.schema import fields
 from pysoa.server.action import Action
 from pysoa.server.types import EnrichedActionRequest
 

@@ -7,10 +7,9 @@ type and where it is. Tuples become lists; non-string keys become strings (as `j
 import json
 from typing import Any
 
-from conformity import fields
-
 from pysoa.common.serializer.base import Serializer, locate_unencodable, too_deeply_nested, type_name
 from pysoa.common.serializer.errors import InvalidField, InvalidMessage
+from pysoa.schema import fields
 
 __all__ = ('JSONSerializer',)
 

@@ -25,10 +25,10 @@ from typing import Any
 
 import currint
 import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
-from conformity import fields
 
 from pysoa.common.serializer.base import Serializer, locate_unencodable, too_deeply_nested, type_name
 from pysoa.common.serializer.errors import InvalidField, InvalidMessage
+from pysoa.schema import fields
 
 __all__ = ('MsgpackSerializer',)
 

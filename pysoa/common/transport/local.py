@@ -7,13 +7,11 @@ it to call a service exactly as a remote client would, without Redis.
 """
 
 from collections import deque
-from collections.abc import Hashable, Mapping
 from typing import Any
-
-from conformity import fields
 
 from pysoa.common.metrics import MetricsRecorder
 from pysoa.common.transport.base import ClientTransport, ReceivedMessage, ServerTransport
+from pysoa.schema import fields
 from pysoa.server.server import Server
 
 __all__ = (
@@ -55,7 +53,7 @@ class LocalClientTransportSchema(fields.Dictionary):
 class LocalServerTransportSchema(fields.Dictionary):
     """`LocalServerTransport` takes no constructor arguments."""
 
-    contents: Mapping[Hashable, fields.Base] = {}
+    contents = {}
     description = 'The local server transport takes no constructor arguments.'
 
 

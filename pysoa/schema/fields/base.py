@@ -16,6 +16,7 @@ from typing import ClassVar, NamedTuple, Protocol, cast
 
 import attr
 
+from pysoa.schema.compat import FieldBase
 from pysoa.schema.types import Error, Validation, Warning
 
 __all__ = (
@@ -129,7 +130,7 @@ def exact_plan(field: 'Base', total: bool = False) -> Plan:
 
 
 @attr.s
-class Base:
+class Base(FieldBase):
     """The root of every field: `errors(value)`, `warnings(value)`, `validate(value)` and `introspect()`.
 
     Subclasses put their exact validation in `_errors` and their fast check in `_compile`; a subclass

@@ -14,11 +14,9 @@ import types
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from conformity import fields
-
-from pysoa.common import fast_validation
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionResponse, Body
+from pysoa.schema import fields
 from pysoa.server.errors import ActionError, ResponseValidationError
 from pysoa.server.types import ActionInterface, EnrichedActionRequest
 
@@ -35,10 +33,10 @@ class Action(ActionInterface, metaclass=abc.ABCMeta):
     """Documentation returned by introspection (the class docstring is used when this is unset)."""
 
     request_schema: fields.Dictionary | fields.SchemalessDictionary | None = None
-    """Conformity schema that every request body must satisfy before `validate` and `run` are called."""
+    """Schema (ours or a Conformity field) that every request body must satisfy before `validate` and `run`."""
 
     response_schema: fields.Dictionary | fields.SchemalessDictionary | None = None
-    """Conformity schema that the body returned by `run` must satisfy."""
+    """Schema (`pysoa.schema` or Conformity field) that the body returned by `run` must satisfy."""
 
     def __init__(self, settings: 'ServerSettings | None' = None) -> None:
         """Keep the server settings; subclasses that override this must call `super().__init__(settings)`."""
@@ -56,7 +54,8 @@ class Action(ActionInterface, metaclass=abc.ABCMeta):
         # Read the schemas from the instance each call: tests (and some services) swap them per instance.
         schema = self.request_schema
         if schema is not None:
-            problems = fast_validation.errors(schema, action_request.body)
+            # A Conformity field answers through its own `errors()`; ours check valid values fast (see pysoa.schema).
+            problems = schema.errors(action_request.body)
             if problems:
                 raise ActionError(
                     errors=[
@@ -72,7 +71,7 @@ class Action(ActionInterface, metaclass=abc.ABCMeta):
 
         schema = self.response_schema
         if schema is not None:
-            problems = fast_validation.errors(schema, body)
+            problems = schema.errors(body)
             if problems:
                 raise ResponseValidationError(action=action_request.action, errors=problems)
 

@@ -9,11 +9,10 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, TypeGuard
 
-from conformity import fields
-
 from pysoa.common.constants import ERROR_CODE_INVALID
 from pysoa.common.errors import Error
 from pysoa.common.types import Body
+from pysoa.schema import fields
 from pysoa.server.action.base import Action
 from pysoa.server.action.status import BaseStatusAction
 from pysoa.server.action.switched import SwitchedAction

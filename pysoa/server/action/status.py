@@ -15,11 +15,9 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-import conformity
-from conformity import fields
-
 import pysoa.version
 from pysoa.common.types import Body
+from pysoa.schema import SCHEMA_VERSION, fields
 from pysoa.server.action.base import Action
 from pysoa.server.types import EnrichedActionRequest
 
@@ -29,11 +27,27 @@ if TYPE_CHECKING:
 
 __all__ = (
     'BaseStatusAction',
+    'conformity_version',
     'CheckMethodReturn',
     'CheckMethodStatus',
     'StatusActionFactory',
     'make_default_status_action_class',
 )
+
+
+def conformity_version() -> str:
+    """What `status` reports under `conformity`: Conformity's version if installed, else `pysoa.schema`'s.
+
+    1.x clients read this key, so it stays; pysoa itself validates with `pysoa.schema` either way.
+    """
+    try:
+        import conformity
+    except ImportError:
+        return SCHEMA_VERSION
+    return str(conformity.__version__)
+
+
+_CONFORMITY_VERSION = conformity_version()
 
 
 class CheckMethodStatus(NamedTuple):
@@ -81,7 +95,9 @@ class BaseStatusAction(Action):
     response_schema = fields.Dictionary(
         {
             'build': fields.UnicodeString(description='The build identifier of the service, when it has one.'),
-            'conformity': fields.UnicodeString(description='The Conformity version the service runs on.'),
+            'conformity': fields.UnicodeString(
+                description='The installed Conformity version, else the `pysoa.schema` version (its stand-in).'
+            ),
             'healthcheck': fields.Dictionary(
                 {
                     'warnings': fields.List(
@@ -125,7 +141,7 @@ class BaseStatusAction(Action):
     def run(self, request: EnrichedActionRequest) -> Body:
         """Report the versions, then run the `check_` methods unless the request says `verbose: False`."""
         status: Body = {
-            'conformity': str(conformity.__version__),
+            'conformity': _CONFORMITY_VERSION,
             'pysoa': pysoa.version.__version__,
             'python': platform.python_version(),
             'version': self._version,

@@ -13,9 +13,8 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from conformity import fields
-
 from pysoa.common.middleware import build_middleware_stack
+from pysoa.schema import fields
 from pysoa.server.coroutine import CoroutineMiddleware
 
 __all__ = (

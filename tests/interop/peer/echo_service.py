@@ -6,7 +6,10 @@ The service name comes from `PYSOA_INTEROP_SERVICE` so that an upstream server a
 import os
 from typing import Any
 
-from conformity import fields
+try:
+    from pysoa.schema import fields  # this project (Conformity not needed)
+except ImportError:  # PySOA 1.4.9, in its own venv, runs this same file
+    from conformity import fields
 
 import pysoa
 from pysoa.common.errors import Error

@@ -13,8 +13,6 @@ import time
 import uuid
 from typing import Any
 
-from conformity import fields
-
 from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS, MetricsRecorder
 from pysoa.common.transport.base import ClientTransport, ReceivedMessage, get_hex_thread_id
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, TransientPySOATransportError
@@ -22,6 +20,7 @@ from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIF
 from pysoa.common.transport.redis_gateway.core import RedisTransportClientCore
 from pysoa.common.transport.redis_gateway.settings import RedisClientTransportSchema
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
+from pysoa.schema import fields
 
 _logger = logging.getLogger(__name__)
 

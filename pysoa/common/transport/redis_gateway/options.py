@@ -25,6 +25,7 @@ from pysoa.common.transport.redis_gateway.constants import (
     REDIS_BACKEND_TYPE_STANDARD,
     ProtocolVersion,
 )
+from pysoa.common.transport.redis_gateway.redis_url import with_environment_hosts
 from pysoa.common.transport.redis_gateway.serializers import SerializerConfig
 from pysoa.common.transport.redis_gateway.signing import (
     Signer,
@@ -96,6 +97,18 @@ def fold_backend_shortcuts(backend_type: str, backend_layer_kwargs: Mapping[str,
     return folded
 
 
+POSITIVE_TIMEOUTS = ('message_expiry_in_seconds', 'receive_timeout_in_seconds')
+"""The options that are numbers of seconds: zero or less would expire every message or block for ever."""
+
+
+def check_positive_timeouts(options: object) -> None:
+    """Raise ValueError, naming the setting, for a timeout of zero or less among `POSITIVE_TIMEOUTS`."""
+    for name in POSITIVE_TIMEOUTS:
+        value = getattr(options, name)
+        if value <= 0:
+            raise ValueError(f'{name} must be a positive number of seconds, not {value!r}')
+
+
 @attrs.frozen(kw_only=True)
 class TransportOptions:
     """What both sides of the Redis transport are configured with (the 1.x keyword names and defaults)."""
@@ -118,6 +131,11 @@ class TransportOptions:
         return signer_for(self.signing_keys, self.signing_required)
 
     def __attrs_post_init__(self) -> None:
+        check_positive_timeouts(self)
+        # `PYSOA_REDIS_URL` names the Redis of settings that name no hosts (configuration from the environment).
+        backend_type, backend_layer_kwargs = with_environment_hosts(self.backend_type, self.backend_layer_kwargs)
+        object.__setattr__(self, 'backend_type', backend_type)
+        object.__setattr__(self, 'backend_layer_kwargs', backend_layer_kwargs)
         backend_class = backend_class_for(self.backend_type)
         folded = fold_backend_shortcuts(self.backend_type, self.backend_layer_kwargs)
         # The backend is built on first use; a mistake in its settings must stop the transport now instead.

@@ -1,11 +1,10 @@
 """Which serializer writes a message, and which reads one: the configured default, or the one a message names."""
 
 import logging
-from typing import Any, TypedDict
-
-from conformity.fields import PythonPath
+from typing import Any, TypedDict, cast
 
 from pysoa.common.serializer.base import Serializer
+from pysoa.schema.fields import PythonPath
 
 __all__ = ('SerializerChoice', 'SerializerConfig', 'serializer_from_config')
 
@@ -28,7 +27,7 @@ def serializer_from_config(config: SerializerConfig) -> Serializer:
         path = config.get('path')
         if not path:
             raise ValueError("default_serializer_config needs an 'object' or a 'path'")
-        serializer_class = PythonPath.resolve_python_path(path)
+        serializer_class = cast('type[Serializer]', PythonPath.resolve_python_path(path))
     serializer: Serializer = serializer_class(**(config.get('kwargs') or {}))
     return serializer
 

@@ -9,8 +9,6 @@ moves on to the next request.
 import logging
 from typing import Any
 
-from conformity import fields
-
 from pysoa.common.constants import ERROR_CODE_INVALID, ERROR_CODE_SERVER_ERROR
 from pysoa.common.errors import Error
 from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS, MetricsRecorder
@@ -29,6 +27,7 @@ from pysoa.common.transport.redis_gateway.options import DELIVERY_AT_LEAST_ONCE
 from pysoa.common.transport.redis_gateway.settings import RedisServerTransportSchema
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 from pysoa.common.wire import error_to_dict, knows_caller_errors
+from pysoa.schema import fields
 
 __all__ = ('RedisServerTransport',)
 

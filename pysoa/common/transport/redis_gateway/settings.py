@@ -1,11 +1,10 @@
 """Conformity schemas of the Redis Gateway transports' keyword arguments (the 1.x setting names)."""
 
-from conformity import fields
-
 from pysoa.common.serializer.base import Serializer
 from pysoa.common.transport.redis_gateway.backend.registry import BACKEND_CLASSES
 from pysoa.common.transport.redis_gateway.constants import ProtocolVersion
 from pysoa.common.transport.redis_gateway.options import DELIVERY_MODES
+from pysoa.schema import fields
 
 __all__ = ('RedisClientTransportSchema', 'RedisServerTransportSchema', 'RedisTransportSchema')
 
@@ -68,6 +67,7 @@ class RedisTransportSchema(fields.Dictionary):
             '250 KiB on the server)',
         ),
         'message_expiry_in_seconds': fields.Integer(
+            gt=0,  # refused at start-up, naming the setting, rather than expiring every message
             description='How long a sent message stays valid; expired requests are discarded (default 60)',
         ),
         'queue_capacity': fields.Integer(
@@ -77,6 +77,7 @@ class RedisTransportSchema(fields.Dictionary):
             description='How many times to retry, with back-off, sending to a full queue (default 10)',
         ),
         'receive_timeout_in_seconds': fields.Integer(
+            gt=0,  # zero would block for ever (BLPOP's 0); refused at start-up, naming the setting
             description='How long to block waiting for a message (default 5)',
         ),
         'default_serializer_config': fields.ClassConfigurationSchema(

@@ -3,6 +3,8 @@
 import re
 from collections.abc import Iterable
 
+from pysoa.common.transport.redis_gateway.redis_url import check_redis_url, looks_like_url
+
 __all__ = ('REDIS_URL_SYNTAX', 'Host', 'parse_hosts')
 
 REDIS_URL_SYNTAX = re.compile(r'^(unix|rediss?)://')
@@ -30,6 +32,9 @@ def parse_hosts(
 
 def _parse_host(entry: object, default_port: int, urls: bool, what: str) -> Host:
     if isinstance(entry, str):
+        if urls and looks_like_url(entry):
+            # Else a misspelled URL would be taken for a host name, and connecting to it retried for ever.
+            check_redis_url(entry, f'{what} `hosts` entry')
         return entry if urls and REDIS_URL_SYNTAX.match(entry) else (entry, default_port)
     if isinstance(entry, tuple | list) and len(entry) == 2:
         host, port = entry

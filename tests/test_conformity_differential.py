@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip('conformity')
-hypothesis = pytest.importorskip('hypothesis')
+from tests.ci import require_module
+
+require_module('conformity')
+hypothesis = require_module('hypothesis')
 
 from conformity import fields as conformity_fields  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
