@@ -8,6 +8,7 @@ wait goes on. One request's timeout or transport error never makes the thread fo
 """
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -26,6 +27,9 @@ _logger = logging.getLogger(__name__)
 
 __all__ = ('RedisClientTransport',)
 
+_LATE_RESPONSE_SECONDS = 60.0
+"""How long after a request expires a late or second response to it is still recognised (and dropped)."""
+
 
 class _ThreadState(threading.local):
     """Per-thread bookkeeping: each thread has its own reply queue, so its own awaited responses."""
@@ -34,22 +38,36 @@ class _ThreadState(threading.local):
 
     def __init__(self) -> None:
         self.awaited: dict[int, float] = {}  # request id -> when it expires (Unix seconds)
+        self.finished: dict[int, float] = {}  # answered or given up on -> until when a response may still come
         self.unnamed = 0  # responses awaited without a known request id (1.x code sets the count directly)
 
     def outstanding(self) -> int:
-        awaited = self.awaited
-        if awaited:
-            now = time.time()
-            for request_id in [key for key, expires_at in awaited.items() if expires_at < now]:
-                del awaited[request_id]  # its caller has given up: a response now would be too late
+        now = time.time()
+        awaited, finished = self.awaited, self.finished
+        for request_id in [key for key, expires_at in awaited.items() if expires_at < now]:
+            # Its caller has given up: a response now would be too late, and is dropped when it comes.
+            finished[request_id] = awaited.pop(request_id) + _LATE_RESPONSE_SECONDS
+        if finished:
+            for request_id in [key for key, until in finished.items() if until < now]:
+                del finished[request_id]
         return len(awaited) + self.unnamed
 
     def claim(self, request_id: int | None) -> bool:
-        """Whether a response to `request_id` is awaited (it no longer is after this)."""
-        if request_id is not None and self.awaited.pop(request_id, None) is not None:
-            return True
+        """Whether a response to `request_id` is to be handed on (after this, a response to it no longer is)."""
+        if request_id is not None:
+            expires_at = self.awaited.pop(request_id, None)
+            if expires_at is not None:
+                self.finished[request_id] = expires_at + _LATE_RESPONSE_SECONDS
+                return True
+            if request_id in self.finished:
+                return False  # a second response, or one its caller gave up on
         if self.unnamed > 0:
             self.unnamed -= 1
+            return True
+        if self.awaited:
+            # An id this thread never sent, while it awaits others (a 1.x caller that counts responses): handed
+            # on as 1.x did, for the caller to match by id; it stands for the oldest response awaited.
+            del self.awaited[next(iter(self.awaited))]
             return True
         return False
 
@@ -111,32 +129,37 @@ class RedisClientTransport(ClientTransport):
                 self.metrics.counter('client.transport.redis_gateway.send.error.transient').increment()
                 raise
         # Awaited only once sent: a failed send must not leave the client waiting for a response forever.
-        state.awaited[request_id] = meta.get('__expiry__') or time.time() + self.core.message_expiry_in_seconds
+        # The core sets `__expiry__`; a stand-in core (1.x tests mock it) may not: then it is awaited until answered.
+        expires_at = meta.get('__expiry__')
+        state.awaited[request_id] = expires_at if isinstance(expires_at, int | float) else math.inf
 
     def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
         """Receive the next awaited response for the calling thread, or `(None, None, None)` when none is awaited."""
         state = self._thread_state
         if state.outstanding() < 1:
             return ReceivedMessage(None, None, None)
-        timeout: float = receive_timeout_in_seconds or self.core.receive_timeout_in_seconds
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
         with self.metrics.timer(self._receive_timer_name, **MICROSECOND_TIMER_KWARGS):
+            # The caller's timeout goes to the core as given (None: the transport's own), as 1.x passed it.
+            timeout: float | None = receive_timeout_in_seconds
             while True:
                 received = self._receive(state, timeout)
-                if state.claim(received.request_id):
-                    return received
+                request_id = received[0]  # a 1.x core (or a test's stand-in) may return a plain tuple
+                if state.claim(request_id):
+                    return ReceivedMessage(*received)
                 self.metrics.counter('client.transport.redis_gateway.receive.error.unexpected_response').increment()
                 _logger.warning(
                     'Dropped a response to request %r from service %s: it was already answered or given up on',
-                    received.request_id,
+                    request_id,
                     self.service_name,
                 )
-                timeout = deadline - time.monotonic()
+                waited = time.monotonic() - started
+                timeout = float(receive_timeout_in_seconds or self.core.receive_timeout_in_seconds) - waited
                 if timeout <= 0:
                     self.metrics.counter('client.transport.redis_gateway.receive.error.timeout').increment()
                     raise MessageReceiveTimeout(f'No message received for service {self.service_name}')
 
-    def _receive(self, state: _ThreadState, timeout: float) -> ReceivedMessage:
+    def _receive(self, state: _ThreadState, timeout: float | None) -> ReceivedMessage:
         try:
             return self.core.receive_message(self._reply_queue_name(state), timeout)
         except MessageReceiveTimeout:

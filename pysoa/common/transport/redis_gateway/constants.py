@@ -4,6 +4,8 @@ import enum
 import re
 
 __all__ = (
+    'POP_MARGIN_SECONDS',
+    'REPLY_SECONDS',
     'DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT',
     'DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER',
     'DEFAULT_MESSAGE_EXPIRY_IN_SECONDS',
@@ -32,6 +34,13 @@ DEFAULT_MESSAGE_EXPIRY_IN_SECONDS = 60
 DEFAULT_QUEUE_CAPACITY = 10000
 DEFAULT_QUEUE_FULL_RETRIES = 10
 DEFAULT_RECEIVE_TIMEOUT_IN_SECONDS = 5
+
+POP_MARGIN_SECONDS = 0.5
+"""How much longer than its own timeout a blocking pop waits for Redis to answer before giving up."""
+
+REPLY_SECONDS = 1.0
+"""How long a server tries to deliver one response (a full or frozen reply queue): a client that stops reading
+its replies must not hold a worker up."""
 
 QUEUE_NAME_PREFIX = 'pysoa:'
 """Every Redis key this transport touches starts with this."""

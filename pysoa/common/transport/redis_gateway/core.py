@@ -10,26 +10,24 @@ that is down, frozen or cut off makes a call fail within its timeout (plus the m
 """
 
 import functools
-import logging
 import time
 from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, cast
 
 import redis
 
-from pysoa.common.backoff import jittered_backoff
-from pysoa.common.logging import RecursivelyCensoredDictWrapper
 from pysoa.common.metrics import MetricsRecorder, noop_metrics
 from pysoa.common.serializer.base import Serializer
 from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
-from pysoa.common.transport.redis_gateway import constants, envelope
+from pysoa.common.transport.redis_gateway import constants, envelope, reporting
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
 from pysoa.common.transport.redis_gateway.backend.direct import time_limit
 from pysoa.common.transport.redis_gateway.backend.legacy import driven
 from pysoa.common.transport.redis_gateway.backend.registry import SHARED_BACKENDS, backend_class_for, shared_backend
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient  # noqa: F401  # 1.x patch point
 from pysoa.common.transport.redis_gateway.backend.standard import StandardRedisClient  # noqa: F401  # 1.x patch point
+from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS, REPLY_SECONDS
 from pysoa.common.transport.redis_gateway.framing import SUPPORTED_HEADERS_RE
 from pysoa.common.transport.redis_gateway.options import (
     ClientTransportOptions,
@@ -38,26 +36,11 @@ from pysoa.common.transport.redis_gateway.options import (
     ServerTransportOptions,
     TransportOptions,
 )
+from pysoa.common.transport.redis_gateway.queue_full import push_while_full
 from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
 from pysoa.common.transport.redis_gateway.signing import Signer
 
-__all__ = (
-    'POP_MARGIN_SECONDS',
-    'REPLY_SECONDS',
-    'RedisTransportClientCore',
-    'RedisTransportCore',
-    'RedisTransportServerCore',
-)
-
-POP_MARGIN_SECONDS = 0.5
-"""How much longer than its own timeout a blocking pop waits for Redis to answer before giving up."""
-
-REPLY_SECONDS = 1.0
-"""How long a server tries to deliver one response (a full or frozen reply queue): a client that stops reading
-its replies must not hold a worker up."""
-
-_logger = logging.getLogger(__name__)
-_oversized_message_logger = logging.getLogger('pysoa.transport.oversized_message')
+__all__ = ('RedisTransportClientCore', 'RedisTransportCore', 'RedisTransportServerCore')
 
 
 class RedisTransportCore(OptionAttributes):
@@ -141,26 +124,18 @@ class RedisTransportCore(OptionAttributes):
         connection = self._get_redis_connection(True, queue_key)
         started = time.monotonic()
         deadline = started + self._send_seconds(message_expiry_in_seconds)
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                with time_limit(deadline - time.monotonic()):
-                    pushed = self._push(connection, queue_key, elements, redis_expiry, meta)
-            except Exception as error:
-                raise self._failure(error, sending=True)
-            if pushed:
-                return
-            delay = jittered_backoff(attempts - 1, self.EXPONENTIAL_BACK_OFF_FACTOR)
-            if attempts > self.queue_full_retries or time.monotonic() + delay >= deadline:
-                break  # waiting longer would outlast the caller, or deliver a message nobody will accept
-            self._count('send.queue_full_retry')
-            self._count(f'send.queue_full_retry.retry_{attempts}')
-            time.sleep(delay)
-        self._count('send.error.redis_queue_full')
-        raise errors.QueueFullError(
-            f'Redis queue {queue_name} was full: {attempts} attempts over {time.monotonic() - started:.2f} seconds'
-        )
+        push = functools.partial(self._push, connection, queue_key, elements, redis_expiry, meta)
+        factor = self.EXPONENTIAL_BACK_OFF_FACTOR  # read here: 1.x tests set it on the instance
+        try:
+            pushed, attempts = push_while_full(push, deadline, self.queue_full_retries, factor, self._count)
+        except Exception as error:
+            raise self._failure(error, sending=True)
+        if not pushed:
+            self._count('send.error.redis_queue_full')
+            elapsed = time.monotonic() - started
+            raise errors.QueueFullError(
+                f'Redis queue {queue_name} was full: {attempts} attempts over {elapsed:.2f} seconds'
+            )
 
     def _send_seconds(self, message_expiry_in_seconds: float | None) -> float:
         """How long a send may take: the caller's timeout (its message's expiry), else the receive timeout."""
@@ -189,15 +164,8 @@ class RedisTransportCore(OptionAttributes):
             self._count('send.error.message_too_large')
             raise
         size.set(encoded.size)
-        if 0 < self.log_messages_larger_than_bytes < encoded.size:
-            data = {
-                'message': RecursivelyCensoredDictWrapper(message),
-                'serialized_length_in_bytes': encoded.size,
-                'threshold': self.log_messages_larger_than_bytes,
-            }
-            _oversized_message_logger.warning(
-                'Oversized message sent for PySOA service %s', self.service_name, extra={'data': data}
-            )
+        if 0 < (threshold := self.log_messages_larger_than_bytes) < encoded.size:
+            reporting.log_oversized_message(message, encoded.size, threshold, self.service_name)
         if isinstance(encoded.elements, list):
             self.metrics.histogram(self._metric_prefix + 'send.chunk_count').set(len(encoded.elements))
         return encoded.elements
@@ -219,12 +187,7 @@ class RedisTransportCore(OptionAttributes):
                 self._count('receive.unsigned')  # verify-optional mode: traffic that must sign before it is required
             return received
         except (envelope.MessageExpiredError, envelope.UnreadableMessageError, envelope.InvalidEnvelopeError) as error:
-            if error.reason:
-                self._count(f'receive.error.{error.reason}')
-            if isinstance(error, envelope.MessageExpiredError):
-                # Nobody waits for it any more (protocol §4), but a backlog that makes requests expire must show.
-                late = (error.request_id, self.service_name, error.late_by)
-                _logger.warning('Discarding message %r for service %s: expired %.3f seconds ago', *late)
+            reporting.report_refused_message(error, self.service_name, self._count)
             raise
 
     def _decode(self, element: object, read_next: Callable[[], object]) -> ReceivedMessage:
@@ -247,27 +210,11 @@ class RedisTransportCore(OptionAttributes):
         try:
             return driven(self.backend_layer).get_connection(queue_key)
         except CannotGetConnectionError as error:
-            self._count('send.error.connection' if for_send else 'receive.error.connection')
-            failure = errors.MessageSendError if for_send else errors.MessageReceiveError
-            raise failure(f'Cannot get connection: {error.args[0]}')
+            raise reporting.connection_failure(error, for_send, self._count)
 
     def _failure(self, error: Exception, sending: bool) -> errors.TransientPySOATransportError:
-        """The transient error for a Redis failure; the backend looks its servers up again (a master may have moved)."""
-        if sending and isinstance(error, redis.ResponseError):
-            if str(error).startswith('WRONGTYPE'):
-                # The queue's key holds something else: that queue's problem, not Redis's (nothing to reset).
-                self._count('send.error.wrong_type')
-                return errors.UnusableQueueError(f'Redis queue for service {self.service_name} is not a list')
-            driven(self.backend_layer).reset_clients()
-            self._count('send.error.response')
-            return errors.MessageSendError(f'Redis error sending message for service {self.service_name}', *error.args)
-        driven(self.backend_layer).reset_clients()
-        self._count('send.error.unknown' if sending else 'receive.error.unknown')
-        if sending and not isinstance(error, redis.RedisError | OSError):
-            _logger.exception('Unknown error sending message in Redis transport core')
-        text = f'Unknown error {"sending" if sending else "receiving"} message for service {self.service_name}'
-        failure = errors.MessageSendError if sending else errors.MessageReceiveError
-        return failure(text, type(error).__name__, *error.args)
+        reset_clients = driven(self.backend_layer).reset_clients
+        return reporting.transport_failure(error, sending, self.service_name, self._count, reset_clients)
 
     def _count(self, name: str) -> None:
         self.metrics.counter(self._metric_prefix + name).increment()

@@ -28,7 +28,8 @@ from pysoa.common.transport.redis_gateway.backend import in_flight
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
 from pysoa.common.transport.redis_gateway.backend.direct import time_limit
 from pysoa.common.transport.redis_gateway.backend.legacy import driven
-from pysoa.common.transport.redis_gateway.core import POP_MARGIN_SECONDS, REPLY_SECONDS, RedisTransportServerCore
+from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS, REPLY_SECONDS
+from pysoa.common.transport.redis_gateway.core import RedisTransportServerCore
 from pysoa.common.transport.redis_gateway.liveness import WorkerHeartbeat, new_worker_id
 
 __all__ = (

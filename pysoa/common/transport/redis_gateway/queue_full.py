@@ -1,0 +1,40 @@
+"""Pushing onto a queue that may be full: try again after a jittered back-off, within the caller's time.
+
+A full queue means the service is behind; waiting past the caller's deadline would only deliver a message
+nobody waits for, so the attempts stop at the deadline or after the configured number of retries.
+"""
+
+import time
+from collections.abc import Callable
+
+from pysoa.common.backoff import jittered_backoff
+from pysoa.common.transport.redis_gateway.backend.direct import time_limit
+
+__all__ = ('push_while_full',)
+
+
+def push_while_full(
+    push: Callable[[], bool],
+    deadline: float,
+    retries: int,
+    factor: float,
+    count: Callable[[str], None],
+) -> tuple[bool, int]:
+    """Run `push` (False: the queue was full) until it succeeds, `retries` retries are spent or the monotonic
+    `deadline` would pass; return whether it was pushed and how many attempts were made.
+
+    Each attempt runs under a time limit up to `deadline`, so a Redis that stops answering cannot hold it longer;
+    what `push` raises propagates.
+    """
+    attempts = 0
+    while True:
+        attempts += 1
+        with time_limit(deadline - time.monotonic()):
+            if push():
+                return True, attempts
+        delay = jittered_backoff(attempts - 1, factor)
+        if attempts > retries or time.monotonic() + delay >= deadline:
+            return False, attempts
+        count('send.queue_full_retry')
+        count(f'send.queue_full_retry.retry_{attempts}')
+        time.sleep(delay)
