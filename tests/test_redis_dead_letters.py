@@ -132,3 +132,27 @@ def test_reply_and_acknowledge_is_all_or_nothing(connection: redis.Redis) -> Non
     assert in_flight.reply_and_acknowledge(connection, 'reply!', KEYS, 'w', request, chunks, expiry=60, capacity=5)
     assert connection.lrange('reply!', 0, -1) == [b'x', b'r1', b'r2']
     assert connection.llen(KEYS.in_flight('w')) == 0 and not connection.hexists(KEYS.deliveries, digest)
+
+
+def test_a_request_replayed_with_a_new_deadline_is_signed_for_a_service_that_requires_it(redis_url: str) -> None:
+    keys = ['a-signing-key-of-32-characters!!']
+    hosts = {'hosts': [redis_url]}
+    signing = RedisServerTransport(
+        SERVICE, noop_metrics, backend_layer_kwargs=hosts, receive_timeout_in_seconds=1, delivery='at-least-once',
+        signing_keys=keys, signing_required=True,
+    )  # fmt: skip
+    client = RedisClientTransport(SERVICE, noop_metrics, backend_layer_kwargs=hosts, signing_keys=keys)
+    client.send_request_message(9, {}, {'n': 9}, message_expiry_in_seconds=0.05)
+    time.sleep(0.1)  # not a wait for an event: the request's deadline must pass
+    with pytest.raises(MessageReceiveTimeout):
+        signing.receive_request_message()
+    unsigned, signed = (
+        DeadLetters(SERVICE, backend_layer_kwargs=hosts),
+        DeadLetters(SERVICE, backend_layer_kwargs=hosts, signing_keys=keys),
+    )
+    [letter] = signed.list()
+
+    assert signed.replay(letter.letter_id, expiry_in_seconds=30)
+    request_id, _, body = signing.receive_request_message()
+    assert (request_id, body) == (9, {'n': 9})
+    assert unsigned.list() == []

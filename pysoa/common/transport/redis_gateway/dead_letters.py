@@ -15,7 +15,7 @@ delivery count, for `dead_letter_expiry_in_seconds`; at most `dead_letter_capaci
 """
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -30,6 +30,7 @@ from pysoa.common.transport.redis_gateway.backend.scripts import load_script
 from pysoa.common.transport.redis_gateway.constants import QUEUE_NAME_PREFIX, REDIS_BACKEND_TYPE_STANDARD
 from pysoa.common.transport.redis_gateway.options import TransportOptions
 from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
+from pysoa.common.transport.redis_gateway.signing import Signer
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 
 __all__ = ('DeadLetter', 'DeadLetters')
@@ -76,11 +77,17 @@ class DeadLetters:
         backend_type: str = REDIS_BACKEND_TYPE_STANDARD,
         backend_layer_kwargs: Mapping[str, Any] | None = None,
         backend: BaseRedisClient | None = None,
+        signing_keys: Sequence[str | bytes] | None = None,
     ) -> None:
         self.service_name = service_name
         self.keys = DeliveryKeys(QUEUE_NAME_PREFIX + make_redis_queue_name(service_name))
+        # `signing_keys` (else `PYSOA_SIGNING_KEYS`) sign a request replayed with a new deadline, as its service's
+        # clients would: a service that requires signatures refuses anything else.
+        options = TransportOptions(
+            backend_type=backend_type, backend_layer_kwargs=backend_layer_kwargs, signing_keys=signing_keys
+        )
+        self._signer = options.signer
         if backend is None:
-            options = TransportOptions(backend_type=backend_type, backend_layer_kwargs=backend_layer_kwargs)
             backend = backend_class_for(backend_type)(**options.backend_layer_kwargs)
         self.backend = backend
 
@@ -114,7 +121,7 @@ class DeadLetters:
                 continue
             arguments: tuple[str | bytes, ...] = (letter_id,)
             if expiry_in_seconds is not None:
-                arguments += (_with_new_expiry(letter, time.time() + expiry_in_seconds),)
+                arguments += (_with_new_expiry(letter, time.time() + expiry_in_seconds, self._signer),)
             keys = (self.keys.dead, self.keys.dead_letter(letter_id), self.keys.queue)
             return bool(_REPLAY.run(connection, keys, arguments))
         return False
@@ -159,13 +166,13 @@ class DeadLetters:
         )
 
 
-def _with_new_expiry(letter: DeadLetter, expires_at: float) -> bytes:
+def _with_new_expiry(letter: DeadLetter, expires_at: float, signer: Signer | None) -> bytes:
     received = letter.request()
     meta = dict(received.meta or {})
     serializer, version = meta['serializer'], meta['protocol_version']
     meta['__expiry__'] = expires_at
     message = envelope.wire_envelope(received.request_id or 0, meta, received.body or {})
-    encoded = envelope.encode(message, serializer, version, _NO_SIZE_LIMIT)
+    encoded = envelope.encode(message, serializer, version, _NO_SIZE_LIMIT, signer=signer)
     if not isinstance(encoded.elements, bytes):  # no chunk size was given: never chunked
         raise AssertionError('a request is one element')
     return encoded.elements
