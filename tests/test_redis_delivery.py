@@ -48,6 +48,10 @@ def _stop_heartbeats() -> Iterator[None]:
             core.stop_heartbeat()
 
 
+def _heartbeat_threads() -> set[str]:
+    return {t.name for t in threading.enumerate() if t.name.startswith('pysoa-heartbeat-')}
+
+
 def make_server(redis_url: str, metrics: Any = noop_metrics, **extra: Any) -> RedisServerTransport:
     settings: dict[str, Any] = {
         'receive_timeout_in_seconds': 1,
@@ -275,6 +279,7 @@ def test_the_action_sees_the_delivery_count(redis_url: str, connection: redis.Re
             }
         )
     )
+    heartbeats_before = _heartbeat_threads()
     worker = threading.Thread(target=server.run, daemon=True)
     worker.start()
     try:
@@ -283,10 +288,10 @@ def test_the_action_sees_the_delivery_count(redis_url: str, connection: redis.Re
         server.request_shutdown()
         worker.join(timeout=15)
     # The worker's shutdown closes its transport, and that stops the heartbeat thread.
-    heartbeats = [t.name for t in threading.enumerate() if t.name.startswith('pysoa-heartbeat-')]
+    heartbeats = _heartbeat_threads() - heartbeats_before
     assert isinstance(server.transport, RedisServerTransport)
     core_of(server.transport).stop_heartbeat()  # whatever the assertion below finds
-    assert heartbeats == []
+    assert heartbeats == set()
     assert answered == request_id
     assert response.actions[0].body == {'delivery_count': 2}
     assert sum(in_flight_lists(connection).values()) == 0

@@ -65,16 +65,17 @@ class _ThreadState(threading.local):
             self.unnamed -= 1
             return True
         if self.awaited:
-            # An id this thread never sent, while it awaits others (a 1.x caller that counts responses): handed
-            # on as 1.x did, for the caller to match by id; it stands for the oldest response awaited.
-            del self.awaited[next(iter(self.awaited))]
+            # An id this thread never sent, or none (an unreadable response), while it awaits others: it stands
+            # for the oldest response awaited, which is no longer waited for (its real answer, should it come,
+            # is dropped as late). A 1.x caller that counts responses is handed it, to match by id, as 1.x did.
+            oldest = next(iter(self.awaited))
+            self.finished[oldest] = self.awaited.pop(oldest) + _LATE_RESPONSE_SECONDS
             return True
         return False
 
     def consumed_unreadable(self, request_id: int | None) -> None:
         """A response was taken from the queue but cannot be read: do not wait for it again."""
-        if not self.claim(request_id) and self.awaited:
-            del self.awaited[next(iter(self.awaited))]  # whose it was is unknown: the oldest is the likeliest
+        self.claim(request_id)
 
 
 @fields.ClassConfigurationSchema.provider(RedisClientTransportSchema)
