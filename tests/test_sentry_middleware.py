@@ -80,7 +80,7 @@ def test_unexpected_exception_is_reported_and_still_answered(captured: Capturing
     assert len(captured.events) == 1
     event = captured.events[0]
     assert event['exception']['values'][-1]['type'] == 'ZeroDivisionError'
-    assert event['tags'] == {'action': 'explode', 'correlation_id': 'corr-1'}
+    assert event['tags'] == {'service': 'reporting', 'action': 'explode', 'correlation_id': 'corr-1'}
 
 
 def test_action_errors_and_successes_are_not_reported(captured: CapturingTransport) -> None:
