@@ -34,6 +34,7 @@ from pysoa.common.transport.redis_gateway.constants import (
 from pysoa.common.transport.redis_gateway.envelope import MessageExpiredError, decode_request
 from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
+from pysoa.common.wire import expiry_of
 
 __all__ = ('QueueState', 'queue_depth', 'queue_key', 'queues_command', 'read_queues')
 
@@ -86,8 +87,10 @@ def head_expiry(element: object, service: str, now: float) -> float | None:
         return now - expired.late_by
     except InvalidMessageError:
         return None
-    expiry = (received.meta or {}).get('__expiry__')
-    return float(expiry) if isinstance(expiry, int | float) else None
+    try:
+        return expiry_of(received.meta or {})
+    except ValueError:
+        return None  # not a number: decode_request refuses such an envelope, so this is only for safety
 
 
 def _services_on(connection: redis.Redis) -> set[str]:

@@ -21,6 +21,7 @@ from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIF
 from pysoa.common.transport.redis_gateway.core import RedisTransportClientCore
 from pysoa.common.transport.redis_gateway.settings import RedisClientTransportSchema
 from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
+from pysoa.common.wire import expiry_of
 from pysoa.schema import fields
 
 _logger = logging.getLogger(__name__)
@@ -131,8 +132,11 @@ class RedisClientTransport(ClientTransport):
                 raise
         # Awaited only once sent: a failed send must not leave the client waiting for a response forever.
         # The core sets `__expiry__`; a stand-in core (1.x tests mock it) may not: then it is awaited until answered.
-        expires_at = meta.get('__expiry__')
-        state.awaited[request_id] = expires_at if isinstance(expires_at, int | float) else math.inf
+        try:
+            expires_at = expiry_of(meta)
+        except ValueError:
+            expires_at = None
+        state.awaited[request_id] = math.inf if expires_at is None else expires_at
 
     def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
         """Receive the next awaited response for the calling thread, or `(None, None, None)` when none is awaited."""
