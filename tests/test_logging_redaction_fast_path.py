@@ -10,7 +10,7 @@ import pytest
 
 from pysoa.common.logging import RecursivelyCensoredDictWrapper
 
-SENSITIVE = RecursivelyCensoredDictWrapper.SENSITIVE_FIELDS
+SENSITIVE = RecursivelyCensoredDictWrapper.sensitive_keys()
 CENSORED = RecursivelyCensoredDictWrapper.CENSORED_STRING
 Point = collections.namedtuple('Point', 'x y')
 
@@ -18,7 +18,7 @@ Point = collections.namedtuple('Point', 'x y')
 def _reference(value: Any, censor: bool) -> Any:
     """The straightforward walk the fast path must agree with (the documented rules, nothing else)."""
     if isinstance(value, Mapping):
-        return {k: _reference(v, k in SENSITIVE) for k, v in value.items()}
+        return {k: _reference(v, SENSITIVE.is_sensitive(k) if isinstance(k, str) else False) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = (_reference(item, censor) for item in value)
         return type(value)(items) if type(value) in (list, tuple, set, frozenset) else list(items)

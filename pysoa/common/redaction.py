@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
 
 from pysoa.common.log_text import truncated
+from pysoa.common.sensitive_keys import SensitiveKeys
+from pysoa.common.text_redaction import redacted_text
 
 __all__ = ('RecursivelyCensoredDictWrapper',)
 
@@ -40,8 +42,10 @@ def _spellings(snake_case: str, plural: bool = True) -> frozenset[str]:
 class RecursivelyCensoredDictWrapper:
     """Wraps a dict for logging: its str/repr is a copy with the values of sensitive keys replaced, at any depth.
 
-    A value is censored when its key is in `SENSITIVE_FIELDS` (exact match) and it is a non-empty
-    string, bytes or non-zero number (not a bool, not None). Lists, tuples and sets under a
+    A value is censored when its key is sensitive and it is a non-empty string, bytes or non-zero number (not a
+    bool, not None). A key is sensitive when it is one of `SENSITIVE_FIELDS` compared without case and separators
+    (`apiKey`, `API-KEY`), or contains a sensitive stem (`user_password`, `sessionId`): the rule is in
+    `pysoa.common.sensitive_keys`. Lists, tuples and sets under a
     sensitive key have their items censored; dicts anywhere are censored by their own keys. The
     work happens on the first str/repr and is cached. To add keys, subclass and extend
     `SENSITIVE_FIELDS`, or call `with_sensitive_fields`.
@@ -128,6 +132,8 @@ class RecursivelyCensoredDictWrapper:
 
     CENSORED_STRING = '**********'
 
+    _sensitive_keys: ClassVar[SensitiveKeys | None] = None
+
     MAXIMUM_CHARACTERS: ClassVar[int | None] = None
     """Where the text is cut (None: `pysoa.common.log_text.MAXIMUM_LOG_CHARACTERS`; 0: nowhere)."""
 
@@ -149,7 +155,7 @@ class RecursivelyCensoredDictWrapper:
     def __repr__(self) -> str:
         if self._repr_cache is None:
             try:
-                text = repr(self._censored(self._wrapped_dict, False))
+                text = repr(self._censored(self._wrapped_dict, False, self.sensitive_keys()))
             except RecursionError:
                 # Nested nearly as deep as a message may be, the walk and repr() run out of stack inside logging.
                 text = '<a message nested too deeply to log>'
@@ -162,39 +168,54 @@ class RecursivelyCensoredDictWrapper:
     def __bytes__(self) -> bytes:
         return self.__repr__().encode('utf-8')
 
+    @classmethod
+    def sensitive_keys(cls) -> SensitiveKeys:
+        """The rule deciding which keys are censored (`pysoa.common.sensitive_keys`), built from `SENSITIVE_FIELDS`."""
+        keys = cls.__dict__.get('_sensitive_keys')
+        if keys is None or keys.fields is not cls.SENSITIVE_FIELDS:
+            # Built per class, and again if a subclass or a test replaces SENSITIVE_FIELDS after the fact.
+            keys = SensitiveKeys(cls.SENSITIVE_FIELDS)
+            cls._sensitive_keys = keys
+        return keys
+
+    @classmethod
+    def redact_text(cls, text: str) -> str:
+        """`text` with the values of sensitive `key=value` and `'key': 'value'` pairs censored (same rule as keys)."""
+        return redacted_text(text, cls.sensitive_keys(), cls.CENSORED_STRING)
+
     # The fast path of the walk (every request and response logged at INFO goes through it): plain dicts, lists
     # and tuples of plain scalars are checked by exact type, and are returned as they are, not copied, when
     # nothing in them is censored (their repr is then the same as a copy's). Anything else takes the general
     # path, `_censor_value`. The loops call each other directly for nested plain containers: on this path a
-    # function call per container is a measurable share of the cost.
+    # function call per container is a measurable share of the cost. `sensitive[key]` is a dict look-up once a
+    # key has been seen (`SensitiveKeys` remembers its decisions).
 
     @classmethod
-    def _censored(cls, value: Any, censor: bool) -> Any:
+    def _censored(cls, value: Any, censor: bool, sensitive: SensitiveKeys) -> Any:
         kind = type(value)
         if kind is dict:
-            return cls._censored_plain_dict(value)
+            return cls._censored_plain_dict(value, sensitive)
         if kind is list or kind is tuple:
-            return cls._censored_plain_sequence(value, censor)
+            return cls._censored_plain_sequence(value, censor, sensitive)
         if kind in _PLAIN_SCALARS:
             return cls.CENSORED_STRING if censor and value and kind in _PLAIN_CENSORED_SCALARS else value
-        return cls._censor_value(value, censor)
+        return cls._censor_value(value, censor, sensitive)
 
     @classmethod
-    def _censored_plain_dict(cls, value: dict[Any, Any]) -> dict[Any, Any]:
-        sensitive = cls.SENSITIVE_FIELDS
+    def _censored_plain_dict(cls, value: dict[Any, Any], sensitive: SensitiveKeys) -> dict[Any, Any]:
         copy: dict[Any, Any] | None = None
         for key, item in value.items():
             item_kind = type(item)
             if item_kind in _PLAIN_SCALARS:
-                if not (item and item_kind in _PLAIN_CENSORED_SCALARS and key in sensitive):
+                if not (item and item_kind in _PLAIN_CENSORED_SCALARS and sensitive[key]):
                     continue
                 new_item: Any = cls.CENSORED_STRING
             elif item_kind is dict:
-                new_item = cls._censored_plain_dict(item)
+                new_item = cls._censored_plain_dict(item, sensitive)
             elif item_kind is list or item_kind is tuple:
-                new_item = cls._censored_plain_sequence(item, key in sensitive)
+                new_item = cls._censored_plain_sequence(item, sensitive[key], sensitive)
             else:
-                new_item = cls._censor_value(item, key in sensitive)
+                new_item = cls._censor_value(item, sensitive[key], sensitive)
             if new_item is item:
                 continue
             if copy is None:
@@ -203,7 +224,9 @@ class RecursivelyCensoredDictWrapper:
         return value if copy is None else copy
 
     @classmethod
-    def _censored_plain_sequence(cls, value: list[Any] | tuple[Any, ...], censor: bool) -> list[Any] | tuple[Any, ...]:
+    def _censored_plain_sequence(
+        cls, value: list[Any] | tuple[Any, ...], censor: bool, sensitive: SensitiveKeys
+    ) -> list[Any] | tuple[Any, ...]:
         items: list[Any] | None = None
         for index, item in enumerate(value):
             item_kind = type(item)
@@ -212,11 +235,11 @@ class RecursivelyCensoredDictWrapper:
                     continue
                 new_item: Any = cls.CENSORED_STRING
             elif item_kind is dict:
-                new_item = cls._censored_plain_dict(item)
+                new_item = cls._censored_plain_dict(item, sensitive)
             elif item_kind is list or item_kind is tuple:
-                new_item = cls._censored_plain_sequence(item, censor)
+                new_item = cls._censored_plain_sequence(item, censor, sensitive)
             else:
-                new_item = cls._censor_value(item, censor)
+                new_item = cls._censor_value(item, censor, sensitive)
             if new_item is item:
                 continue
             if items is None:
@@ -227,16 +250,15 @@ class RecursivelyCensoredDictWrapper:
         return items if type(value) is list else tuple(items)
 
     @classmethod
-    def _censor_dict(cls, value: Mapping[Any, Any]) -> dict[Any, Any]:
-        sensitive = cls.SENSITIVE_FIELDS
-        return {k: cls._censored(v, k in sensitive) for k, v in value.items()}
+    def _censor_dict(cls, value: Mapping[Any, Any], sensitive: SensitiveKeys) -> dict[Any, Any]:
+        return {k: cls._censored(v, sensitive[k], sensitive) for k, v in value.items()}
 
     @classmethod
-    def _censor_value(cls, value: Any, censor: bool) -> Any:
+    def _censor_value(cls, value: Any, censor: bool, sensitive: SensitiveKeys) -> Any:
         if isinstance(value, Mapping):
-            return cls._censor_dict(value)
+            return cls._censor_dict(value, sensitive)
         if isinstance(value, (list, tuple, set, frozenset)):
-            items = (cls._censored(item, censor) for item in value)
+            items = (cls._censored(item, censor, sensitive) for item in value)
             if type(value) in (list, tuple, set, frozenset):
                 return type(value)(items)
             # A namedtuple or custom container may not take an iterable: a plain list shows the content.
