@@ -130,7 +130,12 @@ def test_decode_request_round_trip_records_how_the_message_came(version: Protoco
     received = request(elements)
     assert received.request_id == 9
     assert received.body == {'a': [1, 2]}
-    assert received.meta == {**meta, 'serializer': MSGPACK, 'protocol_version': version}
+    assert received.meta == {
+        **meta,
+        'serializer': MSGPACK,
+        'protocol_version': version,
+        'received_bytes': len(elements),
+    }
 
 
 def test_decode_reads_json_by_its_content_type() -> None:

@@ -199,17 +199,20 @@ def test_exception_in_pre_request_hook_becomes_an_error_response() -> None:
     assert body['errors'][0]['message'] == 'Internal server error: database is gone'
 
 
-def test_requests_and_responses_are_logged_censored(caplog: pytest.LogCaptureFixture) -> None:
-    server, transport = make_server(extra_fields_to_redact={'name'})
+def test_requests_and_responses_are_logged_censored_at_info_with_the_1x_setting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, transport = make_server(extra_fields_to_redact={'name'}, request_log_success_level='INFO')
     transport.incoming.append(ReceivedMessage(9, dict(NEW_CLIENT), job('greet', name='secret-name')))
 
     with caplog.at_level(logging.INFO, logger='pysoa.server.job'):
         server.handle_next_request()
 
     messages = [r.getMessage() for r in caplog.records if r.name == 'pysoa.server.job']
-    assert len(messages) == 2
+    assert len(messages) == 3
     assert messages[0].startswith('Job request: ')
     assert messages[1].startswith('Job response: ')
+    assert messages[2].startswith('Job done: ')
     assert 'secret-name' not in messages[0]
     assert 'hunter2' not in messages[1]
 
@@ -226,7 +229,12 @@ def test_failed_request_is_logged_at_the_error_level_even_when_success_level_is_
         server.handle_next_request()
 
     records = [(r.levelno, r.getMessage()[:13]) for r in caplog.records if r.name == 'pysoa.server.job']
-    assert records == [(logging.WARNING, 'Job request: '), (logging.WARNING, 'Job response:')]
+    assert records == [
+        (logging.INFO, 'Job done: ser'),
+        (logging.WARNING, 'Job request: '),
+        (logging.WARNING, 'Job response:'),
+        (logging.INFO, 'Job done: ser'),
+    ]
 
 
 def test_response_bodies_are_made_plain() -> None:

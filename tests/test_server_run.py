@@ -328,7 +328,7 @@ def test_main_loads_the_settings_module_and_logs_json_lines(tmp_path: Path) -> N
     records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
     messages = [r.get('message') or r.get('msg') for r in records]
     assert any('starting up' in str(m) for m in messages)
-    assert any('Job request' in str(m) for m in messages)
+    assert any('Job done' in str(m) for m in messages)
 
 
 def test_main_can_log_plain_text(tmp_path: Path) -> None:

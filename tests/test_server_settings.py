@@ -15,8 +15,10 @@ def test_defaults_match_the_documented_values() -> None:
 
     assert settings['client_routing'] == {}
     assert settings['harakiri'] == {'timeout': 300, 'shutdown_grace': 30}
-    assert settings['request_log_success_level'] == 'INFO'
-    assert settings['request_log_error_level'] == 'INFO'
+    assert settings['request_log_success_level'] == 'DEBUG'
+    assert settings['request_log_error_level'] == 'DEBUG'
+    assert settings['request_log_body_max_length'] == 1024
+    assert settings['send_traceback_to_callers'] is True
     assert settings['heartbeat_file'] is None
     assert settings['extra_fields_to_redact'] == set()
     assert settings['middleware'] == []

@@ -25,7 +25,7 @@ from pysoa.common.constants import (
     ERROR_CODE_UNKNOWN,
 )
 from pysoa.common.errors import Error
-from pysoa.common.logging import PySOALogContextFilter
+from pysoa.common.logging import PySOALogContextFilter, RecursivelyCensoredDictWrapper
 from pysoa.common.metrics import MetricsRecorder
 from pysoa.common.types import ActionResponse, JobResponse
 from pysoa.server.errors import ActionError, HarakiriInterrupt, JobError
@@ -66,16 +66,27 @@ def server_error_response(
     variables: Mapping[str, object] | None,
     metrics: MetricsRecorder,
     logger: logging.Logger,
+    redaction: type[RecursivelyCensoredDictWrapper] | None = None,
+    send_traceback: bool = True,
     **kwargs: Any,
 ) -> _RT:
-    """Log `exception` and return a `response_type` carrying a SERVER_ERROR with its message and traceback."""
+    """Log `exception` and return a `response_type` carrying a SERVER_ERROR with its message and traceback.
+
+    What goes back to the caller (message, traceback, variables) is censored first with `redaction`'s rule (a
+    server passes its `logging_dict_wrapper_class`); the traceback is left out when `send_traceback` is false.
+    """
     try:
         error_text = str(exception)
     except Exception:
         metrics.counter('server.error.error_formatting_failure').increment()
         error_text = 'Error formatting error'
-    traceback_text = ''.join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+    if redaction is not None:
+        error_text = redaction.redact_text(error_text)
     logger.error('Unhandled exception: %s', error_text, exc_info=exception)
+    traceback_text: str | None = None
+    if send_traceback:
+        traceback_text = ''.join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+        traceback_text = redaction.redact_text(traceback_text) if redaction is not None else traceback_text
 
     formatted_variables: dict[str, str] | None = None
     if variables is not None:
@@ -84,6 +95,8 @@ def server_error_response(
         except Exception:
             metrics.counter('server.error.variable_formatting_failure').increment()
             formatted_variables = {'error': 'Error formatting variables'}
+        if redaction is not None:
+            formatted_variables = _redacted_variables(formatted_variables, redaction)
 
     error = Error(
         code=ERROR_CODE_SERVER_ERROR,
@@ -93,6 +106,11 @@ def server_error_response(
         is_caller_error=False,
     )
     return response_type(errors=[error], **kwargs)
+
+
+def _redacted_variables(variables: dict[str, str], redaction: type[RecursivelyCensoredDictWrapper]) -> dict[str, str]:
+    sensitive, censored = redaction.sensitive_keys(), redaction.CENSORED_STRING
+    return {key: censored if sensitive[key] else redaction.redact_text(text) for key, text in variables.items()}
 
 
 def _instantiate(action_type: ActionType, server: 'Server') -> ServerMiddlewareActionTask:

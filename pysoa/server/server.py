@@ -211,7 +211,7 @@ class Server:
             return _NOTHING_RECEIVED
 
     def _handle_request(self, request: ServedRequest, job_request: Any) -> None:
-        request_for_logging = log_request(self, request.request_id, job_request)
+        job_log = log_request(self, request, job_request)
         with serving(request):
             try:
                 self.perform_pre_request_actions()
@@ -222,7 +222,7 @@ class Server:
                 job_response = self.handle_job_exception(e)
         job_response, response_message = reply(self, request, job_request, job_response)
         self.transport.acknowledge_request_message(request.request_id, request.meta)
-        log_response(self, job_request, request_for_logging, job_response, response_message)
+        log_response(self, job_log, job_response, response_message)
 
     def process_job(self, job_request: dict[str, Any]) -> JobResponse:
         """Validate the job request dict, run it through the job middleware and return the `JobResponse`."""
@@ -240,7 +240,9 @@ class Server:
         **kwargs: Any,
     ) -> _RT:
         """Log `exception` and return a `response_type` carrying a SERVER_ERROR with its message and traceback."""
-        return server_error_response(exception, response_type, variables, self.metrics, self.logger, **kwargs)
+        send, redaction = bool(self.settings.get('send_traceback_to_callers', True)), self.logging_dict_wrapper_class
+        metrics, logger = self.metrics, self.logger
+        return server_error_response(exception, response_type, variables, metrics, logger, redaction, send, **kwargs)
 
     def handle_job_exception(self, exception: BaseException, variables: dict[str, Any] | None = None) -> JobResponse:
         """The job response for an exception nothing else caught: a logged SERVER_ERROR."""

@@ -11,8 +11,14 @@ Keys (all optional; defaults below):
   (`{'handlers': {'console': {'formatter': 'console'}}}`).
 - `harakiri`: `timeout` (seconds a job may run, 0 disables; default 300) and `shutdown_grace` (seconds the
   worker gets to stop after that before it is killed; default 30).
-- `request_log_success_level`, `request_log_error_level`: levels at which whole requests and responses are
-  logged (default INFO for both).
+- `request_log_success_level`, `request_log_error_level`: levels at which whole requests and responses (the
+  bodies) are logged, censored (default DEBUG for both; 1.x logged them at INFO). Every job also gets one summary
+  line at INFO on `pysoa.server.job` (see `pysoa.server.job_log`).
+- `request_log_body_max_length`: characters of a logged body kept before it is cut, saying how long it was
+  (default 1024; 0: only the global bound `PYSOA_LOG_MAXIMUM_CHARACTERS`).
+- `send_traceback_to_callers`: whether a `SERVER_ERROR` carries the server's traceback to the caller (default
+  true, as 1.x). Censored by the redaction rule, a traceback still shows code paths and file names: a service
+  that answers untrusted callers should turn it off.
 - `heartbeat_file`: a file touched while the worker lives; `{{pid}}` and `{{fid}}` are replaced.
 - `extra_fields_to_redact`: more field names whose values are censored in logged requests and responses.
 - `coroutine_middleware`: middleware classes that wrap coroutines run with `request.run_coroutine`.
@@ -115,10 +121,21 @@ class ServerSettings(SOASettings):
             description='How long a job may run before the worker gives up on it',
         ),
         'request_log_success_level': PythonLogLevel(
-            description='The level at which whole requests and responses are logged when the job succeeds',
+            description='The level at which whole requests and responses are logged when the job succeeds (DEBUG; '
+            'set INFO for the 1.x behaviour)',
         ),
         'request_log_error_level': PythonLogLevel(
-            description='The level at which whole requests and responses are logged when the response has errors',
+            description='The level at which whole requests and responses are logged when the response has errors '
+            '(DEBUG; set INFO for the 1.x behaviour)',
+        ),
+        'request_log_body_max_length': fields.Integer(
+            gte=0,
+            description='Characters of a logged request or response body kept before it is cut (0: no cut but the '
+            'global bound of every log line)',
+        ),
+        'send_traceback_to_callers': fields.Boolean(
+            description='Whether a SERVER_ERROR sent to the caller carries the traceback of the exception (censored); '
+            'turn off for untrusted callers, as it shows file names and code paths',
         ),
         'heartbeat_file': fields.Nullable(
             fields.UnicodeString(
@@ -141,8 +158,10 @@ class ServerSettings(SOASettings):
         'client_routing': {},
         'logging': DEFAULT_LOGGING_CONFIG,
         'harakiri': {'timeout': 300, 'shutdown_grace': 30},
-        'request_log_success_level': 'INFO',
-        'request_log_error_level': 'INFO',
+        'request_log_success_level': 'DEBUG',
+        'request_log_error_level': 'DEBUG',
+        'request_log_body_max_length': 1024,
+        'send_traceback_to_callers': True,
         'heartbeat_file': None,
         'extra_fields_to_redact': set(),
         'coroutine_middleware': [{'path': 'pysoa.server.coroutine:DefaultCoroutineMiddleware'}],

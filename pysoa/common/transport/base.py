@@ -17,12 +17,20 @@ from typing import Any, NamedTuple
 from pysoa.common.metrics import MetricsRecorder, noop_metrics
 
 __all__ = (
+    'RECEIVED_BYTES_META_KEY',
+    'SENT_BYTES_META_KEY',
     'ClientTransport',
     'ReceivedMessage',
     'ServerTransport',
     'Transport',
     'get_hex_thread_id',
 )
+
+
+RECEIVED_BYTES_META_KEY = 'received_bytes'
+"""Where a server transport may report, in a received request's meta, its size on the wire (bytes; not sent on)."""
+SENT_BYTES_META_KEY = 'sent_bytes'
+"""Where a server transport may report, in the request's meta, the size of the response it sent for it (bytes)."""
 
 
 def get_hex_thread_id() -> str:

@@ -120,6 +120,7 @@ class RedisTransportCore(OptionAttributes):
         version = envelope.reply_version(meta, self.protocol_version)
         signer = envelope.signer_for_message(meta, self.options.signer)
         elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version, signer)
+        envelope.note_sent_size(meta, elements)
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         connection = self._get_redis_connection(True, queue_key)
         started = time.monotonic()

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, TypedDict, cast
 
 from pysoa.common.log_text import preview
 from pysoa.common.serializer.base import Serializer
-from pysoa.common.transport.base import ReceivedMessage
+from pysoa.common.transport.base import RECEIVED_BYTES_META_KEY, SENT_BYTES_META_KEY, ReceivedMessage
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, MessageTooLarge
 from pysoa.common.transport.redis_gateway.constants import ProtocolFeature, ProtocolVersion
 from pysoa.common.transport.redis_gateway.framing import frame_chunks, frame_message, locate_payload
@@ -34,6 +34,7 @@ __all__ = (
     'encode',
     'expiry_times',
     'join_chunks',
+    'note_sent_size',
     'open_envelope',
     'reply_version',
     'salvage_envelope',
@@ -41,11 +42,21 @@ __all__ = (
     'wire_envelope',
 )
 
-LOCAL_META_KEYS = frozenset({'serializer', 'protocol_version', 'signed', 'in_flight', 'delivery_count'})
+LOCAL_META_KEYS = frozenset(
+    {
+        'serializer',
+        'protocol_version',
+        'signed',
+        'in_flight',
+        'delivery_count',
+        RECEIVED_BYTES_META_KEY,
+        SENT_BYTES_META_KEY,
+    }
+)
 """Meta keys that describe how a message travelled; they stay in the process and never go on the wire.
 
 (`signed` is set by a receiver with signing keys: `signing.py`; `in_flight` and `delivery_count` by at-least-once
-delivery: `delivery.py`.)"""
+delivery: `delivery.py`; the sizes, for the server's job log, by `decode_request` and `note_sent_size`.)"""
 
 SerializerFor = Callable[[str | None], Serializer]
 """Finds the serializer for a received content type (None when the message names none)."""
@@ -209,7 +220,14 @@ def decode_request(
             raise UnreadableMessageError(text)
         raise InvalidEnvelopeError(text, *salvaged, reason=reason)
     message = _deserialize(data[offset:] if offset else data, serializer, version, service, salvage=True)
-    return open_envelope(message, serializer, version, service, now, signed=signed)
+    received = open_envelope(message, serializer, version, service, now, signed=signed)
+    received.meta[RECEIVED_BYTES_META_KEY] = len(data)  # type: ignore[index]  # open_envelope always gives a meta
+    return received
+
+
+def note_sent_size(meta: dict[str, Any], elements: bytes | list[bytes]) -> None:
+    """Record in `meta` (local, not sent) the bytes that the reply to it takes on the wire, for the job log."""
+    meta[SENT_BYTES_META_KEY] = sum(map(len, elements)) if isinstance(elements, list) else len(elements)
 
 
 def decode_response(
