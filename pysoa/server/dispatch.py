@@ -28,6 +28,7 @@ from pysoa.common.errors import Error
 from pysoa.common.logging import PySOALogContextFilter, RecursivelyCensoredDictWrapper
 from pysoa.common.metrics import MetricsRecorder
 from pysoa.common.types import ActionResponse, JobResponse
+from pysoa.server.action_metrics import ActionCall
 from pysoa.server.errors import ActionError, HarakiriInterrupt, JobError
 from pysoa.server.middleware import ServerMiddlewareActionTask
 from pysoa.server.request_state import bind_deadline
@@ -139,6 +140,7 @@ class Dispatcher:
             errors = job_request_errors(job_request)
             if errors:
                 # Only a broken client sends a malformed job; say what is wrong, besides answering it.
+                server.metrics.counter('server.job.request_invalid').increment()
                 server.logger.error(
                     'Invalid job request: %s',
                     '; '.join(f'{e.field or "(job)"}: {e.message}' for e in errors),
@@ -215,6 +217,18 @@ class Dispatcher:
 
     def run_action(self, action_request: EnrichedActionRequest) -> tuple[ActionResponse, bool]:
         """Run one action through the action middleware: its response, and whether harakiri interrupted it."""
+        name = action_request.action
+        known = name in self._server.action_class_map or name in ('introspect', 'status')
+        call = ActionCall.start(self._server.metrics, name, known)
+        try:
+            response, interrupted = self._run_action(action_request)
+        except JobError as e:
+            call.finish(e.errors)
+            raise
+        call.finish(response.errors)
+        return response, interrupted
+
+    def _run_action(self, action_request: EnrichedActionRequest) -> tuple[ActionResponse, bool]:
         server = self._server
         name = action_request.action
         PySOALogContextFilter.set_logging_action_name(name)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pysoa.common.errors import Error
 from pysoa.common.types import ActionResponse, Body
 from pysoa.schema import fields
+from pysoa.server.action_metrics import count_invalid_body
 from pysoa.server.errors import ActionError, ResponseValidationError
 from pysoa.server.types import ActionInterface, EnrichedActionRequest
 
@@ -57,6 +58,7 @@ class Action(ActionInterface, metaclass=abc.ABCMeta):
             # A Conformity field answers through its own `errors()`; ours check valid values fast (see pysoa.schema).
             problems = schema.errors(action_request.body)
             if problems:
+                count_invalid_body(action_request, 'request')
                 raise ActionError(
                     errors=[
                         Error(code=p.code, message=p.message, field=p.pointer, is_caller_error=True) for p in problems
@@ -73,6 +75,7 @@ class Action(ActionInterface, metaclass=abc.ABCMeta):
         if schema is not None:
             problems = schema.errors(body)
             if problems:
+                count_invalid_body(action_request, 'response')
                 raise ResponseValidationError(action=action_request.action, errors=problems)
 
         return ActionResponse(action=action_request.action, body={} if body is None else body)
