@@ -23,6 +23,7 @@ change them.
 import dataclasses
 import json
 import logging
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ _SUMMARY = (
     'Job done: service=%s actions=%s request_id=%s correlation_id=%s caller=%s duration_ms=%.3f outcome=%s '
     'request_bytes=%s response_bytes=%s'
 )
+_PLAIN_TEXT = re.compile(r'[\w.,:;/@+#()-]*').fullmatch  # shown as it is; anything else is quoted
 _MAXIMUM_NAMES = 20  # action names in one summary line; a job of 1,000 actions must not make a huge line
 _MAXIMUM_VALUE = 200  # characters of a caller-supplied value (caller, correlation id, action name) in the line
 
@@ -193,7 +195,7 @@ def _text(value: object) -> str:
     """A value for the `key=value` line: `-` when unknown, quoted (JSON style) when it has spaces or quotes."""
     if value is None or value == '':
         return '-'
-    text = value if isinstance(value, str) else str(value)
-    if text.isprintable() and not any(c in text for c in ' "=\''):
+    text = value if type(value) is str else str(value)
+    if _PLAIN_TEXT(text):
         return text
     return json.dumps(text)
