@@ -162,7 +162,7 @@ def test_a_server_answers_an_oversized_request_with_an_error_and_runs_nothing(
 
 
 def test_a_message_too_deep_for_repr_logs_a_placeholder_instead_of_failing(monkeypatch: pytest.MonkeyPatch) -> None:
-    def out_of_stack(value: object, censor: bool) -> object:
+    def out_of_stack(*walk_arguments: object) -> object:
         raise RecursionError('maximum recursion depth exceeded')
 
     monkeypatch.setattr(RecursivelyCensoredDictWrapper, '_censored', staticmethod(out_of_stack))
