@@ -1,9 +1,11 @@
-"""Shared fixtures: a private `redis-server` for the session, a clean database per test, services in child processes.
+"""Shared fixtures: a private `redis-server` for the session, a clean database per test, services in child processes,
+a UDP socket standing in for statsd.
 
 The shared Redis on 127.0.0.1:6379 is never used. When no server can start, tests that need one
 are skipped locally and fail in CI (`CI=true`), so CI cannot pass by skipping them.
 """
 
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_r
 from pysoa.test.service_process import ServiceProcess
 from tests.ci import unavailable
 from tests.paths import PROJECT_ROOT
+from tests.statsd_listener import listening_udp_socket
 
 
 @pytest.fixture(scope='session')
@@ -96,6 +99,13 @@ def start_service(redis_url: str, tmp_path: Path) -> Iterator[StartService]:
     for service, stop_timeout in started:
         service.stop(timeout=stop_timeout)
         service.cleanup()
+
+
+@pytest.fixture
+def udp_socket() -> Iterator[socket.socket]:
+    """A UDP socket on a free port of 127.0.0.1 standing in for statsd (`tests/statsd_listener.py` reads it)."""
+    with listening_udp_socket() as sock:
+        yield sock
 
 
 # Conformity compatibility. The tests that need Conformity live in files named `test_conformity_*.py`; CI runs the

@@ -1,7 +1,6 @@
 """Per-action metrics of a real `Server` through the statsd recorder, read from a real UDP socket on 127.0.0.1."""
 
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from pysoa.server.errors import ActionError, JobError
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest
+from tests.statsd_listener import assert_received
 
 NEW_CLIENT = {'client_version': [2, 0, 0], 'reply_to': 'service.x.abc!000000000001'}
 
@@ -39,15 +39,6 @@ class Halt(Action):
 class MetricsServer(Server):
     service_name = 'metrics_service'
     action_class_map = {'strict': Strict, 'halt': Halt, 'odd.name:x|y': Strict}
-
-
-@pytest.fixture
-def udp_socket() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(('127.0.0.1', 0))
-    sock.settimeout(5)
-    yield sock
-    sock.close()
 
 
 @pytest.fixture
@@ -79,28 +70,6 @@ def serve(server: MetricsServer, *actions: tuple[str, dict[str, Any]]) -> None:
     server.metrics.publish_all()  # what the worker loop does after each request
 
 
-def received(sock: socket.socket, until: set[str], seconds: float = 5.0) -> list[str]:
-    """The statsd lines received until every name in `until` has come (bounded in packets and time)."""
-    lines: list[str] = []
-    deadline = time.monotonic() + seconds
-    for _ in range(1000):
-        if until <= {line.split(':')[0] for line in lines} or time.monotonic() > deadline:
-            break
-        try:
-            lines.extend(sock.recv(65536).decode().split('\n'))
-        except TimeoutError:
-            break
-    return lines
-
-
-def names(lines: list[str]) -> dict[str, list[str]]:
-    by_name: dict[str, list[str]] = {}
-    for line in lines:
-        name, _, value = line.partition(':')
-        by_name.setdefault(name, []).append(value)
-    return by_name
-
-
 def test_calls_duration_and_errors_by_code_per_action(server: MetricsServer, udp_socket: socket.socket) -> None:
     serve(server, ('strict', {'n': 2}), ('strict', {'n': 0}), ('nope', {}), ('nope2', {}))
 
@@ -113,8 +82,7 @@ def test_calls_duration_and_errors_by_code_per_action(server: MetricsServer, udp
         'svc.server.action._unknown.error.UNKNOWN',
         'svc.server.worker.busy',
     }
-    by_name = names(received(udp_socket, expected))
-    assert expected <= set(by_name), sorted(by_name)
+    by_name = assert_received(udp_socket, expected, seconds=5)
     assert by_name['svc.server.action.strict.calls'] == ['1|c', '1|c']
     assert len(by_name['svc.server.action.strict.duration']) == 2
     assert all(value.endswith('|ms') for value in by_name['svc.server.action.strict.duration'])
@@ -133,8 +101,7 @@ def test_invalid_bodies_are_counted_on_both_sides(server: MetricsServer, udp_soc
         'svc.server.action.strict.error.SERVER_ERROR',
         'svc.server.action.strict.error.INVALID',
     }
-    by_name = names(received(udp_socket, expected))
-    assert expected <= set(by_name), sorted(by_name)
+    assert_received(udp_socket, expected, seconds=5)
 
 
 def test_an_invalid_job_and_a_job_error_are_counted(server: MetricsServer, udp_socket: socket.socket) -> None:
@@ -143,13 +110,12 @@ def test_an_invalid_job_and_a_job_error_are_counted(server: MetricsServer, udp_s
     serve(server, ('halt', {}))
 
     expected = {'svc.server.job.request_invalid', 'svc.server.action.halt.error.HALTED', 'svc.server.error.job_error'}
-    by_name = names(received(udp_socket, expected))
-    assert expected <= set(by_name), sorted(by_name)
+    assert_received(udp_socket, expected, seconds=5)
 
 
 def test_action_names_are_made_safe_for_metric_names(server: MetricsServer, udp_socket: socket.socket) -> None:
     serve(server, ('odd.name:x|y', {'n': 1}))
 
     expected = {'svc.server.action.odd_name_x_y.calls'}
-    assert expected <= set(names(received(udp_socket, expected)))
+    assert_received(udp_socket, expected, seconds=5)
     assert metric_part('') == '_'

@@ -6,7 +6,6 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from pysoa.common.transport.redis_gateway.envelope import encode
 from pysoa.test.service_process import ServiceProcess
 from pysoa.test.waiting import wait_until
 from tests.conftest import StartService
+from tests.statsd_listener import assert_received
 
 SETTINGS = """
 import copy
@@ -38,15 +38,6 @@ SOA_SERVER_SETTINGS['logging'] = DEFAULT_LOGGING_CONFIG
 
 
 @pytest.fixture
-def udp_socket() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(('127.0.0.1', 0))
-    sock.settimeout(1)
-    yield sock
-    sock.close()
-
-
-@pytest.fixture
 def service(start_service: StartService, udp_socket: socket.socket, tmp_path: Path) -> ServiceProcess:
     (tmp_path / 'observed_settings.py').write_text(SETTINGS)
     return start_service(
@@ -55,23 +46,6 @@ def service(start_service: StartService, udp_socket: socket.socket, tmp_path: Pa
         python_path=[str(tmp_path)],
         env={'OBSERVED_STATSD_PORT': str(udp_socket.getsockname()[1])},
     )
-
-
-def statsd_lines(sock: socket.socket, until: set[str], seconds: float = 20.0) -> dict[str, list[str]]:
-    """Metric name -> values received, until every name in `until` has come (bounded in packets and time)."""
-    by_name: dict[str, list[str]] = {}
-    deadline = time.monotonic() + seconds
-    for _ in range(5000):
-        if until <= set(by_name) or time.monotonic() > deadline:
-            break
-        try:
-            packet = sock.recv(65536).decode()
-        except TimeoutError:
-            continue
-        for line in packet.split('\n'):
-            name, _, value = line.partition(':')
-            by_name.setdefault(name, []).append(value)
-    return by_name
 
 
 def json_records(service: ServiceProcess) -> list[dict[str, Any]]:
@@ -114,8 +88,7 @@ def test_a_worker_reports_per_action_metrics_and_logs_over_udp_and_json(
         'echo.server.transport.redis_gateway.receive.error.message_expired',
         'echo.server.worker.busy',
     }
-    by_name = statsd_lines(udp_socket, expected)
-    assert expected <= set(by_name), sorted(by_name)
+    by_name = assert_received(udp_socket, expected)
     assert by_name['echo.server.action.echo.calls'] == ['1|c', '1|c']
     assert all(value.endswith('|ms') for value in by_name['echo.server.action.echo.duration'])
 

@@ -24,15 +24,6 @@ def _close_recorders(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         recorder.close()
 
 
-@pytest.fixture
-def udp_socket() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(('127.0.0.1', 0))
-    sock.settimeout(5)
-    yield sock
-    sock.close()
-
-
 def _lines(sock: socket.socket) -> list[str]:
     return sock.recv(65536).decode().split('\n')
 

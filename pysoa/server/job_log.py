@@ -135,10 +135,8 @@ def _log_summary(server: 'Server', job_log: JobLog, codes: list[str]) -> None:
     context = job_request.get('context') if isinstance(job_request, dict) else None
     context = context if isinstance(context, dict) else {}
     actions = _action_names(job_request)
-    correlation_id, caller = (
-        _bounded(context.get('correlation_id')),
-        _bounded(context.get('caller') or context.get('calling_service')),
-    )
+    correlation_id = _bounded(context.get('correlation_id'))
+    caller = _bounded(context.get('caller') or context.get('calling_service'))
     duration_ms = round((time.perf_counter() - job_log.started) * 1000.0, 3)
     request_bytes, response_bytes = _size(meta.get(RECEIVED_BYTES_META_KEY)), _size(meta.get(SENT_BYTES_META_KEY))
     fields = {
@@ -162,7 +160,7 @@ def _log_summary(server: 'Server', job_log: JobLog, codes: list[str]) -> None:
         _text(correlation_id),
         _text(caller),
         duration_ms,
-        outcome,
+        _text(outcome),
         _text(request_bytes),
         _text(response_bytes),
         extra=fields,
