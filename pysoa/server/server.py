@@ -239,7 +239,7 @@ class Server:
         variables: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> _RT:
-        """Log `exception` and return a `response_type` carrying a SERVER_ERROR with its message and traceback."""
+        """Log `exception`; return a `response_type` with a SERVER_ERROR: its message and traceback, censored."""
         send, redaction = bool(self.settings.get('send_traceback_to_callers', True)), self.logging_dict_wrapper_class
         metrics, logger = self.metrics, self.logger
         return server_error_response(exception, response_type, variables, metrics, logger, redaction, send, **kwargs)
