@@ -1,0 +1,75 @@
+"""Relay services: `relay` calls the next service on its body's `path` (through `request.client`) and says which
+services the call went through; `fail` raises; `refuse` answers with a caller's error.
+
+`relay_server(name)` makes the service `name`; a worker process takes the name from `TRACING_SERVICE` and, when
+`TRACING_SPANS_FILE` is set, writes the spans it ends to that file (`tests.tracing_service.span_file`).
+"""
+
+import os
+from typing import Any
+
+from pysoa.common.errors import Error
+from pysoa.schema import fields
+from pysoa.server.action import Action
+from pysoa.server.errors import ActionError
+from pysoa.server.server import Server
+from pysoa.server.types import EnrichedActionRequest
+
+__all__ = ('relay_server', 'server_from_environment')
+
+
+class RelayAction(Action):
+    """Call `relay` on `path[0]` with the rest of the path; answer the services the call went through."""
+
+    request_schema = fields.Dictionary(
+        {'path': fields.List(fields.UnicodeString()), 'fail_at_end': fields.Boolean()},
+        optional_keys=('fail_at_end',),
+    )
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        me = self._service_name(request)
+        path = request.body['path']
+        if not path:
+            if request.body.get('fail_at_end'):
+                raise ValueError(f'{me} was told to fail')
+            return {'visited': [me]}
+        assert request.client is not None
+        body: dict[str, Any] = {'path': path[1:]}
+        if 'fail_at_end' in request.body:
+            body['fail_at_end'] = request.body['fail_at_end']
+        response = request.client.call_action(path[0], 'relay', body)
+        return {'visited': [me, *response.body['visited']]}
+
+    @staticmethod
+    def _service_name(request: EnrichedActionRequest) -> str:
+        assert request.client is not None
+        return str(request.client.context['calling_service'])
+
+
+class FailAction(Action):
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        raise ZeroDivisionError('the divisor was zero')
+
+
+class RefuseAction(Action):
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        raise ActionError(errors=[Error(code='NOT_FOUND', message='no such thing', is_caller_error=True)])
+
+
+def relay_server(name: str) -> type[Server]:
+    """A `Server` subclass serving the relay actions as service `name`."""
+    return type(
+        f'RelayServer_{name}',
+        (Server,),
+        {'service_name': name, 'action_class_map': {'relay': RelayAction, 'fail': FailAction, 'refuse': RefuseAction}},
+    )
+
+
+def server_from_environment() -> type[Server]:
+    """The service named by `TRACING_SERVICE`, its spans written to `TRACING_SPANS_FILE` when that is set."""
+    spans_file = os.environ.get('TRACING_SPANS_FILE')
+    if spans_file:
+        from tests.tracing_service.span_file import install_span_file
+
+        install_span_file(spans_file)
+    return relay_server(os.environ['TRACING_SERVICE'])
