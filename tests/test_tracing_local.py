@@ -90,6 +90,19 @@ def test_three_services_in_process_make_one_trace_through_request_client(spans: 
     assert_chain(records, chain)
 
 
+def test_a_call_from_a_coroutine_the_action_runs_is_a_child_of_the_action(spans: Spans) -> None:
+    client = Client({'b': {**local_route('b', {'c': local_route('c')}), 'tracing': True}})
+
+    response = client.call_action('b', 'relay_in_coroutine', {'to': 'c'})
+
+    assert response.body == {'visited': ['c']}
+    assert_chain(
+        spans.records(),
+        ['CLIENT b/relay_in_coroutine', 'SERVER b/relay_in_coroutine', 'INTERNAL run b/relay_in_coroutine']
+        + ['CLIENT c/relay', 'SERVER c/relay', 'INTERNAL run c/relay'],
+    )
+
+
 def test_a_job_of_several_actions_gets_one_job_span_and_a_span_per_action(spans: Spans) -> None:
     client = traced_client()
     response = client.call_actions('c', [{'action': 'relay', 'body': {'path': []}}, {'action': 'status'}])

@@ -1,5 +1,6 @@
 """Relay services: `relay` calls the next service on its body's `path` (through `request.client`) and says which
-services the call went through; `fail` raises; `refuse` answers with a caller's error.
+services the call went through; `relay_in_coroutine` calls `relay` on another service from a coroutine;
+`fail` raises; `refuse` answers with a caller's error.
 
 `relay_server(name)` makes the service `name`; a worker process takes the name from `TRACING_SERVICE` and, when
 `TRACING_SPANS_FILE` is set, writes the spans it ends to that file (`tests.tracing_service.span_file`).
@@ -46,6 +47,21 @@ class RelayAction(Action):
         return str(request.client.context['calling_service'])
 
 
+class CoroutineRelayAction(Action):
+    """`relay`, with the call made from a coroutine run by `request.run_coroutine` (on the server's loop thread)."""
+
+    request_schema = fields.Dictionary({'to': fields.UnicodeString()})
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        client, run_coroutine = request.client, request.run_coroutine
+        assert client is not None and run_coroutine is not None
+
+        async def call() -> dict[str, Any]:
+            return client.call_action(request.body['to'], 'relay', {'path': []}).body
+
+        return dict(run_coroutine(call()).result(timeout=20))
+
+
 class FailAction(Action):
     def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
         raise ZeroDivisionError('the divisor was zero')
@@ -61,7 +77,15 @@ def relay_server(name: str) -> type[Server]:
     return type(
         f'RelayServer_{name}',
         (Server,),
-        {'service_name': name, 'action_class_map': {'relay': RelayAction, 'fail': FailAction, 'refuse': RefuseAction}},
+        {
+            'service_name': name,
+            'action_class_map': {
+                'relay': RelayAction,
+                'relay_in_coroutine': CoroutineRelayAction,
+                'fail': FailAction,
+                'refuse': RefuseAction,
+            },
+        },
     )
 
 
