@@ -17,9 +17,14 @@ require_module('opentelemetry.sdk')
 
 from opentelemetry import trace  # noqa: E402
 
+from pysoa.client import tracing as client_tracing  # noqa: E402
 from pysoa.client.client import Client  # noqa: E402
 from pysoa.client.errors import CallActionError  # noqa: E402
 from pysoa.common.tracing import TRACE_CONTEXT_KEY  # noqa: E402
+from pysoa.server.action import Action  # noqa: E402
+from pysoa.server.errors import HarakiriInterrupt  # noqa: E402
+from pysoa.server.server import Server  # noqa: E402
+from pysoa.server.types import EnrichedActionRequest  # noqa: E402
 from tests.tracing_service.server import relay_server  # noqa: E402
 from tests.tracing_support import Spans, assert_chain, caught_spans, only  # noqa: E402
 
@@ -241,6 +246,46 @@ def test_a_request_sent_without_a_response_ends_its_span_once_sent(spans: Spans)
 
     records = spans.records()
     assert_chain(records, ['CLIENT c/relay', 'SERVER c/relay', 'INTERNAL run c/relay'])
+
+
+def test_harakiri_in_an_action_marks_the_action_and_job_spans_with_action_timeout(spans: Spans) -> None:
+    class Stuck(Action):
+        def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+            raise HarakiriInterrupt()  # what the harakiri alarm raises into a job that ran too long
+
+    class StuckServer(Server):
+        service_name = 'stuck'
+        action_class_map = {'stuck': Stuck}
+
+    transport = {'path': LOCAL_TRANSPORT, 'kwargs': {'server_class': StuckServer, 'server_settings': {'tracing': True}}}
+    with pytest.raises(CallActionError):
+        Client({'stuck': {'transport': transport}}).call_action('stuck', 'stuck')
+
+    records = spans.records()
+    action = only(records, 'INTERNAL run stuck/stuck')
+    assert action['status'] == 'ERROR'
+    assert action['attributes']['pysoa.error_codes'] == ['ACTION_TIMEOUT']  # type: ignore[index]
+    job = only(records, 'SERVER stuck/stuck')
+    assert job['status'] == 'ERROR'
+    assert job['attributes']['pysoa.error_codes'] == ['ACTION_TIMEOUT']  # type: ignore[index]
+
+
+def test_past_the_limit_of_spans_awaiting_a_response_the_oldest_is_ended(
+    spans: Spans, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_tracing, 'MAXIMUM_OPEN_SPANS', 2)
+    client = traced_client()
+    request_ids = [client.send_request('c', [{'action': 'relay', 'body': {'path': []}}]) for _ in range(3)]
+    abandoned = [r for r in spans.records() if r['kind'] == 'CLIENT']
+    assert len(abandoned) == 1
+    assert abandoned[0]['attributes']['pysoa.request_id'] == request_ids[0]  # type: ignore[index]
+    assert abandoned[0]['status'] == 'ERROR'
+    assert abandoned[0]['status_description'] == 'No response received before too many later calls'
+
+    assert sorted(request_id for request_id, _ in client.get_all_responses('c')) == request_ids
+    answered = [r for r in spans.records() if r['kind'] == 'CLIENT'][1:]
+    assert [r['attributes']['pysoa.request_id'] for r in answered] == request_ids[1:]  # type: ignore[index]
+    assert [r['status'] for r in answered] == ['UNSET', 'UNSET']
 
 
 async def _call_async(client: Client) -> None:

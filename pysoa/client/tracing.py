@@ -16,13 +16,13 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from pysoa.client.middleware import ClientMiddleware, ClientRequestMiddlewareTask, ClientResponseMiddlewareTask
-from pysoa.common.errors import Error
 from pysoa.common.trace_propagation import (
     call_attributes,
     call_span_name,
     get_tracer,
     record_errors,
     record_exception,
+    response_errors,
     trace_context_for,
     trace_context_of,
 )
@@ -92,7 +92,7 @@ class TracingClientMiddleware(ClientMiddleware):
                 span = self._release(request_id)
                 if span is not None:
                     if response is not None:
-                        record_errors(span, _errors_of(response), caller_errors_fail=True)
+                        record_errors(span, response_errors(response), caller_errors_fail=True)
                     span.end()
             return request_id, response
 
@@ -134,7 +134,3 @@ class TracingClientMiddleware(ClientMiddleware):
         for span in spans:
             record_exception(span, error, None)
             span.end()
-
-
-def _errors_of(response: JobResponse) -> list[Error]:
-    return [*response.errors, *(error for action in response.actions for error in action.errors)]

@@ -22,6 +22,7 @@ from opentelemetry.util.types import AttributeValue
 from pysoa.common.errors import Error
 from pysoa.common.log_text import preview, safe_str
 from pysoa.common.tracing import TRACE_CONTEXT_KEY
+from pysoa.common.types import JobResponse
 from pysoa.version import __version__
 
 __all__ = (
@@ -36,6 +37,7 @@ __all__ = (
     'get_tracer',
     'record_errors',
     'record_exception',
+    'response_errors',
     'trace_context_of',
     'trace_context_for',
 )
@@ -127,6 +129,11 @@ def call_attributes(
     if isinstance(correlation_id, str):
         attributes[ATTRIBUTE_CORRELATION_ID] = correlation_id
     return attributes
+
+
+def response_errors(response: JobResponse) -> list[Error]:
+    """Every error in a job response: the job's, then each action's."""
+    return [*response.errors, *(error for action in response.actions for error in action.errors)]
 
 
 def record_errors(span: Span, errors: Iterable[Error], *, caller_errors_fail: bool) -> None:

@@ -12,7 +12,11 @@ A span carries the service, the action, the request id and the correlation id, a
 exception, harakiri), not for errors of the caller's making (an invalid request).
 """
 
-from opentelemetry.trace import Span, SpanKind
+import contextlib
+from collections.abc import Iterator
+
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from pysoa.common.constants import ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_JOB_TIMEOUT, ERROR_CODE_SERVER_ERROR
@@ -25,6 +29,7 @@ from pysoa.common.trace_propagation import (
     get_tracer,
     record_errors,
     record_exception,
+    response_errors,
     trace_context_of,
 )
 from pysoa.common.types import ActionResponse, JobResponse
@@ -58,6 +63,31 @@ def _request_id() -> int | None:
     return None if served is None else served.request_id
 
 
+@contextlib.contextmanager
+def _span(
+    tracer: Tracer,
+    name: str,
+    kind: SpanKind,
+    attributes: dict[str, AttributeValue],
+    timeout_code: str,
+    parent: Context | None = None,
+) -> Iterator[Span]:
+    """A current span for the block, which records what an exception escaping the block will answer."""
+    with tracer.start_as_current_span(
+        name,
+        context=parent,
+        kind=kind,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        except BaseException as error:
+            _record_failure(span, error, timeout_code)
+            raise
+
+
 class TracingServerMiddleware(ServerMiddleware):
     """A SERVER span per job and an INTERNAL span per action (see the module)."""
 
@@ -74,21 +104,10 @@ class TracingServerMiddleware(ServerMiddleware):
             attributes = call_attributes(service, actions, _request_id(), request.context)
             if problem is not None:
                 attributes[ATTRIBUTE_TRACE_CONTEXT_ERROR] = problem
-            with self._tracer.start_as_current_span(
-                call_span_name(service, actions),
-                context=parent,
-                kind=SpanKind.SERVER,
-                attributes=attributes,
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
-                try:
-                    response = process_job(request)
-                except BaseException as error:
-                    _record_failure(span, error, ERROR_CODE_JOB_TIMEOUT)
-                    raise
-                errors = [*response.errors, *(error for action in response.actions for error in action.errors)]
-                record_errors(span, errors, caller_errors_fail=False)
+            name = call_span_name(service, actions)
+            with _span(self._tracer, name, SpanKind.SERVER, attributes, ERROR_CODE_JOB_TIMEOUT, parent) as span:
+                response = process_job(request)
+                record_errors(span, response_errors(response), caller_errors_fail=False)
                 return response
 
         return traced
@@ -106,18 +125,9 @@ class TracingServerMiddleware(ServerMiddleware):
             request_id = _request_id()
             if request_id is not None:
                 attributes[ATTRIBUTE_REQUEST_ID] = request_id
-            with self._tracer.start_as_current_span(
-                f'run {service}/{request.action}',
-                kind=SpanKind.INTERNAL,
-                attributes=attributes,
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
-                try:
-                    response = process_action(request)
-                except BaseException as error:
-                    _record_failure(span, error, ERROR_CODE_ACTION_TIMEOUT)
-                    raise
+            name = f'run {service}/{request.action}'
+            with _span(self._tracer, name, SpanKind.INTERNAL, attributes, ERROR_CODE_ACTION_TIMEOUT) as span:
+                response = process_action(request)
                 record_errors(span, response.errors, caller_errors_fail=False)
                 return response
 
