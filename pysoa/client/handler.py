@@ -105,6 +105,8 @@ class ServiceHandler:
             self._middleware: list[ClientMiddleware] = [
                 m['object'](**m.get('kwargs', {})) for m in settings['middleware']
             ]
+            for middleware in self._middleware:
+                middleware.bind_service(service_name)
             # Typed as the middleware sees them, so that the stack is built over the task types.
             send: ClientRequestMiddlewareTask = self._base_send_request
             receive: ClientResponseMiddlewareTask = self._base_get_response

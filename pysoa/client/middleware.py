@@ -31,6 +31,12 @@ ClientResponseMiddlewareTask = Callable[[int | None], tuple[int | None, JobRespo
 class ClientMiddleware:
     """Base class for client middleware; override `request`, `response` or both. The defaults add no layer."""
 
+    def bind_service(self, service_name: str) -> None:
+        """Called once, before `request` and `response`, with the name of the service this instance serves.
+
+        Each service a client calls gets its own middleware instances; the default ignores the name.
+        """
+
     def request(self, send_request: ClientRequestMiddlewareTask) -> ClientRequestMiddlewareTask:
         """Return a callable that sends a request, normally by calling `send_request`."""
         return send_request

@@ -10,24 +10,20 @@ Settings::
     'middleware': [{'path': 'pysoa.server.sentry:SentryMiddleware', 'kwargs': {'dsn': '...'}}]
 """
 
-from pysoa.common.logging import PySOALogContextFilter
 from pysoa.common.types import ActionResponse, JobResponse
 from pysoa.schema import fields
 from pysoa.server.errors import ActionError, JobError
-from pysoa.server.middleware import ServerMiddleware, ServerMiddlewareActionTask, ServerMiddlewareJobTask
+from pysoa.server.middleware import (
+    ServerMiddleware,
+    ServerMiddlewareActionTask,
+    ServerMiddlewareJobTask,
+    served_service_name,
+)
 from pysoa.server.types import EnrichedActionRequest, EnrichedJobRequest
 
 __all__ = ('SentryMiddleware',)
 
 _EXPECTED = (ActionError, JobError)
-
-
-def _service_of(request: EnrichedJobRequest | EnrichedActionRequest) -> str | None:
-    # The client a server gives its requests carries the server's own name as `calling_service` (see
-    # `Server.make_client`); a worker started from the command line also names its service in the log context.
-    context = getattr(request.client, 'context', None)
-    service = context.get('calling_service') if isinstance(context, dict) else None
-    return service if isinstance(service, str) else PySOALogContextFilter.get_service_name()
 
 
 @fields.ClassConfigurationSchema.provider(
@@ -63,7 +59,8 @@ class SentryMiddleware(ServerMiddleware):
                 raise
             except Exception as error:
                 self._report(
-                    error, {'service': _service_of(request), 'correlation_id': request.context.get('correlation_id')}
+                    error,
+                    {'service': served_service_name(request), 'correlation_id': request.context.get('correlation_id')},
                 )
                 raise
 
@@ -79,7 +76,11 @@ class SentryMiddleware(ServerMiddleware):
                 raise
             except Exception as error:
                 correlation_id = (request.context or {}).get('correlation_id')
-                tags = {'service': _service_of(request), 'action': request.action, 'correlation_id': correlation_id}
+                tags = {
+                    'service': served_service_name(request),
+                    'action': request.action,
+                    'correlation_id': correlation_id,
+                }
                 self._report(error, tags)
                 raise
 

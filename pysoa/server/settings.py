@@ -22,13 +22,18 @@ Keys (all optional; defaults below):
 - `heartbeat_file`: a file touched while the worker lives; `{{pid}}` and `{{fid}}` are replaced.
 - `extra_fields_to_redact`: more field names whose values are censored in logged requests and responses.
 - `coroutine_middleware`: middleware classes that wrap coroutines run with `request.run_coroutine`.
+- `tracing`: trace jobs, actions and the calls actions make with OpenTelemetry (the `otel` extra; default False).
+  It adds `pysoa.server.tracing:TracingServerMiddleware` first and sets `tracing: True` in each `client_routing`
+  entry that does not set it (see docs/tracing.rst).
 
 Settings given as a dict are merged over the defaults recursively (nested dicts key by key).
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from pysoa.common.settings import SOASettings
+from pysoa.common.tracing import SERVER_TRACING_MIDDLEWARE_PATH, TRACING_SETTING, with_tracing_middleware
 from pysoa.common.transport.base import ServerTransport
 from pysoa.schema import fields
 from pysoa.schema.fields.logging import PYTHON_LOGGING_CONFIG_SCHEMA, PythonLogLevel
@@ -151,6 +156,7 @@ class ServerSettings(SOASettings):
             fields.ClassConfigurationSchema(base_class=CoroutineMiddleware),
             description='Middleware wrapping each coroutine run with `request.run_coroutine`, outermost first',
         ),
+        'tracing': TRACING_SETTING,
     }
 
     defaults: dict[str, Any] = {
@@ -165,4 +171,25 @@ class ServerSettings(SOASettings):
         'heartbeat_file': None,
         'extra_fields_to_redact': set(),
         'coroutine_middleware': [{'path': 'pysoa.server.coroutine:DefaultCoroutineMiddleware'}],
+        'tracing': False,
     }
+
+    def set(self, data: Mapping[str, Any]) -> None:
+        """Validate `data` (see `Settings.set`); `tracing: True` first adds the tracing middleware on both sides."""
+        data = with_tracing_middleware(data, SERVER_TRACING_MIDDLEWARE_PATH, self.ImproperlyConfigured)
+        super().set(_with_traced_client_routing(data))
+
+
+def _with_traced_client_routing(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`data` with `tracing: True` in each `client_routing` entry that does not set `tracing`, when tracing is on.
+
+    The calls that actions make then continue the trace of the action making them.
+    """
+    routing = data.get('client_routing')
+    if data.get('tracing') is not True or not isinstance(routing, Mapping):
+        return data
+    traced = {
+        name: {**entry, 'tracing': True} if isinstance(entry, Mapping) and 'tracing' not in entry else entry
+        for name, entry in routing.items()
+    }
+    return {**data, 'client_routing': traced}
