@@ -47,3 +47,12 @@ def _type_variables() -> list[tuple[str, str]]:
 
 
 nitpick_ignore = _type_variables()
+nitpick_ignore_regex = [
+    # Private classes (a name part starting with `_`) that a public signature names, such as the statsd
+    # recorder's metric classes (documented through their public protocols `Counter`, `Gauge` and `Timer`):
+    # private names have no page of their own, by design.
+    ('py:class', r'pysoa(\.\w+)*\._\w+'),
+]
+
+# String annotations (names imported only for type checking) that autodoc cannot resolve by itself.
+autodoc_type_aliases = {'SettingsData': 'pysoa.common.settings.SettingsData'}
