@@ -76,7 +76,7 @@ def wanted(name: str, role: str) -> bool:
         return name in MODULES
     if role.startswith('py:'):
         module = name.rpartition('.')[0]
-        return '.' not in name or any(module == wanted or module.startswith(wanted + '.') for wanted in MODULES)
+        return '.' not in name or any(module == kept or module.startswith(kept + '.') for kept in MODULES)
     return False  # pages and labels of the Python docs are not referenced
 
 

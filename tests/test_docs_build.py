@@ -5,9 +5,11 @@ The build reads Python's and pytest's inventories from docs/_inventories (see do
 needs no network.
 """
 
+import importlib.util
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 from tests.ci import require_module
@@ -53,3 +55,41 @@ def test_the_kept_inventories_read_as_sphinx_inventories() -> None:
         inventory = InventoryFile.loads((DOCS / '_inventories' / f'{name}.inv').read_bytes(), uri=base)
         uris = [item.uri for items in inventory.data.values() for item in items.values()]
         assert uris and all(uri.startswith(base + '/') for uri in uris), name
+
+
+def test_the_inventory_script_keeps_the_builtins_and_the_named_modules_and_writes_what_sphinx_reads(
+    tmp_path: Path,
+) -> None:
+    spec = importlib.util.spec_from_file_location('make_inventories', DOCS / 'make_inventories.py')
+    assert spec and spec.loader
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    lines = [
+        'str py:class 1 library/stdtypes.html#$ -',
+        'collections.abc.Mapping py:class 1 library/collections.abc.html#$ -',
+        'collections.abc py:module 0 library/collections.abc.html#module-$ -',
+        'types.FrameType py:data 1 library/types.html#$ -',
+        'tkinter.Tk py:class 1 library/tkinter.html#$ -',
+        'tkinter py:module 0 library/tkinter.html#module-$ -',
+        'tutorial std:doc -1 tutorial/index.html Tutorial',
+    ]
+    source = (
+        b'# Sphinx inventory version 2\n# Project: Python\n# Version: 3.11\n'
+        b'# The remainder of this file is compressed using zlib.\n' + zlib.compress('\n'.join(lines).encode())
+    )
+    kept = script.entries(source)
+    assert kept == sorted(
+        [
+            'collections.abc py:module 0 library/collections.abc.html#module-$ -',
+            'collections.abc.Mapping py:class 1 library/collections.abc.html#$ -',
+            'str py:class 1 library/stdtypes.html#$ -',
+            'types.FrameType py:class 1 library/types.html#$ -',
+            'types.FrameType py:data 1 library/types.html#$ -',
+        ]
+    )
+    target = tmp_path / 'python.inv'
+    script.write(target, 'Python', '3.11', kept)
+    inventory = InventoryFile.loads(target.read_bytes(), uri='https://docs.python.org/3')
+    assert (
+        inventory['py:class', 'types.FrameType'].uri == 'https://docs.python.org/3/library/types.html#types.FrameType'
+    )
