@@ -31,7 +31,7 @@ __all__ = (
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
-_F = TypeVar('_F', bound=Callable[..., Any])
+_F = TypeVar('_F', bound=Callable[..., object])
 
 
 def timeout_option(default: float = DEFAULT_TIMEOUT_SECONDS) -> Callable[[_F], _F]:

@@ -6,7 +6,7 @@ A thin layer over `redis_gateway.dead_letters.DeadLetters`, on every Redis backe
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 import click
@@ -34,7 +34,7 @@ def _on_each_backend(target: Target, service: str, use: Callable[[DeadLetters], 
             backend.close()
 
 
-def _summary(letter: DeadLetter) -> dict[str, Any]:
+def _summary(letter: DeadLetter) -> dict[str, object]:
     """Everything about a dead letter but its bytes."""
     return attrs.asdict(letter, filter=lambda attribute, _: attribute.name != 'message')
 
@@ -98,7 +98,7 @@ def show_command(target: Target, service: str, letter_id: str, as_json: bool) ->
     letter = _find(target, service, letter_id)
     try:
         received = letter.request()
-        request: Any = {'request_id': received.request_id, 'meta': received.meta, 'body': received.body}
+        request: object = {'request_id': received.request_id, 'meta': received.meta, 'body': received.body}
     except PySOATransportError as error:
         request = f'(unreadable: {error})'
     if as_json:

@@ -15,7 +15,7 @@ keep a heartbeat key in Redis); for the others those columns show `-`.
 import dataclasses
 import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import cast
 
 import click
 import redis
@@ -148,7 +148,7 @@ def queue_depth(target: Target, service: str) -> int | None:
         return None
 
 
-def _rows(states: Iterable[QueueState]) -> list[list[Any]]:
+def _rows(states: Iterable[QueueState]) -> list[list[object]]:
     def known(value: int | None) -> str:
         return '-' if value is None else str(value)
 

@@ -21,6 +21,7 @@ from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPE_ST
 from pysoa.common.transport.redis_gateway.options import fold_backend_shortcuts
 from pysoa.common.transport.redis_gateway.redis_url import (
     REDIS_URL_ENVIRONMENT_VARIABLE,
+    UrlTransportKwargs,
     describe_redis_address,
     environment_redis_url,
     transport_kwargs_from_url,
@@ -53,7 +54,7 @@ class Target:
 
     source: str
     """Where it came from, for messages: `--redis`, `PYSOA_REDIS_URL` or `settings module x`."""
-    transport_kwargs: Mapping[str, Any] | None = None
+    transport_kwargs: UrlTransportKwargs | None = None
     client_config: ClientConfig | None = None
 
     def client_settings(self, service: str) -> dict[str, Any]:
@@ -68,20 +69,20 @@ class Target:
 
     def redis_layers(self) -> list[tuple[str, dict[str, Any]]]:
         """Each distinct Redis backend named: `(backend_type, backend_layer_kwargs)`, in the order first named."""
-        kwargs_list = (
-            [self.transport_kwargs]
-            if self.transport_kwargs is not None
-            else [
-                dict(settings.get('transport', {}).get('kwargs') or {})
-                for settings in (self.client_config or {}).values()
-            ]
-        )
+        named: list[tuple[str, Mapping[str, Any]]]
+        if self.transport_kwargs is not None:
+            named = [(self.transport_kwargs['backend_type'], self.transport_kwargs['backend_layer_kwargs'])]
+        else:
+            named = []
+            for settings in (self.client_config or {}).values():
+                kwargs = dict(settings.get('transport', {}).get('kwargs') or {})
+                named.append(
+                    (kwargs.get('backend_type', REDIS_BACKEND_TYPE_STANDARD), kwargs.get('backend_layer_kwargs') or {})
+                )
         layers: list[tuple[str, dict[str, Any]]] = []
-        for kwargs in kwargs_list:
+        for backend_type, backend_layer_kwargs in named:
             # As the transport does: PYSOA_REDIS_URL fills the hosts of settings that name none.
-            layer = with_environment_hosts(
-                kwargs.get('backend_type', REDIS_BACKEND_TYPE_STANDARD), kwargs.get('backend_layer_kwargs') or {}
-            )
+            layer = with_environment_hosts(backend_type, backend_layer_kwargs)
             if layer not in layers:
                 layers.append(layer)
         return layers

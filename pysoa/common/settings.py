@@ -14,6 +14,7 @@ __all__ = ('SOASettings', 'NOOP_METRICS_PATH')
 NOOP_METRICS_PATH = 'pysoa.common.metrics:NoOpMetricsRecorder'
 
 SettingsData = dict[str, Any]
+"""Settings as given (a dict of setting names to values), before they are validated."""
 
 
 class SOASettings(Settings):

@@ -94,7 +94,7 @@ DEFAULT_LOGGING_CONFIG: dict[str, Any] = {
 
 
 class ServerSettings(SOASettings):
-    """Settings of a server; transports must be `ServerTransport`s and middleware `ServerMiddleware`s."""
+    """Settings of a server: its transport must be a `ServerTransport`, each middleware a `ServerMiddleware`."""
 
     schema: dict[str, fields.Base] = {
         'transport': fields.ClassConfigurationSchema(

@@ -57,7 +57,7 @@ class LocalServerTransportSchema(fields.Dictionary):
     description = 'The local server transport takes no constructor arguments.'
 
 
-def _resolve(path: str, what: str) -> Any:
+def _resolve(path: str, what: str) -> object:
     try:
         return fields.PythonPath.resolve_python_path(path)
     except (ValueError, ImportError, AttributeError) as e:
@@ -79,20 +79,22 @@ class LocalClientTransport(ClientTransport, ServerTransport):
         ClientTransport.__init__(self, service_name, metrics)
         self.instance_index = 1
 
-        if isinstance(server_class, str):
-            server_class = _resolve(server_class, 'server class')
-        if not isinstance(server_class, type) or not issubclass(server_class, Server):
-            raise TypeError(f'server_class must be a Server subclass, not {server_class!r}')
+        resolved = _resolve(server_class, 'server class') if isinstance(server_class, str) else server_class
+        if not isinstance(resolved, type) or not issubclass(resolved, Server):
+            raise TypeError(f'server_class must be a Server subclass, not {resolved!r}')
+        server_class = resolved
         if server_class.service_name != service_name:
             raise ValueError(
                 f'Server {server_class.__name__} has service name "{server_class.service_name}", '
                 f'which does not match "{service_name}"',
             )
 
+        settings_dict: dict[str, Any]
         if isinstance(server_settings, str):
-            settings_dict = _resolve(server_settings, 'settings')
-            if not isinstance(settings_dict, dict):
+            imported = _resolve(server_settings, 'settings')
+            if not isinstance(imported, dict):
                 raise TypeError(f'Imported settings path {server_settings} is not a dictionary.')
+            settings_dict = imported
         elif server_settings is None:
             settings_dict = {}
         elif isinstance(server_settings, dict):

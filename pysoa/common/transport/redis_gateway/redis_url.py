@@ -16,13 +16,16 @@ import os
 import re
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPE_SENTINEL, REDIS_BACKEND_TYPE_STANDARD
 
 __all__ = (
     'REDIS_URL_ENVIRONMENT_VARIABLE',
     'SENTINEL_SCHEME',
+    'UrlBackendLayer',
+    'UrlConnectionKwargs',
+    'UrlTransportKwargs',
     'check_redis_url',
     'describe_redis_address',
     'environment_redis_url',
@@ -38,6 +41,29 @@ SENTINEL_SCHEME = 'redis+sentinel'
 _STANDARD_SCHEMES = ('redis', 'rediss', 'unix')
 _SENTINEL_DEFAULT_PORT = 26379
 _URL_LIKE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:/')
+
+
+class UrlConnectionKwargs(TypedDict, total=False):
+    """The connection arguments a `redis+sentinel://` URL gives its master: credentials and database."""
+
+    username: str
+    password: str
+    db: int
+
+
+class UrlBackendLayer(TypedDict, total=False):
+    """The `backend_layer_kwargs` a URL gives: the URL itself as the one host, or Sentinels as (host, port)."""
+
+    hosts: Required[list[str] | list[tuple[str, int]]]
+    sentinel_services: list[str]
+    connection_kwargs: UrlConnectionKwargs
+
+
+class UrlTransportKwargs(TypedDict):
+    """The transport keyword arguments a URL gives (see `transport_kwargs_from_url`)."""
+
+    backend_type: str
+    backend_layer_kwargs: UrlBackendLayer
 
 
 def looks_like_url(text: str) -> bool:
@@ -103,7 +129,7 @@ def check_redis_url(url: str, source: str = 'Redis URL') -> None:
     _check_db(url, source, parts.path.strip('/'))
 
 
-def _sentinel_parts(url: str, source: str) -> tuple[list[tuple[str, int]], str | None, int | None, dict[str, str]]:
+def _sentinel_parts(url: str, source: str) -> tuple[list[tuple[str, int]], str | None, int | None, UrlConnectionKwargs]:
     """The Sentinels, the master's name, its database and credentials of a redis+sentinel:// URL."""
     prefix = f'{SENTINEL_SCHEME}://'
     if not url.startswith(prefix):
@@ -118,7 +144,7 @@ def _sentinel_parts(url: str, source: str) -> tuple[list[tuple[str, int]], str |
     service = segments[0] if segments else None
     db = segments[1] if len(segments) > 1 else ''
     _check_db(url, source, db)
-    auth: dict[str, str] = {}
+    auth: UrlConnectionKwargs = {}
     if credentials:
         user, has_password, password = credentials.partition(':')
         if user:
@@ -128,16 +154,16 @@ def _sentinel_parts(url: str, source: str) -> tuple[list[tuple[str, int]], str |
     return sentinels, service, int(db) if db else None, auth
 
 
-def transport_kwargs_from_url(url: str, source: str = 'Redis URL') -> dict[str, Any]:
+def transport_kwargs_from_url(url: str, source: str = 'Redis URL') -> UrlTransportKwargs:
     """The transport keyword arguments `backend_type` and `backend_layer_kwargs` that reach the Redis at `url`."""
     check_redis_url(url, source)
     if not url.startswith(f'{SENTINEL_SCHEME}://'):
         return {'backend_type': REDIS_BACKEND_TYPE_STANDARD, 'backend_layer_kwargs': {'hosts': [url]}}
     sentinels, service, db, auth = _sentinel_parts(url, source)
-    layer: dict[str, Any] = {'hosts': sentinels}
+    layer: UrlBackendLayer = {'hosts': sentinels}
     if service:
         layer['sentinel_services'] = [service]
-    connection_kwargs: dict[str, Any] = dict(auth)
+    connection_kwargs = auth
     if db is not None:
         connection_kwargs['db'] = db
     if connection_kwargs:

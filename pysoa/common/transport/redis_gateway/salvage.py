@@ -4,8 +4,6 @@ Two cases: a message its serializer could not decode as a whole (an unknown exte
 say), and a message refused unread (too large, or chunked). MessagePack only: JSON cannot be read in part.
 """
 
-from typing import Any
-
 import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 
 from pysoa.common.serializer.base import Serializer
@@ -39,10 +37,10 @@ def salvage_envelope(
     return found.get('request_id'), meta
 
 
-_RAW_UNPACK: dict[str, Any] = {'raw': False, 'strict_map_key': False, 'unicode_errors': 'surrogatepass'}
+_RAW_UNPACK: dict[str, object] = {'raw': False, 'strict_map_key': False, 'unicode_errors': 'surrogatepass'}
 
 
-def _whole_envelope(payload: bytes | memoryview) -> dict[Any, object]:
+def _whole_envelope(payload: bytes | memoryview) -> dict[object, object]:
     # A truncated or corrupt message is nobody's to answer: only one that reads to its end is salvaged.
     try:
         envelope = msgpack.unpackb(payload, **_RAW_UNPACK)
@@ -51,8 +49,8 @@ def _whole_envelope(payload: bytes | memoryview) -> dict[Any, object]:
     return envelope if isinstance(envelope, dict) else {}
 
 
-def _envelope_head(payload: bytes | memoryview) -> dict[Any, object]:
-    found: dict[Any, object] = {}
+def _envelope_head(payload: bytes | memoryview) -> dict[object, object]:
+    found: dict[object, object] = {}
     unpacker = msgpack.Unpacker(**_RAW_UNPACK, max_buffer_size=SALVAGE_BYTES)
     try:
         unpacker.feed(payload[:SALVAGE_BYTES])
