@@ -11,7 +11,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, cast
 
 import redis
 from redis.crc import key_slot
@@ -81,17 +81,17 @@ class RedisClusterProcesses:
     def _assemble(self, deadline: float) -> None:
         masters, replicas = self.nodes[: self.masters], self.nodes[self.masters :]
         for node in self.nodes:
-            self._ids[node.port] = _text(self.client(node).execute_command('CLUSTER', 'MYID'))
+            self._ids[node.port] = _text(_command(self.client(node), 'CLUSTER', 'MYID'))
         share = CLUSTER_SLOTS // self.masters
         for index, node in enumerate(masters):
             first = index * share
             last = CLUSTER_SLOTS - 1 if index == self.masters - 1 else first + share - 1
             client = self.client(node)
-            client.execute_command('CLUSTER', 'ADDSLOTSRANGE', first, last)
-            client.execute_command('CLUSTER', 'SET-CONFIG-EPOCH', index + 1)  # distinct epochs: no collision to settle
+            _command(client, 'CLUSTER', 'ADDSLOTSRANGE', first, last)
+            _command(client, 'CLUSTER', 'SET-CONFIG-EPOCH', index + 1)  # distinct epochs: no collision to settle
         first_node = self.client(self.nodes[0])
         for node in self.nodes[1:]:
-            first_node.execute_command('CLUSTER', 'MEET', node.host, node.port)
+            _command(first_node, 'CLUSTER', 'MEET', node.host, node.port)
         self._wait(
             deadline,
             'the nodes to meet',
@@ -99,7 +99,7 @@ class RedisClusterProcesses:
         )
         for index, node in enumerate(replicas):
             master = masters[index % self.masters]
-            self.client(node).execute_command('CLUSTER', 'REPLICATE', self._ids[master.port])
+            _command(self.client(node), 'CLUSTER', 'REPLICATE', self._ids[master.port])
         self._wait(deadline, 'every replica to sync', lambda: all(self._replica_in_sync(node) for node in replicas))
         self._wait(deadline, 'the cluster state to be ok', lambda: all(self.is_ok(node) for node in self.nodes))
 
@@ -121,7 +121,7 @@ class RedisClusterProcesses:
             client.close()
 
     def _known_nodes(self, node: RedisServerProcess) -> int:
-        return len(_text(self.client(node).execute_command('CLUSTER', 'NODES')).strip().splitlines())
+        return len(_text(_command(self.client(node), 'CLUSTER', 'NODES')).strip().splitlines())
 
     def _replica_in_sync(self, node: RedisServerProcess) -> bool:
         info = self.client(node).info('replication')
@@ -130,7 +130,7 @@ class RedisClusterProcesses:
     def is_ok(self, node: RedisServerProcess) -> bool:
         """Whether `node` says the cluster serves every slot."""
         try:
-            info = _text(self.client(node).execute_command('CLUSTER', 'INFO'))
+            info = _text(_command(self.client(node), 'CLUSTER', 'INFO'))
         except redis.RedisError:
             return False
         return 'cluster_state:ok' in info
@@ -147,10 +147,10 @@ class RedisClusterProcesses:
         """The live node that is master of `slot` now (asked of a live node)."""
         for node in self.live_nodes():
             try:
-                shards = self.client(node).execute_command('CLUSTER', 'SLOTS')
+                ranges = cast(list[list[Any]], _command(self.client(node), 'CLUSTER', 'SLOTS'))
             except redis.RedisError:
                 continue
-            for entry in shards:
+            for entry in ranges:
                 if int(entry[0]) <= slot <= int(entry[1]):
                     port = int(entry[2][1])
                     return next(candidate for candidate in self.nodes if candidate.port == port)
@@ -168,7 +168,7 @@ class RedisClusterProcesses:
             line = next(
                 (
                     entry
-                    for entry in _text(self.client(node).execute_command('CLUSTER', 'NODES')).splitlines()
+                    for entry in _text(_command(self.client(node), 'CLUSTER', 'NODES')).splitlines()
                     if 'myself' in entry
                 ),
                 '',
@@ -180,7 +180,7 @@ class RedisClusterProcesses:
 
     def failover(self, replica: RedisServerProcess, timeout: float = 15.0) -> None:
         """`CLUSTER FAILOVER` on `replica` (a coordinated switch with its master), returning once it is master."""
-        self.client(replica).execute_command('CLUSTER', 'FAILOVER')
+        _command(self.client(replica), 'CLUSTER', 'FAILOVER')
         if not wait_until(lambda: self.role(replica) == 'master', timeout, interval=0.05):
             raise RedisServerError(f'{replica!r} did not become master in {timeout} s')
 
@@ -236,3 +236,7 @@ class RedisClusterProcesses:
 
 def _text(value: object) -> str:
     return value.decode('utf-8') if isinstance(value, bytes) else str(value)
+
+
+def _command(client: redis.Redis, *args: str | int) -> object:
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]  # unannotated in redis-py

@@ -12,6 +12,7 @@ The request's handle and its delivery count travel in the received meta, under k
 (`envelope.LOCAL_META_KEYS`): `meta['delivery_count']` is how often the request has been delivered (1 the first time).
 """
 
+import functools
 import logging
 import threading
 import time
@@ -108,7 +109,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             heartbeat = self._heartbeat = WorkerHeartbeat(
                 keys,
                 new_worker_id(),
-                self._backend().all_connections,
+                functools.partial(self._backend().connections_for, keys.queue),
                 interval=self.options.heartbeat_interval_in_seconds,
                 expiry=self.options.heartbeat_expiry_in_seconds,
             )

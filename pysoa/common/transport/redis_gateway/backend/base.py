@@ -36,6 +36,8 @@ class BaseRedisClient(abc.ABC):
     """The port of a `hosts` entry given as a bare host name."""
     ACCEPTS_URLS: ClassVar[bool] = False
     """Whether `hosts` entries may be redis://, rediss:// or unix:// URLs."""
+    QUEUE_HASH_TAG: ClassVar[bool] = False
+    """Whether queue names carry a hash tag (`{service.<name>}`), so that all keys of a service share a slot."""
     DEFAULT_RECEIVE_TIMEOUT = 5
     RESPONSE_QUEUE_SPECIFIER = RESPONSE_QUEUE_SPECIFIER
 
@@ -59,6 +61,10 @@ class BaseRedisClient(abc.ABC):
     def all_connections(self) -> list[redis.Redis]:
         """A connection to each server of the ring, in ring order (each holds its own share of a service's queue)."""
         return [self._get_connection(index) for index in range(self._ring_size)]
+
+    def connections_for(self, queue_key: str) -> list[redis.Redis]:
+        """The connections to every server that may hold keys of the service queue `queue_key` (all of the ring)."""
+        return self.all_connections()
 
     @abc.abstractmethod
     def _get_connection(self, index: int) -> redis.Redis:
