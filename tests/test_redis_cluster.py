@@ -15,7 +15,7 @@ import redis
 from redis.crc import key_slot
 
 from pysoa.common.metrics import noop_metrics
-from pysoa.common.transport.errors import InvalidMessageError
+from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveError, MessageSendError
 from pysoa.common.transport.redis_gateway.backend.cluster import ClusterRedisClient, NotAClusterError
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
@@ -160,3 +160,21 @@ def test_a_cluster_service_refuses_to_answer_a_reply_queue_without_a_hash_tag(cl
     meta = {'reply_to': 'service.echo.0123456789abcdef0123456789abcdef!0123456789ab'}
     with pytest.raises(InvalidMessageError, match="no hash tag.*backend_type 'redis.cluster'"):
         server.send_response_message(1, meta, {'actions': []})
+
+
+def test_a_standard_backend_pointed_at_a_cluster_node_is_told_it_is_one(
+    redis_cluster: RedisClusterProcesses, cluster_hosts: list[str]
+) -> None:
+    # A service name whose 1.x-style queue hashes away from the node given as the only host.
+    node = redis_cluster.nodes[0]
+    name = next(f'svc{n}' for n in range(1000) if redis_cluster.master_for_key(f'pysoa:service.svc{n}') is not node)
+    kwargs = {'backend_type': 'redis.standard', 'backend_layer_kwargs': {'hosts': [node.url]}}
+    client = RedisClientTransport(name, noop_metrics, **kwargs)
+    with pytest.raises(MessageSendError) as sending:
+        client.send_request_message(1, {}, {'actions': []})
+    server = RedisServerTransport(name, noop_metrics, receive_timeout_in_seconds=1, **kwargs)
+    with pytest.raises(MessageReceiveError) as receiving:
+        server.receive_request_message()
+    for error in (sending.value, receiving.value):
+        assert 'is a Redis Cluster node (it answered MOVED' in str(error)
+        assert "needs backend_type 'redis.cluster'" in str(error)

@@ -7,7 +7,9 @@ seconds. Every process is stopped by its own PID; nothing else is touched.
 """
 
 import os
+import random
 import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -16,13 +18,37 @@ from typing import Any, Self, cast
 import redis
 from redis.crc import key_slot
 
-from pysoa.test.redis_server import RedisServerError, RedisServerProcess
+from pysoa.test.redis_server import LOOPBACK, RedisServerError, RedisServerProcess
 from pysoa.test.waiting import wait_until
 
-__all__ = ('CLUSTER_SLOTS', 'RedisClusterProcesses')
+__all__ = ('CLUSTER_SLOTS', 'RedisClusterProcesses', 'free_cluster_port')
 
 CLUSTER_SLOTS = 16384
 """How many hash slots a Redis Cluster has."""
+
+_BUS_PORT_OFFSET = 10000
+"""A node also listens on its port + 10000 (the cluster bus), so its port must be at most 55535."""
+
+_PORT_RANGE = (10000, 22767)
+"""Node ports are drawn from here: below the usual ephemeral range (32768+), and so are their bus ports."""
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port() -> int:
+    """A loopback port that is free, and whose cluster bus port (+10000) is free too."""
+    for _ in range(200):
+        port = random.randint(*_PORT_RANGE)
+        if _port_is_free(port) and _port_is_free(port + _BUS_PORT_OFFSET):
+            return port
+    raise RedisServerError('No free pair of loopback ports (node and cluster bus) found')
 
 
 class RedisClusterProcesses:
@@ -55,9 +81,9 @@ class RedisClusterProcesses:
             '0',
             *extra_args,
         )
-        self.nodes = [
-            RedisServerProcess(extra_args=cluster_args, binary=binary) for _ in range(masters * (1 + replicas))
-        ]
+        self._cluster_args, self._binary = cluster_args, binary
+        self._size = masters * (1 + replicas)
+        self.nodes: list[RedisServerProcess] = []
         self._ids: dict[int, str] = {}  # port -> node id
         self._clients: dict[int, redis.Redis] = {}  # port -> a plain client of that node
 
@@ -70,13 +96,24 @@ class RedisClusterProcesses:
         """Start every node, assign the slots, join the nodes and their replicas; `RedisServerError` if it fails."""
         deadline = time.monotonic() + timeout
         try:
-            for node in self.nodes:
-                node.start(timeout=max(deadline - time.monotonic(), 1.0))
+            while len(self.nodes) < self._size:
+                self.nodes.append(self._start_node(deadline))
             self._assemble(deadline)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_node(self, deadline: float) -> RedisServerProcess:
+        # A port found free may be taken before the node binds it: a few tries, each with new ports.
+        error = RedisServerError('no attempt')
+        for _ in range(5):
+            node = RedisServerProcess(port=free_cluster_port(), extra_args=self._cluster_args, binary=self._binary)
+            try:
+                return node.start(timeout=max(deadline - time.monotonic(), 1.0))
+            except RedisServerError as failure:
+                error = failure
+        raise error
 
     def _assemble(self, deadline: float) -> None:
         masters, replicas = self.nodes[: self.masters], self.nodes[self.masters :]

@@ -22,11 +22,22 @@ from pysoa.common.transport.redis_gateway.backend.direct import execute_command,
 from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
-__all__ = ('BaseRedisClient', 'CannotGetConnectionError')
+__all__ = ('BaseRedisClient', 'CannotGetConnectionError', 'ClusterNodeError')
 
 
 class CannotGetConnectionError(TransportConnectionError):
     """No Redis connection could be had for a queue (for example, no master during a Sentinel failover)."""
+
+
+class ClusterNodeError(redis.ResponseError):
+    """A Redis Cluster node answered MOVED to a backend that does not know Redis Cluster (a settings mistake)."""
+
+
+def _cluster_node_error(error: redis.exceptions.MovedError) -> ClusterNodeError:
+    return ClusterNodeError(
+        f'This Redis is a Redis Cluster node (it answered MOVED {error.args[0] if error.args else ""}): a service on '
+        "Redis Cluster needs backend_type 'redis.cluster' on every client and server (docs/cluster.rst)"
+    )
 
 
 class BaseRedisClient(abc.ABC):
@@ -90,6 +101,8 @@ class BaseRedisClient(abc.ABC):
         except redis.ResponseError as error:
             if 'queue full' in str(error):
                 return False
+            if isinstance(error, redis.exceptions.MovedError) and not self.QUEUE_HASH_TAG:
+                raise _cluster_node_error(error) from error
             raise
         return True
 
@@ -98,10 +111,15 @@ class BaseRedisClient(abc.ABC):
 
         The element is bytes, unless the connection was configured to decode responses.
         """
-        if supports_direct_commands(connection):
-            reply = execute_command(connection, 'BLPOP', queue_key, timeout)
-        else:
-            reply = connection.blpop([queue_key], timeout=timeout)
+        try:
+            if supports_direct_commands(connection):
+                reply = execute_command(connection, 'BLPOP', queue_key, timeout)
+            else:
+                reply = connection.blpop([queue_key], timeout=timeout)
+        except redis.exceptions.MovedError as error:
+            if self.QUEUE_HASH_TAG:
+                raise
+            raise _cluster_node_error(error) from error
         return cast('Sequence[object]', reply)[1] if reply else None  # a BLPOP reply is [key, element]
 
     def send_message_to_queue(
