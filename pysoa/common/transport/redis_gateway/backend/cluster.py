@@ -27,7 +27,14 @@ from pysoa.common.transport.errors import InvalidMessageError
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
 from pysoa.common.transport.redis_gateway.backend.hosts import REDIS_URL_SYNTAX, parse_hosts
 
-__all__ = ('ClusterRedisClient', 'NotAClusterError', 'UntaggedQueueError', 'has_hash_tag')
+__all__ = (
+    'ClusterRedisClient',
+    'NotAClusterError',
+    'UntaggedQueueError',
+    'check_queue_key',
+    'has_hash_tag',
+    'not_a_cluster',
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -50,6 +57,26 @@ def has_hash_tag(key: str) -> bool:
     return bool(opened and closed and tag)
 
 
+def check_queue_key(queue_key: str) -> None:
+    """Raise `UntaggedQueueError` for a queue name without a hash tag (see the module)."""
+    if not has_hash_tag(queue_key):
+        raise UntaggedQueueError(
+            f'Queue {queue_key!r} has no hash tag: it was named by a peer not configured with backend_type '
+            "'redis.cluster' (a PySOA 1.x or 'redis.standard' client or service). A Redis Cluster service and its "
+            'clients must all use the cluster backend (docs/cluster.rst).'
+        )
+
+
+def not_a_cluster(error: Exception, startup_nodes: Sequence[str]) -> Exception:
+    """The error to raise for `error`, raised by redis-py while reading the slot map from `startup_nodes`."""
+    if 'Cluster mode is not enabled' in str(error):
+        return NotAClusterError(
+            f"backend_type 'redis.cluster' needs Redis Cluster nodes, but the Redis at {', '.join(startup_nodes)} "
+            "runs without cluster mode: use backend_type 'redis.standard' for it, or enable `cluster-enabled` there"
+        )
+    return CannotGetConnectionError(f'Cannot read the Redis Cluster slot map: {error}')
+
+
 class ClusterRedisClient(BaseRedisClient):
     """One Redis Cluster; `hosts` are startup nodes (host names, `(host, port)`, redis:// or rediss:// URLs).
 
@@ -68,9 +95,10 @@ class ClusterRedisClient(BaseRedisClient):
         connection_kwargs: dict[str, Any] | None = None,
         cluster_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        self._startup_nodes, self._node_kwargs = self._read_settings(hosts, connection_kwargs)
+        self._startup_nodes, self._node_kwargs = self.read_settings(hosts, connection_kwargs)
         self._retry = self._node_kwargs.pop('retry')
-        self._cluster_kwargs = dict(cluster_kwargs or {})
+        # Services on masters that still serve their slots keep working while another master is down for good.
+        self._cluster_kwargs = {'require_full_coverage': False, **(cluster_kwargs or {})}
         self._cluster: RedisCluster | None = None
         self._stale = False
         self._lock = threading.Lock()
@@ -85,7 +113,7 @@ class ClusterRedisClient(BaseRedisClient):
         **_other: object,
     ) -> None:
         """Raise ValueError for a bad startup node or connection keyword, without connecting."""
-        _, kwargs = cls._read_settings(hosts, connection_kwargs)
+        _, kwargs = cls.read_settings(hosts, connection_kwargs)
         if cluster_kwargs is not None and not isinstance(cluster_kwargs, dict):
             raise ValueError(f'cluster_kwargs must be a dict, got {type(cluster_kwargs).__name__}')
         kwargs.pop('retry')
@@ -95,9 +123,10 @@ class ClusterRedisClient(BaseRedisClient):
             raise ValueError(f'Invalid connection_kwargs for Redis Cluster: {error}') from None
 
     @classmethod
-    def _read_settings(
+    def read_settings(
         cls, hosts: Iterable[object] | None, connection_kwargs: dict[str, Any] | None
     ) -> tuple[list[ClusterNode], dict[str, Any]]:
+        """The startup nodes, and the keyword arguments of every node's client (with `retry`), from the settings."""
         kwargs = dict(connection_kwargs or {})
         if kwargs.get('db', 0) != 0:
             raise ValueError('Redis Cluster has only database 0: remove `db` from connection_kwargs')
@@ -148,14 +177,7 @@ class ClusterRedisClient(BaseRedisClient):
                 elif self._stale:
                     self._cluster.nodes_manager.initialize()
             except RedisClusterException as error:
-                if 'Cluster mode is not enabled' in str(error):
-                    nodes = ', '.join(node.name for node in self._startup_nodes)
-                    raise NotAClusterError(
-                        f"backend_type 'redis.cluster' needs Redis Cluster nodes, but the Redis at {nodes} runs "
-                        "without cluster mode: use backend_type 'redis.standard' for it, or enable "
-                        '`cluster-enabled` there'
-                    ) from None
-                raise CannotGetConnectionError(f'Cannot read the Redis Cluster slot map: {error}') from error
+                raise not_a_cluster(error, [node.name for node in self._startup_nodes]) from error
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 raise CannotGetConnectionError(f'Cannot reach the Redis Cluster: {error!r}') from error
             self._stale = False
@@ -163,12 +185,7 @@ class ClusterRedisClient(BaseRedisClient):
 
     def get_connection(self, queue_key: str) -> redis.Redis:
         """The client of the master holding `queue_key`'s slot; the key must carry a hash tag (see the module)."""
-        if not has_hash_tag(queue_key):
-            raise UntaggedQueueError(
-                f'Queue {queue_key!r} has no hash tag: it was named by a peer not configured with backend_type '
-                "'redis.cluster' (a PySOA 1.x or 'redis.standard' client or service). A Redis Cluster service and its "
-                'clients must all use the cluster backend (docs/cluster.rst).'
-            )
+        check_queue_key(queue_key)
         cluster = self._topology()
         try:
             node = cluster.get_node_from_key(queue_key)  # type: ignore[no-untyped-call]  # unannotated in redis-py
