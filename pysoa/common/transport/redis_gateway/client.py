@@ -86,12 +86,12 @@ class RedisClientTransport(ClientTransport):
     def __init__(self, service_name: str, metrics: MetricsRecorder, **kwargs: Any) -> None:
         super().__init__(service_name, metrics)
         self.client_id = uuid.uuid4().hex
-        self.core = RedisTransportClientCore(service_name=service_name, metrics=metrics, **kwargs)
-        self._send_queue_name = service_queue_name(service_name, self.core.backend_type)
+        self._send_queue_name = service_queue_name(service_name, kwargs.get('backend_type'))
         self._receive_queue_name = f'{self._send_queue_name}.{self.client_id}{RESPONSE_QUEUE_SPECIFIER}'
         self._thread_state = _ThreadState()
         self._send_timer_name = 'client.transport.redis_gateway.send'
         self._receive_timer_name = 'client.transport.redis_gateway.receive'
+        self.core = RedisTransportClientCore(service_name=service_name, metrics=metrics, **kwargs)
 
     @property
     def requests_outstanding(self) -> int:

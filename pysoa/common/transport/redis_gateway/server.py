@@ -44,8 +44,8 @@ class RedisServerTransport(ServerTransport):
         super().__init__(service_name, metrics, instance_index)
         at_least_once = kwargs.get('delivery') == DELIVERY_AT_LEAST_ONCE
         core_class = AtLeastOnceServerCore if at_least_once else RedisTransportServerCore
+        self._receive_queue_name = service_queue_name(service_name, kwargs.get('backend_type'))
         self.core = core_class(service_name=service_name, metrics=metrics, **kwargs)
-        self._receive_queue_name = service_queue_name(service_name, self.core.backend_type)
 
     def close(self) -> None:
         """Stop this worker's heartbeat (at-least-once delivery); the worker holds no request any more."""
