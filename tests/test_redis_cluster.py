@@ -16,7 +16,7 @@ from redis.crc import key_slot
 
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveError, MessageSendError
-from pysoa.common.transport.redis_gateway.backend.cluster import ClusterRedisClient, NotAClusterError
+from pysoa.common.transport.redis_gateway.backend.cluster import ClusterRedisClient, NotAClusterError, has_hash_tag
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.dead_letters import DeadLetters
@@ -178,3 +178,18 @@ def test_a_standard_backend_pointed_at_a_cluster_node_is_told_it_is_one(
     for error in (sending.value, receiving.value):
         assert 'is a Redis Cluster node (it answered MOVED' in str(error)
         assert "needs backend_type 'redis.cluster'" in str(error)
+
+
+@pytest.mark.parametrize(
+    ('key', 'tagged'),
+    [
+        ('pysoa:{service.echo}', True),
+        ('pysoa:{service.echo}.0123!4567', True),
+        ('pysoa:{service.echo}#in-flight:w', True),
+        ('pysoa:service.echo', False),
+        ('pysoa:{}service.echo', False),  # an empty tag: Redis hashes the whole key
+        ('pysoa:{service.echo', False),
+    ],
+)
+def test_hash_tags_are_read_as_redis_cluster_reads_them(key: str, tagged: bool) -> None:
+    assert has_hash_tag(key) is tagged
