@@ -129,7 +129,7 @@ class ClusterRedisClient(BaseRedisClient):
         """The startup nodes, and the keyword arguments of every node's client (with `retry`), from the settings."""
         kwargs = dict(connection_kwargs or {})
         if kwargs.get('db', 0) != 0:
-            raise ValueError('Redis Cluster has only database 0: remove `db` from connection_kwargs')
+            raise ValueError('Redis Cluster has only database 0: remove `db` from connection_kwargs (or `redis_db`)')
         kwargs.pop('db', None)
         # A node that stops answering must not hang a topology refresh (which redis-py runs without time limits);
         # pops and pushes get their own limits from the transport (`direct.time_limit`).
