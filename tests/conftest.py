@@ -15,6 +15,12 @@ import redis
 from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary
 from pysoa.test.service_process import ServiceProcess
 from tests.ci import unavailable
+from tests.cluster_fixture import (  # noqa: F401  # fixtures, registered by being imported here
+    cluster_hosts,
+    redis_cluster,
+    start_cluster_service,
+    start_redis_cluster,
+)
 from tests.paths import PROJECT_ROOT
 from tests.statsd_listener import listening_udp_socket
 

@@ -11,6 +11,7 @@ import redis
 
 from pysoa.common.transport.redis_gateway import backend as backend_package
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
+from pysoa.common.transport.redis_gateway.backend.cluster import ClusterRedisClient
 from pysoa.common.transport.redis_gateway.backend.registry import (
     BACKEND_CLASSES,
     SHARED_BACKENDS,
@@ -60,12 +61,15 @@ def no_shared_backends() -> Iterator[None]:
         yield
 
 
-def test_the_registry_knows_the_1x_backend_types() -> None:
+def test_the_registry_knows_the_1x_backend_types_and_cluster() -> None:
     assert tuple(BACKEND_CLASSES) == REDIS_BACKEND_TYPES
     assert backend_class_for('redis.standard') is StandardRedisClient
     assert backend_class_for('redis.sentinel') is SentinelRedisClient
-    for unknown in ('redis.cluster', '', None):
-        with pytest.raises(ValueError, match="backend_type must be one of \\('redis.standard', 'redis.sentinel'\\)"):
+    assert backend_class_for('redis.cluster') is ClusterRedisClient
+    for unknown in ('redis.clustr', '', None):
+        with pytest.raises(
+            ValueError, match="backend_type must be one of \\('redis.standard', 'redis.sentinel', 'redis.cluster'\\)"
+        ):
             backend_class_for(unknown)  # type: ignore[arg-type]  # a settings mistake, as a user could make it
     assert RedisClientTransportSchema.contents['backend_type'].values == set(BACKEND_CLASSES)  # type: ignore[attr-defined]  # a Constant field
 

@@ -13,7 +13,7 @@ import redis
 from pysoa.client.client import Client
 from pysoa.common.constants import ERROR_CODE_SERVER_ERROR
 from pysoa.common.metrics import noop_metrics
-from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendError
+from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError
 from pysoa.common.transport.redis_gateway.backend import in_flight
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.dead_letters import DeadLetters
@@ -308,3 +308,21 @@ def test_a_failed_acknowledgement_is_retried_before_the_next_receive(redis_url: 
     with pytest.raises(MessageReceiveTimeout):
         server.receive_request_message()
     assert sum(in_flight_lists(connection).values()) == 0  # acknowledged, not run again
+
+
+def test_a_request_taken_by_a_receive_that_then_failed_goes_back_to_the_queue(
+    redis_url: str, connection: redis.Redis
+) -> None:
+    # The request reached the worker's in-flight list, but the receive failed after that (as when a Redis Cluster
+    # master fails over between BLMOVE and the delivery count): no record of it, so no answer would acknowledge it.
+    server, client = make_server(redis_url), make_client(redis_url)
+    client.send_request_message(8, {}, {'actions': []})
+    with mock.patch.object(in_flight, 'count_delivery', side_effect=redis.ConnectionError('down')):
+        with pytest.raises(MessageReceiveError):
+            server.receive_request_message()
+    assert sum(in_flight_lists(connection).values()) == 1
+    # The next receive returns it to the queue first, and takes it again.
+    request_id, meta, _ = server.receive_request_message()
+    assert request_id == 8 and meta is not None
+    server.acknowledge_request_message(8, meta)
+    assert sum(in_flight_lists(connection).values()) == 0

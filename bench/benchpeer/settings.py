@@ -1,6 +1,7 @@
-"""Server settings for the benchmark service, from the environment that `run.py` sets.
+"""Server settings for the benchmark service, from the environment that `run.py` (or `cluster.py`) sets.
 
-`BENCH_REDIS` (host:port), `BENCH_CHUNKING` ("1": chunk responses over 100 KiB), `BENCH_LOG_LEVEL` (root level;
+`BENCH_REDIS` (host:port), `BENCH_CLUSTER` (comma-separated startup node URLs: Redis Cluster instead),
+`BENCH_CHUNKING` ("1": chunk responses over 100 KiB), `BENCH_LOG_LEVEL` (root level;
 WARNING unless a workload measures logging), `BENCH_MIDDLEWARE` ("1": one no-op middleware).
 """
 
@@ -19,6 +20,9 @@ _transport_kwargs = {
     'receive_timeout_in_seconds': 1,
     'log_messages_larger_than_bytes': 0,
 }
+if os.environ.get('BENCH_CLUSTER'):
+    _transport_kwargs['backend_type'] = 'redis.cluster'
+    _transport_kwargs['backend_layer_kwargs'] = {'hosts': os.environ['BENCH_CLUSTER'].split(',')}
 if os.environ.get('BENCH_CHUNKING') == '1':
     _transport_kwargs['chunk_messages_larger_than_bytes'] = 100 * 1024
 

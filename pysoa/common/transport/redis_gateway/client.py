@@ -20,7 +20,7 @@ from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTim
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 from pysoa.common.transport.redis_gateway.core import RedisTransportClientCore
 from pysoa.common.transport.redis_gateway.settings import RedisClientTransportSchema
-from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
+from pysoa.common.transport.redis_gateway.utils import service_queue_name
 from pysoa.common.wire import expiry_of
 from pysoa.schema import fields
 
@@ -86,7 +86,7 @@ class RedisClientTransport(ClientTransport):
     def __init__(self, service_name: str, metrics: MetricsRecorder, **kwargs: Any) -> None:
         super().__init__(service_name, metrics)
         self.client_id = uuid.uuid4().hex
-        self._send_queue_name = make_redis_queue_name(service_name)
+        self._send_queue_name = service_queue_name(service_name, kwargs.get('backend_type'))
         self._receive_queue_name = f'{self._send_queue_name}.{self.client_id}{RESPONSE_QUEUE_SPECIFIER}'
         self._thread_state = _ThreadState()
         self._send_timer_name = 'client.transport.redis_gateway.send'

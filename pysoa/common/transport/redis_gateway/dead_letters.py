@@ -80,7 +80,6 @@ class DeadLetters:
         signing_keys: Sequence[str | bytes] | None = None,
     ) -> None:
         self.service_name = service_name
-        self.keys = DeliveryKeys(QUEUE_NAME_PREFIX + make_redis_queue_name(service_name))
         # `signing_keys` (else `PYSOA_SIGNING_KEYS`) sign a request replayed with a new deadline, as its service's
         # clients would: a service that requires signatures refuses anything else.
         options = TransportOptions(
@@ -90,6 +89,8 @@ class DeadLetters:
         if backend is None:
             backend = backend_class_for(backend_type)(**options.backend_layer_kwargs)
         self.backend = backend
+        queue_name = make_redis_queue_name(service_name, hash_tag=backend.QUEUE_HASH_TAG)
+        self.keys = DeliveryKeys(QUEUE_NAME_PREFIX + queue_name)
 
     def list(self, limit: int | None = None) -> list[DeadLetter]:
         """The dead letters, oldest first (at most `limit`, the newest ones, when given)."""
@@ -98,11 +99,13 @@ class DeadLetters:
 
     def count(self) -> int:
         """How many dead letters there are (ids listed; a few may have expired already)."""
-        return sum(as_int(connection.llen(self.keys.dead)) for connection in self.backend.all_connections())
+        return sum(
+            as_int(connection.llen(self.keys.dead)) for connection in self.backend.connections_for(self.keys.queue)
+        )
 
     def show(self, letter_id: str) -> DeadLetter | None:
         """The dead letter with this id, or None."""
-        for connection in self.backend.all_connections():
+        for connection in self.backend.connections_for(self.keys.queue):
             letter = self._read(connection, letter_id)
             if letter is not None:
                 return letter
@@ -115,7 +118,7 @@ class DeadLetters:
         to push it with a new deadline that far from now instead (the rest of the request is unchanged). Its
         delivery count starts again from zero.
         """
-        for connection in self.backend.all_connections():
+        for connection in self.backend.connections_for(self.keys.queue):
             letter = self._read(connection, letter_id)
             if letter is None:
                 continue
@@ -129,7 +132,7 @@ class DeadLetters:
     def purge(self, letter_id: str | None = None) -> int:
         """Delete one dead letter (by id) or all of them; returns how many were deleted."""
         deleted = 0
-        for connection in self.backend.all_connections():
+        for connection in self.backend.connections_for(self.keys.queue):
             if letter_id is not None:
                 removed = as_int(connection.lrem(self.keys.dead, 0, letter_id))
                 connection.delete(self.keys.dead_letter(letter_id))
@@ -142,7 +145,7 @@ class DeadLetters:
         return deleted
 
     def _letters(self) -> Iterator[tuple[redis.Redis, DeadLetter]]:
-        for connection in self.backend.all_connections():
+        for connection in self.backend.connections_for(self.keys.queue):
             for raw in as_list(connection.lrange(self.keys.dead, 0, -1)):
                 letter = self._read(connection, as_text(raw))
                 if letter is not None:  # expired since: its id lingers in the list until purged or trimmed

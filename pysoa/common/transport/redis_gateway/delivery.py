@@ -12,6 +12,7 @@ The request's handle and its delivery count travel in the received meta, under k
 (`envelope.LOCAL_META_KEYS`): `meta['delivery_count']` is how often the request has been delivered (1 the first time).
 """
 
+import functools
 import logging
 import threading
 import time
@@ -86,6 +87,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         self._heartbeat: WorkerHeartbeat | None = None
         self._open: dict[int, InFlightRequest] = {}  # by id(): a worker may one day serve several at once
         self._last_recovery: dict[int, float] = {}
+        self._unknown_in_flight: set[object] = set()  # see `_pop` and `_server_token`
         self._received = threading.local()
 
     @property
@@ -108,7 +110,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             heartbeat = self._heartbeat = WorkerHeartbeat(
                 keys,
                 new_worker_id(),
-                self._backend().all_connections,
+                functools.partial(self._backend().connections_for, keys.queue),
                 interval=self.options.heartbeat_interval_in_seconds,
                 expiry=self.options.heartbeat_expiry_in_seconds,
             )
@@ -156,7 +158,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         worker = self.worker_id
         try:
             with time_limit(REPLY_SECONDS):
-                self._settle_leftovers(connection)
+                self._settle_leftovers(connection, keys)
                 self._recover(connection, keys, worker)
             with time_limit(timeout + POP_MARGIN_SECONDS):
                 element = in_flight.move_to_in_flight(connection, queue_key, keys.in_flight(worker), timeout)
@@ -170,6 +172,10 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         except errors.MessageReceiveTimeout:
             raise
         except Exception as error:
+            # BLMOVE may have moved a request into the in-flight list before the failure (its reply lost, or the
+            # count refused by a master that just failed over): nothing here knows it, so no answer would ever
+            # acknowledge it. The next receive returns what this worker holds without a record to the queue.
+            self._unknown_in_flight.add(self._server_token(connection))
             raise self._failure(error, sending=False)
         request = InFlightRequest(connection, keys, element, digest, deliveries)
         self._open[id(request)] = request
@@ -195,25 +201,27 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
                 count,
             )
 
-    def _settle_leftovers(self, connection: redis.Redis) -> None:
-        """Acknowledgements that failed are retried; requests whose answer could not be sent go back to the queue."""
-        leftovers = [request for request in self._open.values() if request.connection is connection]
+    def _settle_leftovers(self, connection: redis.Redis, keys: in_flight.DeliveryKeys) -> None:
+        """Acknowledgements that failed are retried; requests whose answer could not be sent go back to the queue,
+        and so do those in this worker's in-flight list that it has no record of (after a failed receive)."""
+        leftovers = [request for request in self._open.values() if self._server_of(request) is connection]
         for request in leftovers:
             if request.acknowledging:
                 in_flight.acknowledge(connection, request.keys, self.worker_id, request.element, request.digest)
                 self._forget(request)
         leftovers = [request for request in leftovers if not request.settled]
-        if not any(request.abandoned for request in leftovers):
+        token = self._server_token(connection)
+        if token not in self._unknown_in_flight and not any(request.abandoned for request in leftovers):
             return
         keep = [request.digest for request in leftovers if not request.abandoned]
-        keys = leftovers[0].keys
         released = in_flight.release(connection, keys, self.worker_id, keep)
+        self._unknown_in_flight.discard(token)
         for request in leftovers:
             if request.abandoned:
                 self._forget(request)
         if released:
             self.metrics.counter(self._metric_prefix + 'delivery.released').increment(released)
-            _logger.warning('Returned %d request(s) whose answer could not be sent to the queue', released)
+            _logger.warning('Returned %d request(s) that this worker could not answer to the queue', released)
 
     # ---- settling
 
@@ -221,7 +229,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
     ) -> bool:
         request = meta.get(IN_FLIGHT_META_KEY)
-        if not isinstance(request, InFlightRequest) or request.settled or request.connection is not connection:
+        if not isinstance(request, InFlightRequest) or request.settled or self._server_of(request) is not connection:
             # Another server holds the reply queue: answer, then acknowledge (a crash in between answers twice).
             return super()._push(connection, queue_key, elements, expiry, meta)
         pushed = in_flight.reply_and_acknowledge(
@@ -245,7 +253,8 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         request.abandoned = False
         try:
             with time_limit(REPLY_SECONDS):
-                in_flight.acknowledge(request.connection, request.keys, self.worker_id, request.element, request.digest)
+                connection = self._server_of(request)
+                in_flight.acknowledge(connection, request.keys, self.worker_id, request.element, request.digest)
         except Exception as error:
             # Kept open: retried before the next receive on that server, instead of being run again.
             _logger.warning('Could not acknowledge a request of service %s: %r', self.service_name, error)
@@ -257,6 +266,22 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         """The answer to `request` could not be sent: unless acknowledged after all, it goes back to the queue."""
         if not request.settled:
             request.abandoned = True
+
+    def _server_token(self, connection: redis.Redis) -> object:
+        """What names the server behind `connection` in `_unknown_in_flight`: on Redis Cluster, the one master of
+        the service's slot, whichever it is now; else the connection's server."""
+        return 'slot master' if self._backend().QUEUE_HASH_TAG else id(connection)
+
+    def _server_of(self, request: InFlightRequest) -> redis.Redis:
+        """The connection to the server holding `request` in flight now.
+
+        That is the server it was taken from, except on Redis Cluster, where it is the master of its queue's slot
+        now: after a failover, the in-flight list is on the new master (replicated there with the queue).
+        """
+        backend = self._backend()
+        if backend.QUEUE_HASH_TAG:
+            return backend.get_connection(request.keys.queue)
+        return request.connection
 
     def _forget(self, request: InFlightRequest) -> None:
         request.settled = True
@@ -273,7 +298,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         try:
             with time_limit(REPLY_SECONDS):
                 in_flight.dead_letter(
-                    request.connection,
+                    self._server_of(request),
                     request.keys,
                     request.element,
                     record,

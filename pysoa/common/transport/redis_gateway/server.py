@@ -25,7 +25,7 @@ from pysoa.common.transport.redis_gateway.delivery import (
 from pysoa.common.transport.redis_gateway.envelope import InvalidEnvelopeError
 from pysoa.common.transport.redis_gateway.options import DELIVERY_AT_LEAST_ONCE
 from pysoa.common.transport.redis_gateway.settings import RedisServerTransportSchema
-from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
+from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name, service_queue_name
 from pysoa.common.wire import error_to_dict, knows_caller_errors
 from pysoa.schema import fields
 
@@ -33,7 +33,7 @@ __all__ = ('RedisServerTransport',)
 
 _logger = logging.getLogger(__name__)
 
-_SERVICE_QUEUE_PREFIX = make_redis_queue_name('')
+_SERVICE_QUEUE_PREFIXES = (make_redis_queue_name(''), make_redis_queue_name('', hash_tag=True)[:-1])
 
 
 @fields.ClassConfigurationSchema.provider(RedisServerTransportSchema)
@@ -42,9 +42,9 @@ class RedisServerTransport(ServerTransport):
 
     def __init__(self, service_name: str, metrics: MetricsRecorder, instance_index: int = 1, **kwargs: Any) -> None:
         super().__init__(service_name, metrics, instance_index)
-        self._receive_queue_name = make_redis_queue_name(service_name)
         at_least_once = kwargs.get('delivery') == DELIVERY_AT_LEAST_ONCE
         core_class = AtLeastOnceServerCore if at_least_once else RedisTransportServerCore
+        self._receive_queue_name = service_queue_name(service_name, kwargs.get('backend_type'))
         self.core = core_class(service_name=service_name, metrics=metrics, **kwargs)
 
     def close(self) -> None:
@@ -107,7 +107,7 @@ class RedisServerTransport(ServerTransport):
         if not isinstance(queue_name, str) or not queue_name:
             self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
             raise InvalidMessageError('Missing reply queue name' if queue_name is None else 'Invalid reply queue name')
-        if queue_name.startswith(_SERVICE_QUEUE_PREFIX) and RESPONSE_QUEUE_SPECIFIER not in queue_name:
+        if queue_name.startswith(_SERVICE_QUEUE_PREFIXES) and RESPONSE_QUEUE_SPECIFIER not in queue_name:
             # A service's request queue: the answer would be taken for a request there, and a worker whose own
             # queue it is would answer its own answers for ever. Reply queues carry the `!` marker.
             self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()

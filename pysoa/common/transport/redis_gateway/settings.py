@@ -10,6 +10,9 @@ __all__ = ('RedisClientTransportSchema', 'RedisServerTransportSchema', 'RedisTra
 
 _BACKEND_LAYER_KWARGS = fields.Dictionary(
     {
+        'cluster_kwargs': fields.SchemalessDictionary(
+            description="Cluster only: arguments for redis-py's `RedisCluster` (e.g. `require_full_coverage`)",
+        ),
         'connection_kwargs': fields.SchemalessDictionary(
             description='Arguments for every Redis connection (redis-py `Redis`): password, username (ACL), db, '
             'ssl options, socket timeouts, ...',
@@ -19,8 +22,8 @@ _BACKEND_LAYER_KWARGS = fields.Dictionary(
                 fields.Tuple(fields.UnicodeString(), fields.Integer()),
                 fields.UnicodeString(),
             ),
-            description='The Redis hosts (or Sentinels): each a `(host, port)` tuple, a host name, or (standard '
-            'backend) a redis://, rediss:// or unix:// URL',
+            description='The Redis hosts (Sentinels, or Cluster startup nodes): each a `(host, port)` tuple, a host '
+            'name, or (standard and cluster backends) a redis:// or rediss:// URL (standard: also unix://)',
         ),
         'redis_db': fields.Integer(description='The Redis database; a shortcut for `connection_kwargs["db"]`'),
         'redis_port': fields.Integer(description='The port of every `hosts` entry given as a bare host name'),
@@ -36,6 +39,7 @@ _BACKEND_LAYER_KWARGS = fields.Dictionary(
         ),
     },
     optional_keys=(
+        'cluster_kwargs',
         'connection_kwargs',
         'hosts',
         'redis_db',
@@ -45,7 +49,7 @@ _BACKEND_LAYER_KWARGS = fields.Dictionary(
         'sentinel_services',
     ),
     allow_extra_keys=False,
-    description='The arguments of the Redis backend (standard hosts or Sentinel)',
+    description='The arguments of the Redis backend (standard hosts, Sentinel or Cluster)',
 )
 
 
@@ -56,7 +60,8 @@ class RedisTransportSchema(fields.Dictionary):
         'backend_layer_kwargs': _BACKEND_LAYER_KWARGS,
         'backend_type': fields.Constant(
             *BACKEND_CLASSES,
-            description="Which backend to use: standard Redis hosts or Sentinel (default 'redis.standard')",
+            description='Which backend to use: standard Redis hosts, Sentinel or Redis Cluster '
+            "(default 'redis.standard')",
         ),
         'log_messages_larger_than_bytes': fields.Integer(
             description='Log a WARNING (logger `pysoa.transport.oversized_message`) for every message larger than '

@@ -22,11 +22,22 @@ from pysoa.common.transport.redis_gateway.backend.direct import execute_command,
 from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
-__all__ = ('BaseRedisClient', 'CannotGetConnectionError')
+__all__ = ('BaseRedisClient', 'CannotGetConnectionError', 'ClusterNodeError')
 
 
 class CannotGetConnectionError(TransportConnectionError):
     """No Redis connection could be had for a queue (for example, no master during a Sentinel failover)."""
+
+
+class ClusterNodeError(redis.ResponseError):
+    """A Redis Cluster node answered MOVED to a backend that does not know Redis Cluster (a settings mistake)."""
+
+
+def _cluster_node_error(error: redis.exceptions.MovedError) -> ClusterNodeError:
+    return ClusterNodeError(
+        f'This Redis is a Redis Cluster node (it answered MOVED {error.args[0] if error.args else ""}): a service on '
+        "Redis Cluster needs backend_type 'redis.cluster' on every client and server (docs/cluster.rst)"
+    )
 
 
 class BaseRedisClient(abc.ABC):
@@ -36,6 +47,8 @@ class BaseRedisClient(abc.ABC):
     """The port of a `hosts` entry given as a bare host name."""
     ACCEPTS_URLS: ClassVar[bool] = False
     """Whether `hosts` entries may be redis://, rediss:// or unix:// URLs."""
+    QUEUE_HASH_TAG: ClassVar[bool] = False
+    """Whether queue names carry a hash tag (`{service.<name>}`), so that all keys of a service share a slot."""
     DEFAULT_RECEIVE_TIMEOUT = 5
     RESPONSE_QUEUE_SPECIFIER = RESPONSE_QUEUE_SPECIFIER
 
@@ -59,6 +72,10 @@ class BaseRedisClient(abc.ABC):
     def all_connections(self) -> list[redis.Redis]:
         """A connection to each server of the ring, in ring order (each holds its own share of a service's queue)."""
         return [self._get_connection(index) for index in range(self._ring_size)]
+
+    def connections_for(self, queue_key: str) -> list[redis.Redis]:
+        """The connections to every server that may hold keys of the service queue `queue_key` (all of the ring)."""
+        return self.all_connections()
 
     @abc.abstractmethod
     def _get_connection(self, index: int) -> redis.Redis:
@@ -84,6 +101,8 @@ class BaseRedisClient(abc.ABC):
         except redis.ResponseError as error:
             if 'queue full' in str(error):
                 return False
+            if isinstance(error, redis.exceptions.MovedError) and not self.QUEUE_HASH_TAG:
+                raise _cluster_node_error(error) from error
             raise
         return True
 
@@ -92,10 +111,15 @@ class BaseRedisClient(abc.ABC):
 
         The element is bytes, unless the connection was configured to decode responses.
         """
-        if supports_direct_commands(connection):
-            reply = execute_command(connection, 'BLPOP', queue_key, timeout)
-        else:
-            reply = connection.blpop([queue_key], timeout=timeout)
+        try:
+            if supports_direct_commands(connection):
+                reply = execute_command(connection, 'BLPOP', queue_key, timeout)
+            else:
+                reply = connection.blpop([queue_key], timeout=timeout)
+        except redis.exceptions.MovedError as error:
+            if self.QUEUE_HASH_TAG:
+                raise
+            raise _cluster_node_error(error) from error
         return cast('Sequence[object]', reply)[1] if reply else None  # a BLPOP reply is [key, element]
 
     def send_message_to_queue(

@@ -1,6 +1,7 @@
 -- Return the in-flight requests of every worker whose heartbeat lapsed to the FRONT of the service queue, in
 -- the order that worker took them, and forget that worker. Key names are built here from the prefix, as the
--- set of workers is only known inside the script (fine on standalone and Sentinel masters; not Cluster).
+-- set of workers is only known inside the script. On Redis Cluster the prefix carries the service's hash tag,
+-- so those keys share the queue's slot.
 -- KEYS[1]  the service queue
 -- KEYS[2]  the service's set of workers
 -- ARGV[1]  the prefix of the service's delivery keys (the queue name and '#')

@@ -1,6 +1,6 @@
 """Which class serves each `backend_type`, and the backends shared by transports with equal settings.
 
-A new backend (Redis Cluster, say) is one module subclassing `BaseRedisClient` and one line in
+A new backend is one module subclassing `BaseRedisClient` and one line in
 `BACKEND_CLASSES`; the settings schema and the transports take their list of types from here.
 """
 
@@ -8,9 +8,14 @@ import threading
 from collections.abc import Callable, Hashable, Mapping
 
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
+from pysoa.common.transport.redis_gateway.backend.cluster import ClusterRedisClient
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
 from pysoa.common.transport.redis_gateway.backend.standard import StandardRedisClient
-from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPE_SENTINEL, REDIS_BACKEND_TYPE_STANDARD
+from pysoa.common.transport.redis_gateway.constants import (
+    REDIS_BACKEND_TYPE_CLUSTER,
+    REDIS_BACKEND_TYPE_SENTINEL,
+    REDIS_BACKEND_TYPE_STANDARD,
+)
 from pysoa.utils import dict_to_hashable
 
 __all__ = ('BACKEND_CLASSES', 'SHARED_BACKENDS', 'backend_class_for', 'shared_backend')
@@ -18,6 +23,7 @@ __all__ = ('BACKEND_CLASSES', 'SHARED_BACKENDS', 'backend_class_for', 'shared_ba
 BACKEND_CLASSES: Mapping[str, type[BaseRedisClient]] = {
     REDIS_BACKEND_TYPE_STANDARD: StandardRedisClient,
     REDIS_BACKEND_TYPE_SENTINEL: SentinelRedisClient,
+    REDIS_BACKEND_TYPE_CLUSTER: ClusterRedisClient,
 }
 """`backend_type` (as settings name it) to the class that serves it."""
 
