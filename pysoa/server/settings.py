@@ -16,6 +16,8 @@ Keys (all optional; defaults below):
 - `heartbeat_file`: a file touched while the worker lives; `{{pid}}` and `{{fid}}` are replaced.
 - `extra_fields_to_redact`: more field names whose values are censored in logged requests and responses.
 - `coroutine_middleware`: middleware classes that wrap coroutines run with `request.run_coroutine`.
+- `concurrency`: how many jobs one worker process serves at once (default 1: one after the other); above 1 the
+  worker runs `pysoa.server.concurrent_worker` (docs/concurrency.rst).
 
 Settings given as a dict are merged over the defaults recursively (nested dicts key by key).
 """
@@ -134,6 +136,11 @@ class ServerSettings(SOASettings):
             fields.ClassConfigurationSchema(base_class=CoroutineMiddleware),
             description='Middleware wrapping each coroutine run with `request.run_coroutine`, outermost first',
         ),
+        'concurrency': fields.Integer(
+            gte=1,
+            description='How many jobs one worker process serves at once; above 1, `async def run` actions overlap '
+            "on the worker's event loop (see docs/concurrency.rst)",
+        ),
     }
 
     defaults: dict[str, Any] = {
@@ -146,4 +153,5 @@ class ServerSettings(SOASettings):
         'heartbeat_file': None,
         'extra_fields_to_redact': set(),
         'coroutine_middleware': [{'path': 'pysoa.server.coroutine:DefaultCoroutineMiddleware'}],
+        'concurrency': 1,
     }

@@ -29,11 +29,33 @@ from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 from pysoa.common.wire import error_to_dict, knows_caller_errors
 from pysoa.schema import fields
 
-__all__ = ('RedisServerTransport',)
+__all__ = ('RedisServerTransport', 'refusal_response', 'reply_queue_of')
 
 _logger = logging.getLogger(__name__)
 
 _SERVICE_QUEUE_PREFIX = make_redis_queue_name('')
+
+
+def reply_queue_of(meta: dict[str, Any], metrics: MetricsRecorder) -> str:
+    """The reply queue a request names in its meta; InvalidMessageError (counted) when it names none or a bad one."""
+    queue_name = meta.get('reply_to')
+    if not isinstance(queue_name, str) or not queue_name:
+        metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
+        raise InvalidMessageError('Missing reply queue name' if queue_name is None else 'Invalid reply queue name')
+    if queue_name.startswith(_SERVICE_QUEUE_PREFIX) and RESPONSE_QUEUE_SPECIFIER not in queue_name:
+        # A service's request queue: the answer would be taken for a request there, and a worker whose own
+        # queue it is would answer its own answers for ever. Reply queues carry the `!` marker.
+        metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
+        raise InvalidMessageError(f'Invalid reply queue name {queue_name!r}: it is a service request queue')
+    return queue_name
+
+
+def refusal_response(meta: dict[str, Any], error: Error) -> dict[str, Any] | None:
+    """The response telling the sender of a request that will not be run why; None when it names no reply queue."""
+    if not isinstance(meta.get('reply_to'), str):
+        return None
+    with_caller_error = knows_caller_errors(meta.get('client_version'))
+    return {'errors': [error_to_dict(error, with_caller_error)], 'context': {}, 'actions': []}
 
 
 @fields.ClassConfigurationSchema.provider(RedisServerTransportSchema)
@@ -85,10 +107,9 @@ class RedisServerTransport(ServerTransport):
 
     def _tell_sender(self, request_id: Any, meta: dict[str, Any], error: Error) -> None:
         """Answer a request that will not be run with `error`, if its sender can be reached; never raises."""
-        if not isinstance(meta.get('reply_to'), str):
+        response = refusal_response(meta, error)
+        if response is None:
             return
-        with_caller_error = knows_caller_errors(meta.get('client_version'))
-        response: dict[str, Any] = {'errors': [error_to_dict(error, with_caller_error)], 'context': {}, 'actions': []}
         try:
             self.send_response_message(request_id, meta, response)
         except Exception as send_error:
@@ -103,15 +124,7 @@ class RedisServerTransport(ServerTransport):
         Raises MessageTooLarge when the response is over the size limit, or needs chunking that the
         client cannot read; the server then answers RESPONSE_TOO_LARGE through this same method.
         """
-        queue_name = meta.get('reply_to')
-        if not isinstance(queue_name, str) or not queue_name:
-            self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
-            raise InvalidMessageError('Missing reply queue name' if queue_name is None else 'Invalid reply queue name')
-        if queue_name.startswith(_SERVICE_QUEUE_PREFIX) and RESPONSE_QUEUE_SPECIFIER not in queue_name:
-            # A service's request queue: the answer would be taken for a request there, and a worker whose own
-            # queue it is would answer its own answers for ever. Reply queues carry the `!` marker.
-            self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
-            raise InvalidMessageError(f'Invalid reply queue name {queue_name!r}: it is a service request queue')
+        queue_name = reply_queue_of(meta, self.metrics)
         with self.metrics.timer('server.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
             try:
                 self.core.send_message(queue_name, request_id, meta, body)

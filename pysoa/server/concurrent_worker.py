@@ -1,0 +1,207 @@
+"""The request loop of a worker that serves up to `concurrency` jobs at once (the setting; docs/concurrency.rst).
+
+The worker's main thread runs an asyncio event loop. One receiver task takes a request from Redis only when a
+slot is free (so a full worker leaves the queue to idle workers) with redis-py's asyncio client
+(`redis_gateway.async_server`), and starts a task for each job. A job's task runs the request's whole path,
+`Server._serve_received` (job log, Django hooks, middleware, dispatch, reply), on one of `concurrency` job threads,
+so every override point, middleware and sync action works unchanged; what would block on Redis or on a coroutine
+comes back to the loop:
+
+- the coroutine of an `async def run` action (`request.run_coroutine`) runs as a task on this loop, under the
+  job's harakiri deadline (`job_harakiri`); its job thread only waits for it, so N async jobs overlap on the loop;
+- the reply and the acknowledgement go through `_LoopBridge`, the server's transport while the loop runs, whose
+  blocking methods await the asyncio transport on the loop.
+
+A sync action runs on its job thread: the pool is bounded by `concurrency`, so N sync jobs overlap as threads do
+(a CPU-bound one holds the GIL). Per-request state lives in context variables (`request_state`, the logging
+context, the job deadline), copied into each job's thread and from there into its coroutine, so concurrent jobs
+never see each other's. Django's database connections belong to the thread that opened them, so the Django hooks
+(which run on the job's thread, before and after its job) close that job thread's connections as they do in a
+blocking worker. On shutdown the receiver stops taking requests and the loop waits for every job in flight.
+"""
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from pysoa.common.transport.base import ReceivedMessage, ServerTransport
+from pysoa.common.transport.errors import TransientPySOATransportError
+from pysoa.common.transport.redis_gateway.async_server import AsyncRedisServerTransport
+from pysoa.common.transport.redis_gateway.server import RedisServerTransport
+from pysoa.server.job_harakiri import JobWatchdog, guarded, set_job_deadline
+from pysoa.server.worker import _Outage
+
+if TYPE_CHECKING:
+    from pysoa.server.server import Server
+
+__all__ = ('ConcurrentWorker',)
+
+_POLL_SECONDS = 1.0
+"""The longest a receive waits before the loop looks again at whether it is shutting down."""
+
+
+class _LoopBridge(ServerTransport):
+    """The server's transport while a concurrent loop runs: job threads reply through the asyncio transport."""
+
+    def __init__(
+        self, blocking: ServerTransport, transport: AsyncRedisServerTransport, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        super().__init__(blocking.service_name, blocking.metrics, blocking.instance_index)
+        self.blocking = blocking
+        self._transport = transport
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        # `core`, options and whatever else callers read of the real transport.
+        return getattr(self.blocking, name)
+
+    def _wait(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def receive_request_message(self) -> ReceivedMessage:
+        """Not for job threads: the loop receives."""
+        raise RuntimeError('A concurrent worker receives requests on its event loop, not from a job thread')
+
+    def send_response_message(self, request_id: int, meta: dict[str, Any], body: dict[str, Any]) -> None:
+        """Send the response on the loop and wait for it (raises what the asyncio transport raises)."""
+        self._wait(self._transport.send(request_id, meta, body))
+
+    def acknowledge_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
+        """Acknowledge the request on the loop and wait for it."""
+        self._wait(self._transport.acknowledge(meta))
+
+
+class ConcurrentWorker:
+    """Serves the jobs of one server, up to `concurrency` at once, until it is shutting down (see the module)."""
+
+    def __init__(self, server: 'Server', concurrency: int) -> None:
+        self.server = server
+        self.concurrency = concurrency
+        self.logger = logging.getLogger('pysoa.server.concurrent')
+        harakiri = server.settings['harakiri']
+        self._timeout: float = harakiri['timeout']
+        self._watchdog = JobWatchdog(harakiri['shutdown_grace'], server.logger, server.metrics)
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def check(self) -> AsyncRedisServerTransport:
+        """The asyncio transport of the server's transport; `ImproperlyConfigured` when it cannot serve concurrently."""
+        server = self.server
+        refused = server.settings_class.ImproperlyConfigured
+        transport = server.transport
+        if not isinstance(transport, RedisServerTransport):
+            raise refused(
+                f'Setting concurrency={self.concurrency} needs the Redis transport '
+                f'(pysoa.common.transport.redis_gateway.server:RedisServerTransport), not {type(transport).__name__}; '
+                'set concurrency to 1 to serve one job at a time'
+            )
+        try:
+            return AsyncRedisServerTransport(transport)
+        except ValueError as error:
+            raise refused(f'Setting concurrency={self.concurrency}: {error}') from None
+
+    def run(self) -> None:
+        """Serve until the server is shutting down, then wait for the jobs in flight."""
+        transport = self.check()
+        try:
+            transport.start()
+        except ValueError as error:
+            raise self.server.settings_class.ImproperlyConfigured(f'Setting concurrency={self.concurrency}: {error}')
+        asyncio.run(self._serve(transport))
+
+    def _run_coroutine(self, coroutine: Coroutine[Any, Any, Any]) -> 'concurrent.futures.Future[Any]':
+        # `request.run_coroutine` in a job thread: the coroutine runs on the loop, in a copy of the job's context.
+        assert self._loop is not None
+        server = self.server
+        wrapped = server._coroutine_runner.wrap(coroutine)
+        return asyncio.run_coroutine_threadsafe(guarded(wrapped, server.logger, server.metrics), self._loop)
+
+    async def _serve(self, transport: AsyncRedisServerTransport) -> None:
+        server = self.server
+        loop = self._loop = asyncio.get_running_loop()
+        threads = concurrent.futures.ThreadPoolExecutor(self.concurrency, thread_name_prefix='pysoa-job')
+        # Nested calls of async actions run in the loop's default executor until the client is native asyncio.
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(self.concurrency, 'pysoa-async-call'))
+        blocking, run_coroutine = server.transport, server._run_coroutine
+        server.transport = _LoopBridge(blocking, transport, loop)
+        server._run_coroutine = self._run_coroutine
+        self._watchdog.start()
+        self.logger.info('Serving up to %d jobs at once', self.concurrency)
+        try:
+            await self._receive_until_shutdown(transport, threads)
+            if self._jobs:
+                self.logger.info('Shutting down: waiting for %d job(s) in flight', len(self._jobs))
+                await asyncio.gather(*self._jobs, return_exceptions=True)
+        finally:
+            server.transport, server._run_coroutine = blocking, run_coroutine
+            self._watchdog.stop()
+            threads.shutdown(wait=True)
+            await transport.close()
+
+    async def _receive_until_shutdown(
+        self, transport: AsyncRedisServerTransport, threads: concurrent.futures.ThreadPoolExecutor
+    ) -> None:
+        server = self.server
+        slots = asyncio.Semaphore(self.concurrency)
+        outage = _Outage(server.logger)
+        poll = min(_POLL_SECONDS, float(transport._core.receive_timeout_in_seconds))
+        while not server.shutting_down:
+            # A slot first: a full worker takes nothing from the queue that an idle worker could serve.
+            await slots.acquire()
+            if server.shutting_down:
+                slots.release()
+                break
+            try:
+                received = await transport.receive(poll)
+                outage.over()
+            except TransientPySOATransportError as error:
+                slots.release()
+                await self._pause(outage.failed(error))
+                continue
+            if received is None:
+                slots.release()
+                self._idle()
+                continue
+            job = asyncio.create_task(self._job(received, threads, slots))
+            self._jobs.add(job)
+            job.add_done_callback(self._jobs.discard)
+
+    def _idle(self) -> None:
+        server = self.server
+        if self._jobs:
+            server._worker.beat()  # busy, not idle: the Django idle clean-up is for a worker with nothing to do
+        else:
+            server.perform_idle_actions()
+        server.metrics.publish_all()
+
+    async def _pause(self, seconds: float) -> None:
+        # The back-off of an outage, cut short by a shutdown; the jobs in flight go on meanwhile.
+        deadline = time.monotonic() + seconds
+        while not self.server.shutting_down and (remaining := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(remaining, 0.1))
+
+    async def _job(
+        self, received: ReceivedMessage, threads: concurrent.futures.ThreadPoolExecutor, slots: asyncio.Semaphore
+    ) -> None:
+        server = self.server
+        key = id(asyncio.current_task())
+        deadline = time.monotonic() + self._timeout if self._timeout else None
+        context = contextvars.copy_context()
+        context.run(set_job_deadline, deadline)
+        if deadline is not None:
+            self._watchdog.watch(key, deadline)
+        try:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(threads, context.run, server._serve_received, *received)
+        except Exception:
+            # The request path answers every error itself; this is a bug in an override, logged, never fatal.
+            server.metrics.counter('server.error.unknown').increment()
+            server.logger.exception('Unhandled error serving a job')
+        finally:
+            self._watchdog.done(key)
+            slots.release()
+            server.metrics.publish_all()

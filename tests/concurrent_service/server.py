@@ -1,0 +1,97 @@
+"""The `concurrent` service (async actions that show overlap, context and time-outs) and its `callee`."""
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Any
+
+from pysoa.server import Server
+from pysoa.server.action import Action
+from pysoa.server.types import EnrichedActionRequest
+
+__all__ = ('CalleeServer', 'ConcurrentServer')
+
+_logger = logging.getLogger('concurrent_service')
+
+# Named barriers, made on first use: the async ones on the worker's event loop, the sync ones for its job threads.
+_events: dict[str, tuple[list[int], asyncio.Event]] = {}
+_barriers: dict[str, threading.Barrier] = {}
+_barriers_lock = threading.Lock()
+
+
+class BarrierAction(Action):
+    """Wait until `parties` jobs have reached the barrier `name` (or `timeout` seconds): overlap, or not."""
+
+    async def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        name, parties = request.body['name'], request.body['parties']
+        arrived, event = _events.setdefault(name, ([0], asyncio.Event()))
+        arrived[0] += 1
+        if arrived[0] >= parties:
+            event.set()
+        try:
+            await asyncio.wait_for(event.wait(), request.body.get('timeout', 20))
+        except TimeoutError:
+            return {'met': False, 'arrived': arrived[0]}
+        return {'met': True, 'arrived': arrived[0]}
+
+
+class SyncBarrierAction(Action):
+    """The same with a blocking `run`: met only if sync jobs run side by side on the worker's job threads."""
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        name, parties = request.body['name'], request.body['parties']
+        with _barriers_lock:
+            barrier = _barriers.setdefault(name, threading.Barrier(parties))
+        try:
+            barrier.wait(request.body.get('timeout', 20))
+        except threading.BrokenBarrierError:
+            return {'met': False}
+        return {'met': True}
+
+
+class SleepAction(Action):
+    """Await `seconds` of simulated I/O; answer with the worker's PID and the label."""
+
+    async def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        await asyncio.sleep(request.body['seconds'])
+        return {'pid': os.getpid(), 'label': request.body.get('label', '')}
+
+
+class TraceAction(Action):
+    """Log, yield to other jobs, call the callee service, log again: each step should carry this job's context."""
+
+    async def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        label = request.body['label']
+        _logger.info('trace start %s', label)
+        await asyncio.sleep(0.01)
+        assert request.client is not None
+        nested = await request.client.call_action_async('callee', 'context', {'label': label})
+        _logger.info('trace end %s nested=%s', label, nested.body['correlation_id'])
+        return {'correlation_id': request.context.get('correlation_id'), 'nested': nested.body['correlation_id']}
+
+
+class ContextAction(Action):
+    """The callee's action: the correlation id its request came with."""
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        return {'correlation_id': request.context.get('correlation_id'), 'label': request.body.get('label')}
+
+
+class ConcurrentServer(Server):
+    """The `concurrent` service."""
+
+    service_name = 'concurrent'
+    action_class_map = {
+        'barrier': BarrierAction,
+        'sync_barrier': SyncBarrierAction,
+        'sleep': SleepAction,
+        'trace': TraceAction,
+    }
+
+
+class CalleeServer(Server):
+    """The `callee` service."""
+
+    service_name = 'callee'
+    action_class_map = {'context': ContextAction}
