@@ -17,6 +17,7 @@ import redis
 
 from pysoa.client import Client
 from pysoa.common.constants import ERROR_CODE_ACTION_TIMEOUT
+from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys
 from pysoa.common.types import JobResponse
 from pysoa.test.service_process import ServiceProcess
@@ -52,9 +53,12 @@ def collect(client: Client, request_ids: list[int], timeout: float = 30) -> dict
     responses: dict[int, JobResponse] = {}
     deadline = time.monotonic() + timeout
     while len(responses) < len(request_ids) and time.monotonic() < deadline:
-        for request_id, response in client.get_all_responses('concurrent', receive_timeout_in_seconds=5):
-            assert request_id not in responses, f'request {request_id} answered twice'
-            responses[request_id] = response
+        try:
+            for request_id, response in client.get_all_responses('concurrent', receive_timeout_in_seconds=5):
+                assert request_id not in responses, f'request {request_id} answered twice'
+                responses[request_id] = response
+        except MessageReceiveTimeout:
+            continue
     return responses
 
 
@@ -70,3 +74,113 @@ def test_n_async_jobs_run_at_once(start_service: StartService, redis_url: str) -
     responses = collect(client, ids)
     assert sorted(responses) == sorted(ids)
     assert all(r.actions[0].body['met'] for r in responses.values()), responses
+
+
+def in_flight_total(connection: 'redis.Redis[bytes]') -> int:
+    keys = DeliveryKeys(QUEUE)
+    return sum(int(connection.llen(key)) for key in connection.scan_iter(keys.prefix + 'in-flight:*'))
+
+
+@pytest.mark.timeout(60)
+def test_a_full_worker_leaves_the_rest_in_the_queue(start_service: StartService, redis_url: str) -> None:
+    # At-least-once delivery shows what the worker holds: its in-flight list.
+    start(start_service, 3, CONCURRENT_DELIVERY='at-least-once')
+    client = make_client(redis_url)
+    connection = redis.Redis.from_url(redis_url)
+    ids = send_all(client, [barrier('five', 5, timeout=8)] * 5)
+    assert wait_until(lambda: in_flight_total(connection) == 3, timeout=10)
+    with connection.pipeline(transaction=True) as pipeline:
+        pipeline.llen(QUEUE)
+        for key in connection.scan_iter(DeliveryKeys(QUEUE).prefix + 'in-flight:*'):
+            pipeline.llen(key)
+        queued, *held = pipeline.execute()
+    assert (queued, sum(held)) == (2, 3)
+    responses = collect(client, ids)
+    assert len(responses) == 5
+    # The first three waited in vain (only three fitted); the last two met the fourth and fifth arrivals.
+    met = sorted(r.actions[0].body['met'] for r in responses.values())
+    assert met == [False, False, False, True, True]
+
+
+@pytest.mark.timeout(90)
+def test_100_concurrent_jobs_keep_their_own_context(
+    start_service: StartService, redis_url: str, tmp_path: Path
+) -> None:
+    start_service(workers=1, **SERVICE, env={'CONCURRENT_ROLE': 'callee', 'CONCURRENCY': '1'})
+    log = tmp_path / 'concurrent.log'
+    start_service(workers=1, **SERVICE, env={'CONCURRENCY': '100'}, log_path=str(log))
+    client = make_client(redis_url, timeout=60)
+    labels = [f'cid-{i:03d}-{uuid.uuid4().hex[:6]}' for i in range(100)]
+    ids = {
+        client.send_request(
+            'concurrent',
+            [{'action': 'trace', 'body': {'label': label, 'barrier': {'name': 'all', 'parties': 100, 'timeout': 30}}}],
+            correlation_id=label,
+        ): label
+        for label in labels
+    }
+    responses = collect(client, list(ids), timeout=60)
+    assert len(responses) == 100
+    for request_id, response in responses.items():
+        label = ids[request_id]
+        assert not response.errors and not response.actions[0].errors, response
+        body = response.actions[0].body
+        assert body == {'correlation_id': label, 'nested': label, 'barrier': body['barrier']}
+        assert body['barrier']['met'], 'the 100 jobs were not all in flight at once'
+        assert response.context['correlation_id'] == label
+
+    # Every line that names a label is stamped with that label's correlation id, and no line is stamped with
+    # one label and names another.
+    assert wait_until(lambda: log.read_text().count('trace end') == 100, timeout=10)
+    checked = 0
+    for line in log.read_text().splitlines():
+        stamped = re.search(r'\[(cid-\d{3}-[0-9a-f]{6})\]', line)
+        named = set(re.findall(r'cid-\d{3}-[0-9a-f]{6}', line))
+        if 'trace start' in line or 'trace end' in line:
+            assert stamped is not None, line
+        if stamped is not None:
+            assert named == {stamped.group(1)}, line
+            checked += 1
+    # A start and an end per job, and the job log's request and response lines.
+    assert checked >= 400
+
+
+@pytest.mark.timeout(60)
+def test_a_job_past_harakiri_times_out_alone(start_service: StartService, redis_url: str) -> None:
+    start(start_service, 5, CONCURRENT_HARAKIRI='2')
+    client = make_client(redis_url)
+    slow = client.send_request('concurrent', [{'action': 'sleep', 'body': {'seconds': 60, 'label': 'slow'}}])
+    quick = send_all(client, [{'action': 'sleep', 'body': {'seconds': 0.5, 'label': 'quick'}}] * 3)
+    responses = collect(client, [slow, *quick])
+    [error] = responses[slow].actions[0].errors
+    assert error.code == ERROR_CODE_ACTION_TIMEOUT
+    assert all(not responses[i].actions[0].errors for i in quick)
+    pids = {responses[i].actions[0].body['pid'] for i in quick}
+    # The worker did not restart for it: it goes on serving, as the same process.
+    after = send_all(client, [{'action': 'sleep', 'body': {'seconds': 0, 'label': 'after'}}])
+    [response] = collect(client, after).values()
+    assert {response.actions[0].body['pid']} == pids
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_waits_for_every_job_in_flight(start_service: StartService, redis_url: str) -> None:
+    service = start(start_service, 5)
+    client = make_client(redis_url)
+    connection = redis.Redis.from_url(redis_url)
+    ids = send_all(client, [{'action': 'sleep', 'body': {'seconds': 2, 'label': 'term'}}] * 5)
+    assert wait_until(lambda: connection.llen(QUEUE) == 0, timeout=10)  # all five taken, none answered yet
+    assert service.process is not None
+    os.kill(service.process.pid, signal.SIGTERM)
+    responses = collect(client, ids)
+    assert len(responses) == 5
+    assert all(not r.errors and not r.actions[0].errors for r in responses.values())
+    assert service.process.wait(timeout=20) == 0
+
+
+@pytest.mark.timeout(60)
+def test_sync_actions_run_side_by_side_on_the_job_threads(start_service: StartService, redis_url: str) -> None:
+    start(start_service, 4)
+    client = make_client(redis_url)
+    action = {'action': 'sync_barrier', 'body': {'name': 'sync', 'parties': 4, 'timeout': 20}}
+    responses = collect(client, send_all(client, [action] * 4))
+    assert [r.actions[0].body['met'] for r in responses.values()] == [True] * 4

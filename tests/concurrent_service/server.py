@@ -20,20 +20,24 @@ _barriers: dict[str, threading.Barrier] = {}
 _barriers_lock = threading.Lock()
 
 
+async def _wait_at(body: dict[str, Any]) -> dict[str, Any]:
+    name, parties = body['name'], body['parties']
+    arrived, event = _events.setdefault(name, ([0], asyncio.Event()))
+    arrived[0] += 1
+    if arrived[0] >= parties:
+        event.set()
+    try:
+        await asyncio.wait_for(event.wait(), body.get('timeout', 20))
+    except TimeoutError:
+        return {'met': False, 'arrived': arrived[0]}
+    return {'met': True, 'arrived': arrived[0]}
+
+
 class BarrierAction(Action):
     """Wait until `parties` jobs have reached the barrier `name` (or `timeout` seconds): overlap, or not."""
 
     async def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
-        name, parties = request.body['name'], request.body['parties']
-        arrived, event = _events.setdefault(name, ([0], asyncio.Event()))
-        arrived[0] += 1
-        if arrived[0] >= parties:
-            event.set()
-        try:
-            await asyncio.wait_for(event.wait(), request.body.get('timeout', 20))
-        except TimeoutError:
-            return {'met': False, 'arrived': arrived[0]}
-        return {'met': True, 'arrived': arrived[0]}
+        return await _wait_at(request.body)
 
 
 class SyncBarrierAction(Action):
@@ -64,11 +68,16 @@ class TraceAction(Action):
     async def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
         label = request.body['label']
         _logger.info('trace start %s', label)
+        met = None
+        if 'barrier' in request.body:
+            # Every job of the test waits here until all are in flight: their log lines and calls interleave.
+            met = await _wait_at(request.body['barrier'])
         await asyncio.sleep(0.01)
         assert request.client is not None
         nested = await request.client.call_action_async('callee', 'context', {'label': label})
         _logger.info('trace end %s nested=%s', label, nested.body['correlation_id'])
-        return {'correlation_id': request.context.get('correlation_id'), 'nested': nested.body['correlation_id']}
+        correlation_id = request.context.get('correlation_id')
+        return {'correlation_id': correlation_id, 'nested': nested.body['correlation_id'], 'barrier': met}
 
 
 class ContextAction(Action):
