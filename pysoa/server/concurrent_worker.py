@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import TransientPySOATransportError
-from pysoa.common.transport.redis_gateway.async_server import AsyncRedisServerTransport
+from pysoa.common.transport.redis_gateway.async_server import AsyncRedisServerTransport, HeldRequest
+from pysoa.common.transport.redis_gateway.delivery import IN_FLIGHT_META_KEY
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.server.job_harakiri import JobWatchdog, guarded, set_job_deadline
 from pysoa.server.worker import _Outage
@@ -42,6 +43,15 @@ __all__ = ('ConcurrentWorker',)
 
 _POLL_SECONDS = 1.0
 """The longest a receive waits before the loop looks again at whether it is shutting down."""
+
+
+_BATCH = 32
+"""The most requests taken in one receive (when that many slots are free and that many are queued)."""
+
+
+def _release(slots: asyncio.Semaphore, count: int) -> None:
+    for _ in range(count):
+        slots.release()
 
 
 class _LoopBridge(ServerTransport):
@@ -71,8 +81,9 @@ class _LoopBridge(ServerTransport):
         self._wait(self._transport.send(request_id, meta, body))
 
     def acknowledge_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
-        """Acknowledge the request on the loop and wait for it."""
-        self._wait(self._transport.acknowledge(meta))
+        """Acknowledge the request on the loop and wait for it (at-least-once delivery: nothing to do otherwise)."""
+        if isinstance(meta, dict) and isinstance(meta.get(IN_FLIGHT_META_KEY), HeldRequest):
+            self._wait(self._transport.acknowledge(meta))
 
 
 class ConcurrentWorker:
@@ -152,23 +163,27 @@ class ConcurrentWorker:
         while not server.shutting_down:
             # A slot first: a full worker takes nothing from the queue that an idle worker could serve.
             await slots.acquire()
+            free = 1
+            while free < _BATCH and not slots.locked():
+                await slots.acquire()  # free slots: taken at once, without waiting
+                free += 1
             if server.shutting_down:
-                slots.release()
+                _release(slots, free)
                 break
             try:
-                received = await transport.receive(poll)
+                received = await transport.receive(poll, up_to=free)
                 outage.over()
             except TransientPySOATransportError as error:
-                slots.release()
+                _release(slots, free)
                 await self._pause(outage.failed(error))
                 continue
-            if received is None:
-                slots.release()
+            _release(slots, free - len(received))
+            if not received:
                 self._idle()
-                continue
-            job = asyncio.create_task(self._job(received, threads, slots))
-            self._jobs.add(job)
-            job.add_done_callback(self._jobs.discard)
+            for message in received:
+                job = asyncio.create_task(self._job(message, threads, slots))
+                self._jobs.add(job)
+                job.add_done_callback(self._jobs.discard)
 
     def _idle(self) -> None:
         server = self.server

@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 import attrs
+import redis
 
 from pysoa.common.backoff import jittered_backoff
 from pysoa.common.constants import ERROR_CODE_INVALID, ERROR_CODE_SERVER_ERROR
@@ -73,6 +74,7 @@ class AsyncRedisServerTransport:
         self._alo_core = self._core if isinstance(self._core, AtLeastOnceServerCore) else None
         self._open: dict[int, HeldRequest] = {}
         self._last_recovery: dict[int, float] = {}
+        self._batches = True
 
     def start(self) -> None:
         """Check that the backend can be mirrored and, for at-least-once delivery, start the heartbeat.
@@ -103,21 +105,42 @@ class AsyncRedisServerTransport:
 
     # ---- receiving
 
-    async def receive(self, timeout: float) -> ReceivedMessage | None:
-        """The next valid request, waiting up to `timeout` seconds; None when none came (or it was refused)."""
+    async def receive(self, timeout: float, up_to: int = 1) -> list[ReceivedMessage]:
+        """Up to `up_to` valid requests, waiting up to `timeout` seconds for the first; refused ones are left out.
+
+        With at-most-once delivery, what is already queued is taken in one round trip (LPOP with a count, Redis 6.2
+        and later); at-least-once delivery moves one request at a time into flight.
+        """
         connection = self._connection(self._queue_key, for_send=False)
         held: HeldRequest | None = None
         try:
-            if self._alo_core is None:
-                async with asyncio.timeout(timeout + POP_MARGIN_SECONDS):
-                    element = await commands.pop(connection, self._queue_key, timeout)
-            else:
+            if self._alo_core is not None:
                 element, held = await self._move_to_in_flight(connection, timeout)
+                elements = [] if element is None else [element]
+            else:
+                elements = await self._pop(connection, timeout, up_to)
         except Exception as error:
             raise self._core._failure(error, sending=False)
-        if element is None:
-            return None
-        return await self._open_request(element, held)
+        received = []
+        for element in elements:
+            message = await self._open_request(element, held)
+            if message is not None:
+                received.append(message)
+        return received
+
+    async def _pop(self, connection: commands.AsyncRedis, timeout: float, up_to: int) -> list[object]:
+        if up_to > 1 and self._batches:
+            async with asyncio.timeout(REPLY_SECONDS):
+                try:
+                    elements = await commands.pop_queued(connection, self._queue_key, up_to)
+                except redis.ResponseError:
+                    self._batches = False  # a Redis before 6.2: one request per round trip
+                    elements = []
+            if elements:
+                return elements
+        async with asyncio.timeout(timeout + POP_MARGIN_SECONDS):
+            element = await commands.pop(connection, self._queue_key, timeout)
+        return [] if element is None else [element]
 
     async def _move_to_in_flight(
         self, connection: commands.AsyncRedis, timeout: float

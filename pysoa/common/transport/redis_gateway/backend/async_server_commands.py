@@ -29,6 +29,7 @@ __all__ = (
     'dead_letter',
     'move_to_in_flight',
     'pop',
+    'pop_queued',
     'push',
     'recover',
     'release',
@@ -106,6 +107,12 @@ async def pop(connection: AsyncRedis, queue: str, timeout: float) -> object:
     if not isinstance(reply, list | tuple) or len(reply) != 2:
         return None
     return reply[1]
+
+
+async def pop_queued(connection: AsyncRedis, queue: str, count: int) -> list[object]:
+    """Up to `count` elements already in `queue` (LPOP with a count, Redis 6.2 and later), without waiting."""
+    reply = await _execute(connection, 'LPOP', queue, count)
+    return list(reply) if isinstance(reply, list | tuple) else []
 
 
 async def push(
