@@ -131,7 +131,8 @@ def test_100_concurrent_jobs_keep_their_own_context(
 
     # Every line that names a label is stamped with that label's correlation id, and no line is stamped with
     # one label and names another.
-    assert wait_until(lambda: log.read_text().count('trace end') == 100, timeout=10)
+    # The job log's response line comes after the response went out.
+    assert wait_until(lambda: log.read_text().count('Job response') == 100, timeout=10)
     checked = 0
     for line in log.read_text().splitlines():
         stamped = re.search(r'\[(cid-\d{3}-[0-9a-f]{6})\]', line)

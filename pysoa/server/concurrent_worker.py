@@ -23,6 +23,7 @@ blocking worker. On shutdown the receiver stops taking requests and the loop wai
 import asyncio
 import concurrent.futures
 import contextvars
+import inspect
 import logging
 import time
 from collections.abc import Coroutine
@@ -33,6 +34,8 @@ from pysoa.common.transport.errors import TransientPySOATransportError
 from pysoa.common.transport.redis_gateway.async_server import AsyncRedisServerTransport, HeldRequest
 from pysoa.common.transport.redis_gateway.delivery import IN_FLIGHT_META_KEY
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
+from pysoa.server.internal import job_greenlets
+from pysoa.server.internal.job_greenlets import LoopTaskFuture, in_job_greenlet, wait_on_loop
 from pysoa.server.job_harakiri import JobWatchdog, guarded, set_job_deadline
 from pysoa.server.worker import _Outage
 
@@ -70,7 +73,10 @@ class _LoopBridge(ServerTransport):
         return getattr(self.blocking, name)
 
     def _wait(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        if in_job_greenlet():
+            wait_on_loop(coroutine)
+        else:
+            asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def receive_request_message(self) -> ReceivedMessage:
         """Not for job threads: the loop receives."""
@@ -98,6 +104,7 @@ class ConcurrentWorker:
         self._watchdog = JobWatchdog(harakiri['shutdown_grace'], server.logger, server.metrics)
         self._jobs: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._async_actions: dict[object, bool] = {}
 
     def check(self) -> AsyncRedisServerTransport:
         """The asyncio transport of the server's transport; `ImproperlyConfigured` when it cannot serve concurrently."""
@@ -125,11 +132,29 @@ class ConcurrentWorker:
         asyncio.run(self._serve(transport))
 
     def _run_coroutine(self, coroutine: Coroutine[Any, Any, Any]) -> 'concurrent.futures.Future[Any]':
-        # `request.run_coroutine` in a job thread: the coroutine runs on the loop, in a copy of the job's context.
+        # `request.run_coroutine`: the coroutine runs as a task on the loop, in a copy of the job's context.
         assert self._loop is not None
         server = self.server
-        wrapped = server._coroutine_runner.wrap(coroutine)
-        return asyncio.run_coroutine_threadsafe(guarded(wrapped, server.logger, server.metrics), self._loop)
+        guarded_coroutine = guarded(server._coroutine_runner.wrap(coroutine), server.logger, server.metrics)
+        if in_job_greenlet():
+            return LoopTaskFuture(self._loop.create_task(guarded_coroutine, context=contextvars.copy_context()))
+        return asyncio.run_coroutine_threadsafe(guarded_coroutine, self._loop)
+
+    def _runs_on_loop(self, job_request: object) -> bool:
+        """Whether every action of the job is an `async def run` (then the job runs in a greenlet on the loop)."""
+        if not job_greenlets.AVAILABLE or self.server.use_django:
+            return False  # Django's connections are per thread, and refuse to be used from an event loop's thread
+        actions = job_request.get('actions') if isinstance(job_request, dict) else None
+        if not isinstance(actions, list) or not actions:
+            return False
+        return all(isinstance(action, dict) and self._is_async(action.get('action')) for action in actions)
+
+    def _is_async(self, name: object) -> bool:
+        known = self._async_actions.get(name)
+        if known is None:
+            action_type = self.server.action_class_map.get(name) if isinstance(name, str) else None
+            known = self._async_actions[name] = inspect.iscoroutinefunction(getattr(action_type, 'run', None))
+        return known
 
     async def _serve(self, transport: AsyncRedisServerTransport) -> None:
         server = self.server
@@ -205,13 +230,17 @@ class ConcurrentWorker:
         server = self.server
         key = id(asyncio.current_task())
         deadline = time.monotonic() + self._timeout if self._timeout else None
-        context = contextvars.copy_context()
-        context.run(set_job_deadline, deadline)
+        set_job_deadline(deadline)  # in this task's context, which the job's greenlet or thread copies
         if deadline is not None:
             self._watchdog.watch(key, deadline)
         try:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(threads, context.run, server._serve_received, *received)
+            if self._runs_on_loop(received.body):
+                await job_greenlets.run_in_greenlet(server._serve_received, *received)
+            else:
+                context = contextvars.copy_context()
+                await asyncio.get_running_loop().run_in_executor(
+                    threads, context.run, server._serve_received, *received
+                )
         except Exception:
             # The request path answers every error itself; this is a bug in an override, logged, never fatal.
             server.metrics.counter('server.error.unknown').increment()
