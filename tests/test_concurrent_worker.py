@@ -4,9 +4,9 @@ The service is `tests.concurrent_service`. Overlap is shown with barriers that o
 once (a worker serving one at a time answers `met: False` after the barrier's timeout); nothing asserts a time.
 """
 
-import os
 import re
 import signal
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +20,11 @@ from pysoa.common.constants import ERROR_CODE_ACTION_TIMEOUT
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys
 from pysoa.common.types import JobResponse
+from pysoa.server.action import Action
+from pysoa.server.django import integration
+from pysoa.server.server import Server
+from pysoa.server.settings import ServerSettings
+from pysoa.server.types import EnrichedActionRequest
 from pysoa.test.service_process import ServiceProcess
 from pysoa.test.waiting import wait_until
 from tests.conftest import StartService
@@ -171,7 +176,7 @@ def test_sigterm_waits_for_every_job_in_flight(start_service: StartService, redi
     ids = send_all(client, [{'action': 'sleep', 'body': {'seconds': 2, 'label': 'term'}}] * 5)
     assert wait_until(lambda: connection.llen(QUEUE) == 0, timeout=10)  # all five taken, none answered yet
     assert service.process is not None
-    os.kill(service.process.pid, signal.SIGTERM)
+    service.signal(signal.SIGTERM)
     responses = collect(client, ids)
     assert len(responses) == 5
     assert all(not r.errors and not r.actions[0].errors for r in responses.values())
@@ -185,3 +190,100 @@ def test_sync_actions_run_side_by_side_on_the_job_threads(start_service: StartSe
     action = {'action': 'sync_barrier', 'body': {'name': 'sync', 'parties': 4, 'timeout': 20}}
     responses = collect(client, send_all(client, [action] * 4))
     assert [r.actions[0].body['met'] for r in responses.values()] == [True] * 4
+
+
+@pytest.mark.timeout(90)
+def test_at_least_once_a_killed_worker_s_jobs_are_answered_once_by_another(
+    start_service: StartService, redis_url: str
+) -> None:
+    victim = start(start_service, 5, CONCURRENT_DELIVERY='at-least-once')
+    client = make_client(redis_url)
+    connection = redis.Redis.from_url(redis_url)
+    ids = [
+        client.send_request('concurrent', [{'action': 'sleep', 'body': {'seconds': 3, 'label': f'job-{i}'}}])
+        for i in range(5)
+    ]
+    assert wait_until(lambda: in_flight_total(connection) == 5, timeout=10)  # all five held by the victim
+    victim.signal(signal.SIGKILL)
+    assert victim.wait(timeout=10) == -signal.SIGKILL
+
+    heir = start(start_service, 5, CONCURRENT_DELIVERY='at-least-once')
+    assert heir.process is not None
+    responses = collect(client, ids, timeout=40)  # fails on a second answer to any of them
+    assert sorted(responses) == sorted(ids)
+    assert {r.actions[0].body['pid'] for r in responses.values()} == {heir.process.pid}
+    assert sorted(r.actions[0].body['label'] for r in responses.values()) == [f'job-{i}' for i in range(5)]
+    # Nothing more can come: no answer waits in a reply queue, and no request is queued or in flight.
+    assert wait_until(lambda: in_flight_total(connection) == 0, timeout=5)
+    assert connection.llen(QUEUE) == 0
+    assert sum(int(connection.llen(key)) for key in connection.scan_iter(QUEUE + '.*!*')) == 0
+
+
+def test_concurrency_refuses_a_transport_other_than_redis() -> None:
+    class LocalServer(Server):
+        service_name = 'local_concurrent'
+        action_class_map = {}
+
+    settings = {'transport': {'path': 'pysoa.common.transport.local:LocalServerTransport'}, 'concurrency': 4}
+    server = LocalServer(ServerSettings(settings))
+    with pytest.raises(ServerSettings.ImproperlyConfigured, match='concurrency=4 needs the Redis transport'):
+        server.run()
+
+
+def test_concurrency_below_one_is_refused() -> None:
+    with pytest.raises(ServerSettings.ImproperlyConfigured, match='concurrency'):
+        ServerSettings({'concurrency': 0})
+
+
+class _DjangoBarrierAction(Action):
+    barrier = threading.Barrier(3)
+    events: list[tuple[int, str]] = []
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        self.events.append((threading.get_ident(), 'job'))
+        self.barrier.wait(20)  # the three jobs run at once, each on its own thread
+        return {}
+
+
+def test_django_hooks_run_on_the_thread_of_their_own_job(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = _DjangoBarrierAction.events
+    events.clear()
+    monkeypatch.setattr(
+        integration, 'before_request', lambda close_connections: events.append((threading.get_ident(), 'before'))
+    )
+    monkeypatch.setattr(
+        integration, 'after_request', lambda close_connections: events.append((threading.get_ident(), 'after'))
+    )
+    monkeypatch.setattr(integration, 'close_old_connections', lambda: None)
+    monkeypatch.setattr(integration, 'close_caches', lambda shutdown=False: None)
+
+    class DjangoConcurrentServer(Server):
+        service_name = 'concurrent'
+        action_class_map = {'work': _DjangoBarrierAction}
+        use_django = True
+
+    transport = {
+        'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport',
+        'kwargs': {'backend_layer_kwargs': {'hosts': [redis_url]}, 'receive_timeout_in_seconds': 1},
+    }
+    server = DjangoConcurrentServer(ServerSettings({'transport': transport, 'concurrency': 3}))
+    responses: dict[int, JobResponse] = {}
+
+    def call_then_stop() -> None:
+        try:
+            client = make_client(redis_url)
+            responses.update(collect(client, send_all(client, [{'action': 'work', 'body': {}}] * 3)))
+        finally:
+            server.request_shutdown()
+
+    caller = threading.Thread(target=call_then_stop)
+    caller.start()
+    server.run()
+    caller.join(timeout=30)
+    assert len(responses) == 3 and all(not r.errors and not r.actions[0].errors for r in responses.values())
+    by_thread: dict[int, list[str]] = {}
+    for thread, event in events:
+        by_thread.setdefault(thread, []).append(event)
+    # Three job threads, none of them the loop's, each with its job between its own hooks.
+    assert threading.get_ident() not in by_thread
+    assert sorted(by_thread.values()) == [['before', 'job', 'after']] * 3

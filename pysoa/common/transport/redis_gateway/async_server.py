@@ -88,7 +88,7 @@ class AsyncRedisServerTransport:
     async def close(self) -> None:
         """Close the asyncio connections (the blocking transport's `close` stops the heartbeat)."""
         for _, twin in self._twins.values():
-            await twin.aclose()
+            await twin.aclose(close_connection_pool=True)
         self._twins.clear()
 
     def _connection(self, queue_key: str, for_send: bool) -> commands.AsyncRedis:
