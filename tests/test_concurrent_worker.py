@@ -230,6 +230,21 @@ def test_concurrency_refuses_a_transport_other_than_redis() -> None:
         server.run()
 
 
+def test_concurrency_refuses_sentinel() -> None:
+    class SentinelServer(Server):
+        service_name = 'sentinel_concurrent'
+        action_class_map = {}
+
+    kwargs = {
+        'backend_type': 'redis.sentinel',
+        'backend_layer_kwargs': {'hosts': [('127.0.0.1', 1)], 'sentinel_services': ['primary']},
+    }
+    transport = {'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport', 'kwargs': kwargs}
+    server = SentinelServer(ServerSettings({'transport': transport, 'concurrency': 2}))
+    with pytest.raises(ServerSettings.ImproperlyConfigured, match="needs the 'redis.standard' Redis backend"):
+        server.run()
+
+
 def test_concurrency_below_one_is_refused() -> None:
     with pytest.raises(ServerSettings.ImproperlyConfigured, match='concurrency'):
         ServerSettings({'concurrency': 0})

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import TransientPySOATransportError
 from pysoa.common.transport.redis_gateway.async_server import AsyncRedisServerTransport, HeldRequest
+from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPE_STANDARD
 from pysoa.common.transport.redis_gateway.delivery import IN_FLIGHT_META_KEY
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.server.internal import job_greenlets
@@ -117,10 +118,13 @@ class ConcurrentWorker:
                 f'(pysoa.common.transport.redis_gateway.server:RedisServerTransport), not {type(transport).__name__}; '
                 'set concurrency to 1 to serve one job at a time'
             )
-        try:
-            return AsyncRedisServerTransport(transport)
-        except ValueError as error:
-            raise refused(f'Setting concurrency={self.concurrency}: {error}') from None
+        backend_type = transport.core.backend_type
+        if backend_type != REDIS_BACKEND_TYPE_STANDARD:
+            raise refused(
+                f'Setting concurrency={self.concurrency} needs the {REDIS_BACKEND_TYPE_STANDARD!r} Redis backend, '
+                f'not {backend_type!r}; set concurrency to 1 to serve one job at a time'
+            )
+        return AsyncRedisServerTransport(transport)
 
     def run(self) -> None:
         """Serve until the server is shutting down, then wait for the jobs in flight."""
