@@ -51,15 +51,16 @@ def _drive(client: Client, outstanding: int, duration: float) -> tuple[int, list
         sent[client.send_request('concurrent', action)] = time.perf_counter()
     latencies: list[float] = []
     end = time.perf_counter() + duration
-    while time.perf_counter() < end:
-        try:
-            responses = list(client.get_all_responses('concurrent', receive_timeout_in_seconds=5))
-        except MessageReceiveTimeout:
-            break  # the worker stopped answering: report what was done
-        now = time.perf_counter()
-        for request_id, _response in responses:
+    try:
+        # The generator goes on while requests are outstanding: each response sends the next request at once.
+        for request_id, _response in client.get_all_responses('concurrent', receive_timeout_in_seconds=5):
+            now = time.perf_counter()
             latencies.append(now - sent.pop(request_id))
+            if now >= end:
+                break
             sent[client.send_request('concurrent', action)] = time.perf_counter()
+    except MessageReceiveTimeout:
+        pass  # the worker stopped answering: report what was done
     # Drain what is still in flight, uncounted, so the next level starts on an empty queue.
     drain_end = time.perf_counter() + 10
     while sent and time.perf_counter() < drain_end:
