@@ -22,6 +22,7 @@ from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys
 from pysoa.common.types import JobResponse
 from pysoa.server.action import Action
 from pysoa.server.django import integration
+from pysoa.server.internal import job_greenlets
 from pysoa.server.server import Server
 from pysoa.server.settings import ServerSettings
 from pysoa.server.types import EnrichedActionRequest
@@ -250,6 +251,53 @@ def test_concurrency_below_one_is_refused() -> None:
         ServerSettings({'concurrency': 0})
 
 
+def redis_transport(redis_url: str) -> dict[str, Any]:
+    return {
+        'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport',
+        'kwargs': {'backend_layer_kwargs': {'hosts': [redis_url]}, 'receive_timeout_in_seconds': 1},
+    }
+
+
+def serve_in_process(server: Server, redis_url: str, actions: list[dict[str, Any]]) -> dict[int, JobResponse]:
+    """Run `server` in this thread (as its own process would) while another thread sends `actions`, one job
+    each, collects the responses and stops the server."""
+    responses: dict[int, JobResponse] = {}
+
+    def call_then_stop() -> None:
+        try:
+            client = make_client(redis_url)
+            responses.update(collect(client, send_all(client, actions)))
+        finally:
+            server.request_shutdown()
+
+    caller = threading.Thread(target=call_then_stop)
+    caller.start()
+    server.run()
+    caller.join(timeout=30)
+    return responses
+
+
+class _AsyncBarrierAction(Action):
+    async def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        from tests.concurrent_service.server import _wait_at
+
+        return await _wait_at(request.body)
+
+
+def test_without_greenlet_async_jobs_still_overlap_on_job_threads(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job_greenlets, 'AVAILABLE', False)
+
+    class ThreadedServer(Server):
+        service_name = 'concurrent'
+        action_class_map = {'barrier': _AsyncBarrierAction}
+
+    server = ThreadedServer(ServerSettings({'transport': redis_transport(redis_url), 'concurrency': 4}))
+    responses = serve_in_process(server, redis_url, [barrier('threaded', 4)] * 4)
+    assert [r.actions[0].body['met'] for r in responses.values()] == [True] * 4
+
+
 class _DjangoBarrierAction(Action):
     barrier = threading.Barrier(3)
     events: list[tuple[int, str]] = []
@@ -277,24 +325,8 @@ def test_django_hooks_run_on_the_thread_of_their_own_job(redis_url: str, monkeyp
         action_class_map = {'work': _DjangoBarrierAction}
         use_django = True
 
-    transport = {
-        'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport',
-        'kwargs': {'backend_layer_kwargs': {'hosts': [redis_url]}, 'receive_timeout_in_seconds': 1},
-    }
-    server = DjangoConcurrentServer(ServerSettings({'transport': transport, 'concurrency': 3}))
-    responses: dict[int, JobResponse] = {}
-
-    def call_then_stop() -> None:
-        try:
-            client = make_client(redis_url)
-            responses.update(collect(client, send_all(client, [{'action': 'work', 'body': {}}] * 3)))
-        finally:
-            server.request_shutdown()
-
-    caller = threading.Thread(target=call_then_stop)
-    caller.start()
-    server.run()
-    caller.join(timeout=30)
+    server = DjangoConcurrentServer(ServerSettings({'transport': redis_transport(redis_url), 'concurrency': 3}))
+    responses = serve_in_process(server, redis_url, [{'action': 'work', 'body': {}}] * 3)
     assert len(responses) == 3 and all(not r.errors and not r.actions[0].errors for r in responses.values())
     by_thread: dict[int, list[str]] = {}
     for thread, event in events:

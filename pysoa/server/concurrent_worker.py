@@ -106,6 +106,7 @@ class ConcurrentWorker:
         self._jobs: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_actions: dict[object, bool] = {}
+        self._transport: AsyncRedisServerTransport | None = None
 
     def check(self) -> AsyncRedisServerTransport:
         """The asyncio transport of the server's transport; `ImproperlyConfigured` when it cannot serve concurrently."""
@@ -124,11 +125,12 @@ class ConcurrentWorker:
                 f'Setting concurrency={self.concurrency} needs the {REDIS_BACKEND_TYPE_STANDARD!r} Redis backend, '
                 f'not {backend_type!r}; set concurrency to 1 to serve one job at a time'
             )
-        return AsyncRedisServerTransport(transport)
+        self._transport = AsyncRedisServerTransport(transport)
+        return self._transport
 
     def run(self) -> None:
         """Serve until the server is shutting down, then wait for the jobs in flight."""
-        transport = self.check()
+        transport = self._transport or self.check()
         try:
             transport.start()
         except ValueError as error:
@@ -172,10 +174,13 @@ class ConcurrentWorker:
         self._watchdog.start()
         self.logger.info('Serving up to %d jobs at once', self.concurrency)
         try:
-            await self._receive_until_shutdown(transport, threads)
-            if self._jobs:
-                self.logger.info('Shutting down: waiting for %d job(s) in flight', len(self._jobs))
-                await asyncio.gather(*self._jobs, return_exceptions=True)
+            try:
+                await self._receive_until_shutdown(transport, threads)
+            finally:
+                # Also when receiving failed for good: the jobs taken are answered before the worker stops.
+                if self._jobs:
+                    self.logger.info('Shutting down: waiting for %d job(s) in flight', len(self._jobs))
+                    await asyncio.gather(*self._jobs, return_exceptions=True)
         finally:
             server.transport, server._run_coroutine = blocking, run_coroutine
             self._watchdog.stop()
