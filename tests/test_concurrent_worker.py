@@ -16,9 +16,12 @@ import pytest
 import redis
 
 from pysoa.client import Client
-from pysoa.common.constants import ERROR_CODE_ACTION_TIMEOUT
+from pysoa.common.constants import ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_INVALID
+from pysoa.common.serializer.msgpack_serializer import MsgpackSerializer
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys
+from pysoa.common.transport.redis_gateway.constants import ProtocolVersion
+from pysoa.common.transport.redis_gateway.envelope import Envelope, encode
 from pysoa.common.types import JobResponse
 from pysoa.server.action import Action
 from pysoa.server.django import integration
@@ -34,13 +37,14 @@ SERVICE = {'module': 'tests.concurrent_service', 'settings': 'tests.concurrent_s
 QUEUE = 'pysoa:service.concurrent'
 
 
-def make_client(redis_url: str, timeout: float = 30) -> Client:
+def make_client(redis_url: str, timeout: float = 30, **options: Any) -> Client:
     transport = {
         'path': 'pysoa.common.transport.redis_gateway.client:RedisClientTransport',
         'kwargs': {
             'backend_type': 'redis.standard',
             'backend_layer_kwargs': {'hosts': [redis_url]},
             'receive_timeout_in_seconds': timeout,
+            **options,
         },
     }
     return Client({'concurrent': {'transport': transport}})
@@ -170,6 +174,17 @@ def test_a_job_past_harakiri_times_out_alone(start_service: StartService, redis_
 
 
 @pytest.mark.timeout(60)
+def test_a_job_that_cannot_be_cancelled_ends_the_worker_after_the_grace(
+    start_service: StartService, redis_url: str
+) -> None:
+    service = start(start_service, 2, CONCURRENT_HARAKIRI='1', CONCURRENT_HARAKIRI_GRACE='1')
+    client = make_client(redis_url)
+    send_all(client, [{'action': 'sync_sleep', 'body': {'seconds': 50}}])
+    assert service.wait(timeout=30) == 1
+    assert 'could not be cancelled; exiting now' in service.output()
+
+
+@pytest.mark.timeout(60)
 def test_sigterm_waits_for_every_job_in_flight(start_service: StartService, redis_url: str) -> None:
     service = start(start_service, 5)
     client = make_client(redis_url)
@@ -218,6 +233,30 @@ def test_at_least_once_a_killed_worker_s_jobs_are_answered_once_by_another(
     assert wait_until(lambda: in_flight_total(connection) == 0, timeout=5)
     assert connection.llen(QUEUE) == 0
     assert sum(int(connection.llen(key)) for key in connection.scan_iter(QUEUE + '.*!*')) == 0
+
+
+@pytest.mark.timeout(60)
+def test_signing_and_receive_limits_hold_under_concurrency(start_service: StartService, redis_url: str) -> None:
+    key = 'k' * 32
+    start(start_service, 5, PYSOA_SIGNING_KEYS=key)
+    connection = redis.Redis.from_url(redis_url)
+    forged_reply_queue = 'service.concurrent.forged!000000000001'
+    envelope: Envelope = {
+        'request_id': 66,
+        'meta': {'client_version': [2, 0, 0], 'reply_to': forged_reply_queue, '__expiry__': time.time() + 60},
+        'body': {'control': {}, 'context': {'switches': []}, 'actions': [{'action': 'sleep', 'body': {'seconds': 0}}]},
+    }
+    unsigned = encode(envelope, MsgpackSerializer(), ProtocolVersion.VERSION_3, 1_000_000).elements
+    connection.rpush(QUEUE, unsigned)  # refused unrun: it carries no signature
+
+    client = make_client(redis_url, signing_keys=[key], maximum_message_size_in_bytes=1_000_000)
+    good = send_all(client, [{'action': 'sleep', 'body': {'seconds': 0.2, 'label': 'signed'}}] * 4)
+    too_large = send_all(client, [{'action': 'sleep', 'body': {'seconds': 0, 'label': 'x' * 300_000}}])
+    responses = collect(client, good + too_large)
+    assert all(not responses[i].errors and responses[i].actions[0].body['label'] == 'signed' for i in good)
+    [error] = responses[too_large[0]].errors
+    assert error.code == ERROR_CODE_INVALID and 'exceeds the maximum message size' in error.message
+    assert connection.llen('pysoa:' + forged_reply_queue) == 0
 
 
 def test_concurrency_refuses_a_transport_other_than_redis() -> None:

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from pysoa.server import Server
@@ -62,6 +63,14 @@ class SleepAction(Action):
         return {'pid': os.getpid(), 'label': request.body.get('label', '')}
 
 
+class SyncSleepAction(Action):
+    """Sleep `seconds` in a blocking call, which nothing but the process watchdog can stop."""
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        time.sleep(request.body['seconds'])
+        return {'pid': os.getpid()}
+
+
 class TraceAction(Action):
     """Log, yield to other jobs, call the callee service, log again: each step should carry this job's context."""
 
@@ -95,6 +104,7 @@ class ConcurrentServer(Server):
         'barrier': BarrierAction,
         'sync_barrier': SyncBarrierAction,
         'sleep': SleepAction,
+        'sync_sleep': SyncSleepAction,
         'trace': TraceAction,
     }
 

@@ -1,7 +1,8 @@
 """Settings of the concurrent test service, from the environment.
 
 `PYSOA_REDIS_URL`; `CONCURRENCY` (default 10); `CONCURRENT_DELIVERY` (`at-least-once` or unset);
-`CONCURRENT_HARAKIRI` (seconds, default 300); `ECHO_HEARTBEAT_FILE` (so `start_service` knows when it serves).
+`CONCURRENT_HARAKIRI` (seconds, default 300) and `CONCURRENT_HARAKIRI_GRACE` (default 5);
+`ECHO_HEARTBEAT_FILE` (so `start_service` knows when it serves).
 Log lines carry the correlation id in brackets, so a test can tell whose line each is.
 """
 
@@ -34,7 +35,10 @@ SOA_SERVER_SETTINGS: dict[str, Any] = {
         },
     },
     'concurrency': int(os.environ.get('CONCURRENCY', '10')),
-    'harakiri': {'timeout': int(os.environ.get('CONCURRENT_HARAKIRI', '300')), 'shutdown_grace': 5},
+    'harakiri': {
+        'timeout': int(os.environ.get('CONCURRENT_HARAKIRI', '300')),
+        'shutdown_grace': int(os.environ.get('CONCURRENT_HARAKIRI_GRACE', '5')),
+    },
     'heartbeat_file': os.environ.get('ECHO_HEARTBEAT_FILE') or None,
     'logging': {
         'version': 1,
