@@ -16,27 +16,31 @@ backs off the same way; every command runs under a time limit, so a frozen Redis
 import asyncio
 import logging
 import time
-import uuid
 from typing import Any
 
 import attrs
 import redis
 
 from pysoa.common.backoff import jittered_backoff
-from pysoa.common.constants import ERROR_CODE_INVALID, ERROR_CODE_SERVER_ERROR
+from pysoa.common.constants import ERROR_CODE_SERVER_ERROR
 from pysoa.common.errors import Error
 from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import envelope, reporting
 from pysoa.common.transport.redis_gateway.backend import async_server_commands as commands
-from pysoa.common.transport.redis_gateway.backend.in_flight import DeadLetterRecord, DeliveryKeys, request_digest
+from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys, request_digest
 from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS, REPLY_SECONDS
 from pysoa.common.transport.redis_gateway.delivery import (
     DELIVERY_COUNT_META_KEY,
     IN_FLIGHT_META_KEY,
     AtLeastOnceServerCore,
 )
-from pysoa.common.transport.redis_gateway.server import RedisServerTransport, refusal_response, reply_queue_of
+from pysoa.common.transport.redis_gateway.server import (
+    RedisServerTransport,
+    discard_invalid_request,
+    refusal_response,
+    reply_queue_of,
+)
 
 __all__ = ('AsyncRedisServerTransport', 'HeldRequest')
 
@@ -207,11 +211,9 @@ class AsyncRedisServerTransport:
         return message
 
     async def _reject(self, error: errors.InvalidMessageError) -> None:
-        self._metrics.counter('server.transport.redis_gateway.receive.error.invalid_request').increment()
-        _logger.error('Discarding invalid request for service %s: %s', self.service_name, error)
-        if isinstance(error, envelope.InvalidEnvelopeError) and error.request_id is not None and error.meta:
-            invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
-            await self._tell_sender(error.request_id, error.meta, invalid)
+        sender = discard_invalid_request(error, self.service_name, self._metrics)
+        if sender is not None:
+            await self._tell_sender(*sender)
 
     async def _tell_sender(self, request_id: Any, meta: dict[str, Any], error: Error) -> None:
         response = refusal_response(meta, error)
@@ -275,6 +277,7 @@ class AsyncRedisServerTransport:
             if attempts > core.queue_full_retries or time.monotonic() + delay >= deadline:
                 break
             core._count('send.queue_full_retry')
+            core._count(f'send.queue_full_retry.retry_{attempts}')
             await asyncio.sleep(delay)
         core._count('send.error.redis_queue_full')
         raise errors.QueueFullError(
@@ -352,20 +355,12 @@ class AsyncRedisServerTransport:
             return
         self._last_recovery[id(connection)] = now
         for dead_worker, count in await commands.recover(connection, self._keys, self._worker):
-            self._core._count('delivery.workers_recovered')
-            self._metrics.counter('server.transport.redis_gateway.delivery.requeued').increment(count)
-            _logger.warning(
-                'Worker %s of service %s stopped its heartbeat: returned its %d in-flight request(s) to the front of '
-                'the queue',
-                dead_worker,
-                self.service_name,
-                count,
-            )
+            self._alo_core.report_recovered(dead_worker, count)
 
     async def _dead_letter(self, held: HeldRequest, reason: str, request_id: object) -> None:
         assert self._alo_core is not None
         options = self._alo_core.options
-        record = DeadLetterRecord(uuid.uuid4().hex, reason, time.time(), held.deliveries, request_id, self._worker)
+        record = self._alo_core.dead_letter_record(reason, held.deliveries, request_id)
         try:
             async with asyncio.timeout(REPLY_SECONDS):
                 await commands.dead_letter(
@@ -377,17 +372,7 @@ class AsyncRedisServerTransport:
                     capacity=options.dead_letter_capacity,
                 )
         except Exception as error:
-            _logger.error(
-                'Could not keep request %r of service %s as a dead letter: %r', request_id, self.service_name, error
-            )
+            self._alo_core.report_dead_letter(record, error)
             return
         self._forget(held)
-        self._core._count(f'delivery.dead_letter.{reason}')
-        _logger.error(
-            'Request %r of service %s is now dead letter %s (reason %s, delivered %d times)',
-            request_id,
-            self.service_name,
-            record.letter_id,
-            reason,
-            held.deliveries,
-        )
+        self._alo_core.report_dead_letter(record, None)

@@ -29,7 +29,7 @@ from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name
 from pysoa.common.wire import error_to_dict, knows_caller_errors
 from pysoa.schema import fields
 
-__all__ = ('RedisServerTransport', 'refusal_response', 'reply_queue_of')
+__all__ = ('RedisServerTransport', 'discard_invalid_request', 'refusal_response', 'reply_queue_of')
 
 _logger = logging.getLogger(__name__)
 
@@ -48,6 +48,18 @@ def reply_queue_of(meta: dict[str, Any], metrics: MetricsRecorder) -> str:
         metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
         raise InvalidMessageError(f'Invalid reply queue name {queue_name!r}: it is a service request queue')
     return queue_name
+
+
+def discard_invalid_request(
+    error: InvalidMessageError, service_name: str, metrics: MetricsRecorder
+) -> tuple[Any, dict[str, Any], Error] | None:
+    """Count and log a request that cannot be read; who to tell, with what error, when its sender is known."""
+    metrics.counter('server.transport.redis_gateway.receive.error.invalid_request').increment()
+    _logger.error('Discarding invalid request for service %s: %s', service_name, error)
+    if not isinstance(error, InvalidEnvelopeError) or error.request_id is None or not error.meta:
+        return None
+    invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
+    return error.request_id, error.meta, invalid
 
 
 def refusal_response(meta: dict[str, Any], error: Error) -> dict[str, Any] | None:
@@ -98,12 +110,9 @@ class RedisServerTransport(ServerTransport):
 
     def _reject(self, error: InvalidMessageError) -> None:
         """Log an unreadable request and, when its reply queue is known, send its sender an error response."""
-        self.metrics.counter('server.transport.redis_gateway.receive.error.invalid_request').increment()
-        _logger.error('Discarding invalid request for service %s: %s', self.service_name, error)
-        if not isinstance(error, InvalidEnvelopeError) or error.request_id is None or not error.meta:
-            return
-        invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
-        self._tell_sender(error.request_id, error.meta, invalid)
+        sender = discard_invalid_request(error, self.service_name, self.metrics)
+        if sender is not None:
+            self._tell_sender(*sender)
 
     def _tell_sender(self, request_id: Any, meta: dict[str, Any], error: Error) -> None:
         """Answer a request that will not be run with `error`, if its sender can be reached; never raises."""

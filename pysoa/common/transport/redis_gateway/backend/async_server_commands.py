@@ -191,19 +191,5 @@ async def dead_letter(
 ) -> None:
     """Move the request from its worker's in-flight list to the dead letters, described by `record`."""
     await run_script(
-        connection,
-        _DEAD_LETTER,
-        (keys.in_flight(record.worker), keys.deliveries, keys.dead, keys.dead_letter(record.letter_id)),
-        (
-            element,
-            in_flight.request_digest(element),
-            record.letter_id,
-            record.reason,
-            repr(record.time),
-            record.deliveries,
-            keep_seconds,
-            capacity,
-            '' if record.request_id is None else str(record.request_id),
-            record.worker,
-        ),
+        connection, _DEAD_LETTER, *in_flight.dead_letter_arguments(keys, element, record, keep_seconds, capacity)
     )
