@@ -36,7 +36,7 @@ from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPE_ST
 from pysoa.common.transport.redis_gateway.delivery import IN_FLIGHT_META_KEY
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.server.internal import job_greenlets
-from pysoa.server.internal.job_greenlets import LoopTaskFuture, in_job_greenlet, wait_on_loop
+from pysoa.server.internal.job_greenlets import LoopTaskFuture, greenlet_or_thread, in_job_greenlet, wait_on_loop
 from pysoa.server.job_harakiri import JobWatchdog, guarded, set_job_deadline
 from pysoa.server.worker import _Outage
 
@@ -183,8 +183,11 @@ class ConcurrentWorker:
                     await asyncio.gather(*self._jobs, return_exceptions=True)
         finally:
             server.transport, server._run_coroutine = blocking, run_coroutine
-            self._watchdog.stop()
-            threads.shutdown(wait=True)
+            # Every job is done unless the loop was stopped by force (a second signal): then a job thread still
+            # running is left to finish, and the watchdog to end it if it outlives its deadline.
+            threads.shutdown(wait=False, cancel_futures=True)
+            if not self._watchdog.watching():
+                self._watchdog.stop()
             await transport.close()
 
     async def _receive_until_shutdown(
@@ -237,24 +240,30 @@ class ConcurrentWorker:
         self, received: ReceivedMessage, threads: concurrent.futures.ThreadPoolExecutor, slots: asyncio.Semaphore
     ) -> None:
         server = self.server
-        key = id(asyncio.current_task())
         deadline = time.monotonic() + self._timeout if self._timeout else None
         set_job_deadline(deadline)  # in this task's context, which the job's greenlet or thread copies
-        if deadline is not None:
-            self._watchdog.watch(key, deadline)
         try:
             if self._runs_on_loop(received.body):
-                await job_greenlets.run_in_greenlet(server._serve_received, *received)
+                await job_greenlets.run_in_greenlet(self._watched, received, deadline)
             else:
                 context = contextvars.copy_context()
                 await asyncio.get_running_loop().run_in_executor(
-                    threads, context.run, server._serve_received, *received
+                    threads, context.run, self._watched, received, deadline
                 )
         except Exception:
             # The request path answers every error itself; this is a bug in an override, logged, never fatal.
             server.metrics.counter('server.error.unknown').increment()
             server.logger.exception('Unhandled error serving a job')
         finally:
-            self._watchdog.done(key)
             slots.release()
             server.metrics.publish_all()
+
+    def _watched(self, received: ReceivedMessage, deadline: float | None) -> None:
+        # The request path, watched for as long as it really runs: a thread goes on even if its task is cancelled.
+        key = greenlet_or_thread()
+        if deadline is not None:
+            self._watchdog.watch(key, deadline)
+        try:
+            self.server._serve_received(*received)
+        finally:
+            self._watchdog.done(key)

@@ -66,7 +66,7 @@ class JobWatchdog:
         self._grace = grace
         self._logger = logger
         self._metrics = metrics
-        self._deadlines: dict[int, float] = {}
+        self._deadlines: dict[object, float] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name='pysoa-job-watchdog', daemon=True)
@@ -81,15 +81,20 @@ class JobWatchdog:
         if self._thread.is_alive():
             self._thread.join(timeout=_WATCH_INTERVAL_SECONDS * 4)
 
-    def watch(self, job: int, deadline: float) -> None:
-        """Watch the job `job` (any id unique while it runs), due by `deadline` (`time.monotonic()`)."""
+    def watch(self, job: object, deadline: float) -> None:
+        """Watch the job `job` (any key unique while it runs), due by `deadline` (`time.monotonic()`)."""
         with self._lock:
             self._deadlines[job] = deadline
 
-    def done(self, job: int) -> None:
+    def done(self, job: object) -> None:
         """The job `job` has finished."""
         with self._lock:
             self._deadlines.pop(job, None)
+
+    def watching(self) -> bool:
+        """Whether a job is being watched (one still runs)."""
+        with self._lock:
+            return bool(self._deadlines)
 
     def overdue(self, now: float) -> int:
         """How many jobs are past their deadline plus the grace at `now`."""

@@ -14,6 +14,7 @@ every job on a thread instead.
 import asyncio
 import concurrent.futures
 import contextvars
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ try:
 except ImportError:  # an optional extra: the worker falls back to job threads
     AVAILABLE = False
 
-__all__ = ('AVAILABLE', 'LoopTaskFuture', 'in_job_greenlet', 'run_in_greenlet', 'wait_on_loop')
+__all__ = ('AVAILABLE', 'LoopTaskFuture', 'greenlet_or_thread', 'in_job_greenlet', 'run_in_greenlet', 'wait_on_loop')
 
 _T = TypeVar('_T')
 
@@ -33,6 +34,15 @@ if AVAILABLE:
 
     class _JobGreenlet(greenlet.greenlet):  # type: ignore[misc]  # greenlet ships no type information
         """A greenlet that runs one job's request path and asks its task to await things for it."""
+
+
+def greenlet_or_thread() -> object:
+    """What runs the caller: its job greenlet, else its thread (a key for what belongs to one running job)."""
+    if AVAILABLE:
+        current = greenlet.getcurrent()
+        if isinstance(current, _JobGreenlet):
+            return current
+    return threading.current_thread()
 
 
 def in_job_greenlet() -> bool:
