@@ -121,23 +121,33 @@ def test_100_concurrent_jobs_keep_their_own_context(
     start_service(workers=1, **SERVICE, env={'CONCURRENCY': '100'}, log_path=str(log))
     client = make_client(redis_url, timeout=60)
     labels = [f'cid-{i:03d}-{uuid.uuid4().hex[:6]}' for i in range(100)]
+    # Each job also gets its own switch and its own expiry (so its own deadline).
     ids = {
         client.send_request(
             'concurrent',
             [{'action': 'trace', 'body': {'label': label, 'barrier': {'name': 'all', 'parties': 100, 'timeout': 30}}}],
             correlation_id=label,
-        ): label
-        for label in labels
+            switches=[index],
+            message_expiry_in_seconds=60 + index,
+        ): (index, label)
+        for index, label in enumerate(labels)
     }
     responses = collect(client, list(ids), timeout=60)
     assert len(responses) == 100
+    deadlines = []
     for request_id, response in responses.items():
-        label = ids[request_id]
+        index, label = ids[request_id]
         assert not response.errors and not response.actions[0].errors, response
         body = response.actions[0].body
-        assert body == {'correlation_id': label, 'nested': label, 'barrier': body['barrier']}
+        assert (body['correlation_id'], body['nested']) == (label, label)
         assert body['barrier']['met'], 'the 100 jobs were not all in flight at once'
         assert response.context['correlation_id'] == label
+        assert body['switches'] == body['nested_switches'] == [index]
+        assert body['client_deadline'] == body['deadline'] is not None
+        deadlines.append((index, body['deadline']))
+    # Sent one after another with expiries a second apart: each job saw its own.
+    ordered = [deadline for _, deadline in sorted(deadlines)]
+    assert all(later - earlier > 0.5 for earlier, later in zip(ordered, ordered[1:], strict=False))
 
     # Every line that names a label is stamped with that label's correlation id, and no line is stamped with
     # one label and names another.

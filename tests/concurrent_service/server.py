@@ -9,6 +9,7 @@ from typing import Any
 
 from pysoa.server import Server
 from pysoa.server.action import Action
+from pysoa.server.request_state import current_deadline
 from pysoa.server.types import EnrichedActionRequest
 
 __all__ = ('CalleeServer', 'ConcurrentServer')
@@ -85,15 +86,27 @@ class TraceAction(Action):
         assert request.client is not None
         nested = await request.client.call_action_async('callee', 'context', {'label': label})
         _logger.info('trace end %s nested=%s', label, nested.body['correlation_id'])
-        correlation_id = request.context.get('correlation_id')
-        return {'correlation_id': correlation_id, 'nested': nested.body['correlation_id'], 'barrier': met}
+        return {
+            'correlation_id': request.context.get('correlation_id'),
+            'nested': nested.body['correlation_id'],
+            'barrier': met,
+            'switches': sorted(request.switches),
+            'nested_switches': nested.body['switches'],
+            'deadline': current_deadline(),
+            # The deadline the job's client holds its calls to (a private attribute: this is a test service).
+            'client_deadline': request.client._deadline,
+        }
 
 
 class ContextAction(Action):
-    """The callee's action: the correlation id its request came with."""
+    """The callee's action: the correlation id and switches its request came with."""
 
     def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
-        return {'correlation_id': request.context.get('correlation_id'), 'label': request.body.get('label')}
+        return {
+            'correlation_id': request.context.get('correlation_id'),
+            'label': request.body.get('label'),
+            'switches': sorted(request.switches),
+        }
 
 
 class ConcurrentServer(Server):
