@@ -295,6 +295,16 @@ def test_concurrency_refuses_sentinel() -> None:
         server.run()
 
 
+@pytest.mark.timeout(60)
+def test_forked_workers_are_not_started_with_settings_they_would_refuse(start_service: StartService) -> None:
+    # Refused once, by the supervisor, before any worker is forked (rather than by every worker, respawned).
+    service = start_service(
+        workers=2, **SERVICE, env={'CONCURRENCY': '4', 'CONCURRENT_BACKEND': 'redis.sentinel'}, wait_for_workers=False
+    )
+    assert service.wait(timeout=30) == 1
+    assert "concurrency=4 needs the 'redis.standard' Redis backend, not 'redis.sentinel'" in service.output()
+
+
 def test_concurrency_below_one_is_refused() -> None:
     with pytest.raises(ServerSettings.ImproperlyConfigured, match='concurrency'):
         ServerSettings({'concurrency': 0})

@@ -26,7 +26,7 @@ import contextvars
 import inspect
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
@@ -43,7 +43,7 @@ from pysoa.server.worker import _Outage
 if TYPE_CHECKING:
     from pysoa.server.server import Server
 
-__all__ = ('ConcurrentWorker',)
+__all__ = ('ConcurrentWorker', 'concurrency_refusal')
 
 _POLL_SECONDS = 1.0
 """The longest a receive waits before the loop looks again at whether it is shutting down."""
@@ -56,6 +56,32 @@ _BATCH = 32
 def _release(slots: asyncio.Semaphore, count: int) -> None:
     for _ in range(count):
         slots.release()
+
+
+def concurrency_refusal(settings: Mapping[str, Any]) -> str | None:
+    """Why these server settings cannot serve with their `concurrency` above 1; None when they can (or it is 1)."""
+    concurrency = settings.get('concurrency', 1)
+    if not isinstance(concurrency, int) or concurrency <= 1:
+        return None  # 1, or not validated settings (which the server's own validation then reports)
+    transport = settings.get('transport', {})
+    transport_class = transport.get('object')
+    if not (isinstance(transport_class, type) and issubclass(transport_class, RedisServerTransport)):
+        return _needs_redis(concurrency, getattr(transport_class, '__name__', repr(transport_class)))
+    backend_type = transport.get('kwargs', {}).get('backend_type', REDIS_BACKEND_TYPE_STANDARD)
+    if backend_type != REDIS_BACKEND_TYPE_STANDARD:
+        return (
+            f'Setting concurrency={concurrency} needs the {REDIS_BACKEND_TYPE_STANDARD!r} Redis backend, '
+            f'not {backend_type!r}; set concurrency to 1 to serve one job at a time'
+        )
+    return None
+
+
+def _needs_redis(concurrency: int, transport_name: str) -> str:
+    return (
+        f'Setting concurrency={concurrency} needs the Redis transport '
+        f'(pysoa.common.transport.redis_gateway.server:RedisServerTransport), not {transport_name}; '
+        'set concurrency to 1 to serve one job at a time'
+    )
 
 
 class _LoopBridge(ServerTransport):
@@ -111,20 +137,13 @@ class ConcurrentWorker:
     def check(self) -> AsyncRedisServerTransport:
         """The asyncio transport of the server's transport; `ImproperlyConfigured` when it cannot serve concurrently."""
         server = self.server
-        refused = server.settings_class.ImproperlyConfigured
+        problem = concurrency_refusal(server.settings)
         transport = server.transport
-        if not isinstance(transport, RedisServerTransport):
-            raise refused(
-                f'Setting concurrency={self.concurrency} needs the Redis transport '
-                f'(pysoa.common.transport.redis_gateway.server:RedisServerTransport), not {type(transport).__name__}; '
-                'set concurrency to 1 to serve one job at a time'
-            )
-        backend_type = transport.core.backend_type
-        if backend_type != REDIS_BACKEND_TYPE_STANDARD:
-            raise refused(
-                f'Setting concurrency={self.concurrency} needs the {REDIS_BACKEND_TYPE_STANDARD!r} Redis backend, '
-                f'not {backend_type!r}; set concurrency to 1 to serve one job at a time'
-            )
+        if problem is None and not isinstance(transport, RedisServerTransport):
+            problem = _needs_redis(self.concurrency, type(transport).__name__)
+        if problem is not None:
+            raise server.settings_class.ImproperlyConfigured(problem)
+        assert isinstance(transport, RedisServerTransport)
         self._transport = AsyncRedisServerTransport(transport)
         return self._transport
 

@@ -1,6 +1,7 @@
 """Settings of the concurrent test service, from the environment.
 
-`PYSOA_REDIS_URL`; `CONCURRENCY` (default 10); `CONCURRENT_DELIVERY` (`at-least-once` or unset);
+`PYSOA_REDIS_URL`; `CONCURRENCY` (default 10); `CONCURRENT_BACKEND` (`redis.sentinel` or unset);
+`CONCURRENT_DELIVERY` (`at-least-once` or unset);
 `CONCURRENT_HARAKIRI` (seconds, default 300) and `CONCURRENT_HARAKIRI_GRACE` (default 5);
 `ECHO_HEARTBEAT_FILE` (so `start_service` knows when it serves).
 Log lines carry the correlation id in brackets, so a test can tell whose line each is.
@@ -16,6 +17,10 @@ _TRANSPORT_KWARGS: dict[str, Any] = {
     'backend_layer_kwargs': {'hosts': [REDIS_URL]},
     'receive_timeout_in_seconds': 1,
 }
+if os.environ.get('CONCURRENT_BACKEND') == 'redis.sentinel':  # which a concurrent worker refuses
+    _TRANSPORT_KWARGS.update(
+        {'backend_type': 'redis.sentinel', 'backend_layer_kwargs': {'hosts': [REDIS_URL], 'sentinel_services': ['x']}}
+    )
 if os.environ.get('CONCURRENT_DELIVERY') == 'at-least-once':
     _TRANSPORT_KWARGS.update(
         {'delivery': 'at-least-once', 'heartbeat_interval_in_seconds': 0.25, 'heartbeat_expiry_in_seconds': 1.5}
