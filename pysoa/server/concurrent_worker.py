@@ -269,6 +269,12 @@ class ConcurrentWorker:
                 await asyncio.get_running_loop().run_in_executor(
                     threads, context.run, self._watched, received, deadline
                 )
+        except TransientPySOATransportError as error:
+            # Redis failed under the reply: the receive loop backs off if the outage lasts (at-least-once delivery
+            # returns the request to the queue); this job is over.
+            server.logger.warning(
+                'Could not answer request %r: %s: %s', received.request_id, type(error).__name__, error
+            )
         except Exception:
             # The request path answers every error itself; this is a bug in an override, logged, never fatal.
             server.metrics.counter('server.error.unknown').increment()
