@@ -6,6 +6,8 @@ once (a worker serving one at a time answers `met: False` after the barrier's ti
 
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -32,6 +34,7 @@ from pysoa.server.types import EnrichedActionRequest
 from pysoa.test.service_process import ServiceProcess
 from pysoa.test.waiting import wait_until
 from tests.conftest import StartService
+from tests.paths import PROJECT_ROOT
 
 SERVICE = {'module': 'tests.concurrent_service', 'settings': 'tests.concurrent_service.settings'}
 QUEUE = 'pysoa:service.concurrent'
@@ -393,3 +396,18 @@ def test_django_hooks_run_on_the_thread_of_their_own_job(redis_url: str, monkeyp
     # Three job threads, none of them the loop's, each with its job between its own hooks.
     assert threading.get_ident() not in by_thread
     assert sorted(by_thread.values()) == [['before', 'job', 'after']] * 3
+
+
+@pytest.mark.timeout(120)
+def test_the_concurrency_benchmark_runs_end_to_end() -> None:
+    """`bench/concurrency.py` starts its own Redis and workers and prints its table; it measures nothing here."""
+    done = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / 'bench' / 'concurrency.py'), '--duration', '0.3', '--levels', '1,10'],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith('| 1 |') or line.startswith('| 10 |')]
+    assert len(rows) == 2, done.stdout
