@@ -79,6 +79,7 @@ class AsyncRedisServerTransport:
         self._open: dict[int, HeldRequest] = {}
         self._last_recovery: dict[int, float] = {}
         self._batches = True
+        self._batchers: dict[int, commands.ScriptBatcher] = {}
 
     def start(self) -> None:
         """Check that the backend can be mirrored and, for at-least-once delivery, start the heartbeat.
@@ -102,6 +103,12 @@ class AsyncRedisServerTransport:
         if known is None or known[0] is not blocking:
             known = self._twins[id(blocking)] = (blocking, commands.async_twin(blocking))
         return known[1]
+
+    def _batcher(self, connection: commands.AsyncRedis) -> commands.ScriptBatcher:
+        batcher = self._batchers.get(id(connection))
+        if batcher is None:
+            batcher = self._batchers[id(connection)] = commands.ScriptBatcher(connection, REPLY_SECONDS)
+        return batcher
 
     @property
     def _worker(self) -> str:
@@ -293,12 +300,13 @@ class AsyncRedisServerTransport:
         held: HeldRequest | None,
     ) -> bool:
         capacity = self._core.queue_capacity
+        run = self._batcher(connection).run
         if held is None or held.settled or held.connection is not connection:
             # Not held, or the reply queue lives on another server: answer, then acknowledge.
-            return await commands.push(connection, queue_key, elements, expiry=expiry, capacity=capacity)
+            return await commands.push(run, queue_key, elements, expiry=expiry, capacity=capacity)
         request = (held.element, held.digest)
         pushed = await commands.reply_and_acknowledge(
-            connection, queue_key, self._keys, self._worker, request, elements, expiry=expiry, capacity=capacity
+            run, queue_key, self._keys, self._worker, request, elements, expiry=expiry, capacity=capacity
         )
         if pushed:
             self._forget(held)

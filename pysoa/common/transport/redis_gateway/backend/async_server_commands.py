@@ -7,8 +7,9 @@ lives where) stays the backend's business. Time limits are the caller's (`asynci
 no socket timeout of their own, so a blocking pop waits as long as it was asked to.
 """
 
+import asyncio
 import inspect
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis
@@ -23,6 +24,8 @@ from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT, Lu
 
 __all__ = (
     'AsyncRedis',
+    'ScriptBatcher',
+    'ScriptRunner',
     'acknowledge',
     'async_twin',
     'count_delivery',
@@ -101,6 +104,73 @@ async def run_script(connection: AsyncRedis, script: LuaScript, keys: Sequence[s
         return await _execute(connection, 'EVALSHA', script.sha, len(keys), *keys, *args)
 
 
+ScriptRunner = Callable[[LuaScript, Sequence[str], Sequence[object]], Awaitable[object]]
+"""Runs a script with its keys and arguments: `ScriptBatcher.run`, or `functools.partial(run_script, connection)`."""
+
+
+class ScriptBatcher:
+    """Runs the scripts that the tasks of one turn of the event loop ask for on one server in one round trip.
+
+    A concurrent worker answers many jobs at once: sending each answer alone costs a system call and a connection
+    each. The scripts go out as a pipeline (not a transaction: each script is atomic on its own, as when run alone),
+    and each caller gets its own script's result or error. A server that lacks a script is sent it, and that
+    script is run again, alone.
+    """
+
+    def __init__(self, connection: AsyncRedis, time_limit: float) -> None:
+        self._connection = connection
+        self._time_limit = time_limit
+        self._pending: list[tuple[tuple[LuaScript, Sequence[str], Sequence[object]], asyncio.Future[object]]] = []
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def run(self, script: LuaScript, keys: Sequence[str], args: Sequence[object]) -> object:
+        """Run `script` with the scripts the other tasks of this turn run, and return its result (or raise)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush_soon)  # after the tasks already ready in this turn have asked too
+        self._pending.append(((script, keys, args), future))
+        return await future
+
+    def _flush_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self) -> None:
+        batch, self._pending = [call for call in self._pending if not call[1].done()], []
+        try:
+            async with asyncio.timeout(self._time_limit):
+                results = await self._send([call for call, _ in batch])
+        except Exception as error:
+            results = [error] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue  # its caller gave up waiting
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _send(self, calls: list[tuple[LuaScript, Sequence[str], Sequence[object]]]) -> list[object]:
+        if len(calls) == 1:
+            try:
+                return [await run_script(self._connection, *calls[0])]
+            except redis.ResponseError as error:
+                return [error]
+        pipeline = self._connection.pipeline(transaction=False)
+        for script, keys, args in calls:
+            pipeline.execute_command('EVALSHA', script.sha, len(keys), *keys, *args)
+        results: list[object] = await pipeline.execute(raise_on_error=False)
+        for index, result in enumerate(results):
+            if isinstance(result, redis.exceptions.NoScriptError):
+                try:
+                    results[index] = await run_script(self._connection, *calls[index])
+                except redis.ResponseError as error:
+                    results[index] = error
+        return results
+
+
 async def pop(connection: AsyncRedis, queue: str, timeout: float) -> object:
     """BLPOP one element of `queue`, waiting up to `timeout` seconds; None when none came."""
     reply = await _execute(connection, 'BLPOP', queue, timeout)
@@ -115,13 +185,11 @@ async def pop_queued(connection: AsyncRedis, queue: str, count: int) -> list[obj
     return list(reply) if isinstance(reply, list | tuple) else []
 
 
-async def push(
-    connection: AsyncRedis, queue: str, elements: bytes | list[bytes], *, expiry: int, capacity: int
-) -> bool:
+async def push(run: 'ScriptRunner', queue: str, elements: bytes | list[bytes], *, expiry: int, capacity: int) -> bool:
     """Push one message (or all its chunks) below `capacity` through `send.lua`; False when the queue was full."""
     chunks: list[CommandArgument] = [elements] if isinstance(elements, bytes) else list(elements)
     try:
-        await run_script(connection, SEND_SCRIPT, (queue,), (expiry, capacity, *chunks))
+        await run(SEND_SCRIPT, (queue,), (expiry, capacity, *chunks))
     except redis.ResponseError as error:
         if 'queue full' in str(error):
             return False
@@ -147,7 +215,7 @@ async def acknowledge(
 
 
 async def reply_and_acknowledge(
-    connection: AsyncRedis,
+    run: 'ScriptRunner',
     reply_queue: str,
     keys: in_flight.DeliveryKeys,
     worker: str,
@@ -161,7 +229,7 @@ async def reply_and_acknowledge(
     elements = [response] if isinstance(response, bytes) else list(response)
     keys_used = (reply_queue, keys.in_flight(worker), keys.deliveries)
     try:
-        await run_script(connection, _REPLY_AND_ACKNOWLEDGE, keys_used, (expiry, capacity, *request, *elements))
+        await run(_REPLY_AND_ACKNOWLEDGE, keys_used, (expiry, capacity, *request, *elements))
     except redis.ResponseError as error:
         if 'queue full' in str(error):
             return False
