@@ -160,7 +160,7 @@ class ConcurrentWorker:
         # `request.run_coroutine`: the coroutine runs as a task on the loop, in a copy of the job's context.
         assert self._loop is not None
         server = self.server
-        guarded_coroutine = guarded(server._coroutine_runner.wrap(coroutine), server.logger, server.metrics)
+        guarded_coroutine = guarded(server._coroutine_runner.wrap(coroutine), server.logger)
         if in_job_greenlet():
             return LoopTaskFuture(self._loop.create_task(guarded_coroutine, context=contextvars.copy_context()))
         return asyncio.run_coroutine_threadsafe(guarded_coroutine, self._loop)

@@ -40,7 +40,7 @@ def set_job_deadline(deadline: float | None) -> None:
     _job_deadline.set(deadline)
 
 
-async def guarded(coroutine: Coroutine[Any, Any, Any], logger: logging.Logger, metrics: MetricsRecorder) -> Any:
+async def guarded(coroutine: Coroutine[Any, Any, Any], logger: logging.Logger) -> Any:
     """Await `coroutine` until the job's deadline; past it, cancel it and raise `HarakiriInterrupt`."""
     deadline = _job_deadline.get()
     if deadline is None:
@@ -54,7 +54,7 @@ async def guarded(coroutine: Coroutine[Any, Any, Any], logger: logging.Logger, m
     except TimeoutError:
         if not timeout.expired():
             raise  # the action's own time-out, not harakiri
-        metrics.counter('server.error.harakiri', harakiri_level='job_task').increment()
+        # Counted where it is answered (the dispatcher's `server.error.harakiri`, as for the blocking worker's alarm).
         logger.warning('A job ran past its harakiri deadline; its coroutine was cancelled')
         raise HarakiriInterrupt()
 
