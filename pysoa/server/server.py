@@ -177,6 +177,10 @@ class Server:
             return
 
         stop_idle_timer(self)
+        self._serve_received(request_id, meta, job_request)
+
+    def _serve_received(self, request_id: int | None, meta: dict[str, Any] | None, job_request: Any) -> None:
+        # The rest of a request's path once received; a concurrent worker runs it on one of its job threads.
         self._set_busy_metrics(True)
         if request_id is None or not isinstance(meta, dict):
             # Without a request id the client cannot match a response, and without meta we cannot address one.

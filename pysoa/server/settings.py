@@ -25,6 +25,8 @@ Keys (all optional; defaults below):
 - `tracing`: trace jobs, actions and the calls actions make with OpenTelemetry (the `otel` extra; default False).
   It adds `pysoa.server.tracing:TracingServerMiddleware` first and sets `tracing: True` in each `client_routing`
   entry that does not set it (see docs/tracing.rst).
+- `concurrency`: how many jobs one worker process serves at once (default 1: one after the other); above 1 the
+  worker runs `pysoa.server.concurrent_worker` (docs/concurrency.rst).
 
 Settings given as a dict are merged over the defaults recursively (nested dicts key by key).
 """
@@ -157,6 +159,11 @@ class ServerSettings(SOASettings):
             description='Middleware wrapping each coroutine run with `request.run_coroutine`, outermost first',
         ),
         'tracing': TRACING_SETTING,
+        'concurrency': fields.Integer(
+            gte=1,
+            description='How many jobs one worker process serves at once; above 1, `async def run` actions overlap '
+            "on the worker's event loop (see docs/concurrency.rst)",
+        ),
     }
 
     defaults: dict[str, Any] = {
@@ -172,6 +179,7 @@ class ServerSettings(SOASettings):
         'extra_fields_to_redact': set(),
         'coroutine_middleware': [{'path': 'pysoa.server.coroutine:DefaultCoroutineMiddleware'}],
         'tracing': False,
+        'concurrency': 1,
     }
 
     def set(self, data: Mapping[str, Any]) -> None:

@@ -87,6 +87,7 @@ def _check_settings_before_forking(
     Returns the settings, which the forked workers then use as they are.
     """
     from pysoa.schema.settings import Settings
+    from pysoa.server.concurrent_worker import concurrency_refusal
 
     if options is None:
         options = ServerCommandLine.parse(build_parser('', runner=True))
@@ -95,6 +96,9 @@ def _check_settings_before_forking(
     try:
         settings = server_class._load_settings(options.settings)
         server_class.validate_client_routing(settings)
+        problem = concurrency_refusal(settings)
+        if problem is not None:
+            raise Settings.ImproperlyConfigured(problem)
     except (ValueError, Settings.ImproperlyConfigured) as error:
         sys.stderr.write(f'ERROR: the settings of the {server_class.service_name} service are invalid: {error}\n')
         sys.exit(1)

@@ -6,6 +6,7 @@ receives, serves and answers one request (or idles). Order of events::
 
     start-up log, setup(), startup metrics, heartbeat file, SIGINT/SIGTERM and SIGALRM handlers
     loop until shutting_down: arm harakiri, handle_next_request(), publish metrics
+        (with the `concurrency` setting above 1: `pysoa.server.concurrent_worker` runs the loop instead)
         a transient transport error (Redis down, frozen, failing over): back off (jittered, exponential, capped)
         and try again, for as long as it lasts; the worker never gives up on the transport
     teardown(), shutdown metrics, event loop thread, Django caches, heartbeat file, handlers restored
@@ -88,6 +89,13 @@ class Worker:
         Raises SystemExit(FAILURE_EXIT_STATUS) after the clean-up when an error nobody handled ended the loop.
         """
         server = self.server
+        concurrency = server.settings.get('concurrency', 1)
+        concurrent = None
+        if concurrency > 1:
+            from pysoa.server.concurrent_worker import ConcurrentWorker
+
+            concurrent = ConcurrentWorker(server, concurrency)
+            concurrent.check()  # before `setup`: a worker that cannot serve concurrently says so at once
         server.logger.info(
             'Service "%s" server starting up, pysoa version %s, listening on %s.',
             server.service_name,
@@ -107,11 +115,15 @@ class Worker:
             # Signal handlers can only be installed from the main thread (tests may run a server elsewhere).
             # The server's methods are installed, so that a subclass overriding them is heard.
             self.signals.install(server.handle_shutdown_signal)
-            self.harakiri.install(server.harakiri)
+            if concurrent is None:  # a concurrent worker times each job itself (`job_harakiri`)
+                self.harakiri.install(server.harakiri)
 
         failed = False
         try:
-            self.loop(self.harakiri)
+            if concurrent is None:
+                self.loop(self.harakiri)
+            else:
+                concurrent.run()
         except HarakiriInterrupt:
             server.metrics.counter('server.error.harakiri', harakiri_level='server').increment()
             server.logger.error('Harakiri interrupt occurred outside of action or job handling')

@@ -108,10 +108,14 @@ class AsyncEventLoopThread(threading.Thread):
             coroutine.close()  # so it is not reported as never awaited
             raise RuntimeError('The async event loop thread has been stopped')
         self.start()
+        return asyncio.run_coroutine_threadsafe(self.wrap(coroutine), self.loop)
+
+    def wrap(self, coroutine: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+        """Call each middleware's `before_run_coroutine` (here, in the caller's thread) and return `coroutine` wrapped
+        by the middleware, first outermost; a concurrent worker runs what this returns on its own loop."""
         for middleware in self._coroutine_middleware:
             middleware.before_run_coroutine()
-        wrapped = build_middleware_stack([middleware.coroutine for middleware in self._coroutine_middleware], coroutine)
-        return asyncio.run_coroutine_threadsafe(wrapped, self.loop)
+        return build_middleware_stack([middleware.coroutine for middleware in self._coroutine_middleware], coroutine)
 
     def join(self, timeout: float | None = None) -> None:
         """Stop the loop (pending coroutines get a few seconds to finish) and wait for the thread; idempotent."""

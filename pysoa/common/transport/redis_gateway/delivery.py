@@ -191,15 +191,43 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             return
         self._last_recovery[id(connection)] = now
         for dead_worker, count in in_flight.recover(connection, keys, worker):
-            self._count('delivery.workers_recovered')
-            self.metrics.counter(self._metric_prefix + 'delivery.requeued').increment(count)
-            _logger.warning(
-                'Worker %s of service %s stopped its heartbeat: returned its %d in-flight request(s) to the front of '
-                'the queue',
-                dead_worker,
+            self.report_recovered(dead_worker, count)
+
+    def report_recovered(self, dead_worker: str, count: int) -> None:
+        """Count and log the `count` in-flight requests of `dead_worker` returned to the queue."""
+        self._count('delivery.workers_recovered')
+        self.metrics.counter(self._metric_prefix + 'delivery.requeued').increment(count)
+        _logger.warning(
+            'Worker %s of service %s stopped its heartbeat: returned its %d in-flight request(s) to the front of '
+            'the queue',
+            dead_worker,
+            self.service_name,
+            count,
+        )
+
+    def dead_letter_record(self, reason: str, deliveries: int, request_id: object) -> in_flight.DeadLetterRecord:
+        """What this worker keeps of a request it makes a dead letter now."""
+        return in_flight.DeadLetterRecord(uuid.uuid4().hex, reason, time.time(), deliveries, request_id, self.worker_id)
+
+    def report_dead_letter(self, record: in_flight.DeadLetterRecord, error: Exception | None) -> None:
+        """Count and log a request made a dead letter (`error`: why it could not be kept as one)."""
+        if error is not None:
+            _logger.error(
+                'Could not keep request %r of service %s as a dead letter: %r',
+                record.request_id,
                 self.service_name,
-                count,
+                error,
             )
+            return
+        self._count(f'delivery.dead_letter.{record.reason}')
+        _logger.error(
+            'Request %r of service %s is now dead letter %s (reason %s, delivered %d times)',
+            record.request_id,
+            self.service_name,
+            record.letter_id,
+            record.reason,
+            record.deliveries,
+        )
 
     def _settle_leftovers(self, connection: redis.Redis, keys: in_flight.DeliveryKeys) -> None:
         """Acknowledgements that failed are retried; requests whose answer could not be sent go back to the queue,
@@ -291,9 +319,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
     def _dead_letter(self, request: InFlightRequest | None, reason: str, request_id: object) -> None:
         if request is None:
             return
-        record = in_flight.DeadLetterRecord(
-            uuid.uuid4().hex, reason, time.time(), request.deliveries, request_id, self.worker_id
-        )
+        record = self.dead_letter_record(reason, request.deliveries, request_id)
         options = self.options
         try:
             with time_limit(REPLY_SECONDS):
@@ -306,17 +332,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
                     capacity=options.dead_letter_capacity,
                 )
         except Exception as error:
-            _logger.error(
-                'Could not keep request %r of service %s as a dead letter: %r', request_id, self.service_name, error
-            )
+            self.report_dead_letter(record, error)
             return
         self._forget(request)
-        self._count(f'delivery.dead_letter.{reason}')
-        _logger.error(
-            'Request %r of service %s is now dead letter %s (reason %s, delivered %d times)',
-            request_id,
-            self.service_name,
-            record.letter_id,
-            reason,
-            request.deliveries,
-        )
+        self.report_dead_letter(record, None)

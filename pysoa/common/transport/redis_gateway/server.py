@@ -29,11 +29,45 @@ from pysoa.common.transport.redis_gateway.utils import make_redis_queue_name, se
 from pysoa.common.wire import error_to_dict, knows_caller_errors
 from pysoa.schema import fields
 
-__all__ = ('RedisServerTransport',)
+__all__ = ('RedisServerTransport', 'discard_invalid_request', 'refusal_response', 'reply_queue_of')
 
 _logger = logging.getLogger(__name__)
 
 _SERVICE_QUEUE_PREFIXES = (make_redis_queue_name(''), make_redis_queue_name('', hash_tag=True)[:-1])
+
+
+def reply_queue_of(meta: dict[str, Any], metrics: MetricsRecorder) -> str:
+    """The reply queue a request names in its meta; InvalidMessageError (counted) when it names none or a bad one."""
+    queue_name = meta.get('reply_to')
+    if not isinstance(queue_name, str) or not queue_name:
+        metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
+        raise InvalidMessageError('Missing reply queue name' if queue_name is None else 'Invalid reply queue name')
+    if queue_name.startswith(_SERVICE_QUEUE_PREFIXES) and RESPONSE_QUEUE_SPECIFIER not in queue_name:
+        # A service's request queue: the answer would be taken for a request there, and a worker whose own
+        # queue it is would answer its own answers for ever. Reply queues carry the `!` marker.
+        metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
+        raise InvalidMessageError(f'Invalid reply queue name {queue_name!r}: it is a service request queue')
+    return queue_name
+
+
+def discard_invalid_request(
+    error: InvalidMessageError, service_name: str, metrics: MetricsRecorder
+) -> tuple[Any, dict[str, Any], Error] | None:
+    """Count and log a request that cannot be read; who to tell, with what error, when its sender is known."""
+    metrics.counter('server.transport.redis_gateway.receive.error.invalid_request').increment()
+    _logger.error('Discarding invalid request for service %s: %s', service_name, error)
+    if not isinstance(error, InvalidEnvelopeError) or error.request_id is None or not error.meta:
+        return None
+    invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
+    return error.request_id, error.meta, invalid
+
+
+def refusal_response(meta: dict[str, Any], error: Error) -> dict[str, Any] | None:
+    """The response telling the sender of a request that will not be run why; None when it names no reply queue."""
+    if not isinstance(meta.get('reply_to'), str):
+        return None
+    with_caller_error = knows_caller_errors(meta.get('client_version'))
+    return {'errors': [error_to_dict(error, with_caller_error)], 'context': {}, 'actions': []}
 
 
 @fields.ClassConfigurationSchema.provider(RedisServerTransportSchema)
@@ -76,19 +110,15 @@ class RedisServerTransport(ServerTransport):
 
     def _reject(self, error: InvalidMessageError) -> None:
         """Log an unreadable request and, when its reply queue is known, send its sender an error response."""
-        self.metrics.counter('server.transport.redis_gateway.receive.error.invalid_request').increment()
-        _logger.error('Discarding invalid request for service %s: %s', self.service_name, error)
-        if not isinstance(error, InvalidEnvelopeError) or error.request_id is None or not error.meta:
-            return
-        invalid = Error(code=ERROR_CODE_INVALID, message=f'Invalid request: {error}', is_caller_error=True)
-        self._tell_sender(error.request_id, error.meta, invalid)
+        sender = discard_invalid_request(error, self.service_name, self.metrics)
+        if sender is not None:
+            self._tell_sender(*sender)
 
     def _tell_sender(self, request_id: Any, meta: dict[str, Any], error: Error) -> None:
         """Answer a request that will not be run with `error`, if its sender can be reached; never raises."""
-        if not isinstance(meta.get('reply_to'), str):
+        response = refusal_response(meta, error)
+        if response is None:
             return
-        with_caller_error = knows_caller_errors(meta.get('client_version'))
-        response: dict[str, Any] = {'errors': [error_to_dict(error, with_caller_error)], 'context': {}, 'actions': []}
         try:
             self.send_response_message(request_id, meta, response)
         except Exception as send_error:
@@ -103,15 +133,7 @@ class RedisServerTransport(ServerTransport):
         Raises MessageTooLarge when the response is over the size limit, or needs chunking that the
         client cannot read; the server then answers RESPONSE_TOO_LARGE through this same method.
         """
-        queue_name = meta.get('reply_to')
-        if not isinstance(queue_name, str) or not queue_name:
-            self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
-            raise InvalidMessageError('Missing reply queue name' if queue_name is None else 'Invalid reply queue name')
-        if queue_name.startswith(_SERVICE_QUEUE_PREFIXES) and RESPONSE_QUEUE_SPECIFIER not in queue_name:
-            # A service's request queue: the answer would be taken for a request there, and a worker whose own
-            # queue it is would answer its own answers for ever. Reply queues carry the `!` marker.
-            self.metrics.counter('server.transport.redis_gateway.send.error.missing_reply_queue').increment()
-            raise InvalidMessageError(f'Invalid reply queue name {queue_name!r}: it is a service request queue')
+        queue_name = reply_queue_of(meta, self.metrics)
         with self.metrics.timer('server.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
             try:
                 self.core.send_message(queue_name, request_id, meta, body)

@@ -19,7 +19,11 @@ from collections.abc import Sequence
 import attrs
 import redis
 
-from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
+from pysoa.common.transport.redis_gateway.backend.direct import (
+    CommandArgument,
+    execute_command,
+    supports_direct_commands,
+)
 from pysoa.common.transport.redis_gateway.backend.scripts import load_script
 
 __all__ = (
@@ -31,6 +35,7 @@ __all__ = (
     'as_text',
     'count_delivery',
     'dead_letter',
+    'dead_letter_arguments',
     'heartbeat',
     'move_to_in_flight',
     'recover',
@@ -181,8 +186,14 @@ def dead_letter(
     capacity: int,
 ) -> None:
     """Move the request from its worker's in-flight list to the dead letters, described by `record`."""
-    _DEAD_LETTER.run(
-        connection,
+    _DEAD_LETTER.run(connection, *dead_letter_arguments(keys, element, record, keep_seconds, capacity))
+
+
+def dead_letter_arguments(
+    keys: DeliveryKeys, element: bytes, record: DeadLetterRecord, keep_seconds: int, capacity: int
+) -> tuple[tuple[str, ...], tuple[CommandArgument, ...]]:
+    """The keys and arguments of `dead_letter.lua` (for the blocking and the asyncio command alike)."""
+    return (
         (keys.in_flight(record.worker), keys.deliveries, keys.dead, keys.dead_letter(record.letter_id)),
         (
             element,

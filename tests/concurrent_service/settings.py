@@ -1,0 +1,56 @@
+"""Settings of the concurrent test service, from the environment.
+
+`PYSOA_REDIS_URL`; `CONCURRENCY` (default 10); `CONCURRENT_BACKEND` (`redis.sentinel` or unset);
+`CONCURRENT_DELIVERY` (`at-least-once` or unset);
+`CONCURRENT_HARAKIRI` (seconds, default 300) and `CONCURRENT_HARAKIRI_GRACE` (default 5);
+`ECHO_HEARTBEAT_FILE` (so `start_service` knows when it serves).
+Log lines carry the correlation id in brackets, so a test can tell whose line each is.
+"""
+
+import os
+from typing import Any
+
+REDIS_URL = os.environ.get('PYSOA_REDIS_URL', 'redis://localhost:6379/0')
+
+_TRANSPORT_KWARGS: dict[str, Any] = {
+    'backend_type': 'redis.standard',
+    'backend_layer_kwargs': {'hosts': [REDIS_URL]},
+    'receive_timeout_in_seconds': 1,
+}
+if os.environ.get('CONCURRENT_BACKEND') == 'redis.sentinel':  # which a concurrent worker refuses
+    _TRANSPORT_KWARGS.update(
+        {'backend_type': 'redis.sentinel', 'backend_layer_kwargs': {'hosts': [REDIS_URL], 'sentinel_services': ['x']}}
+    )
+if os.environ.get('CONCURRENT_DELIVERY') == 'at-least-once':
+    _TRANSPORT_KWARGS.update(
+        {'delivery': 'at-least-once', 'heartbeat_interval_in_seconds': 0.25, 'heartbeat_expiry_in_seconds': 1.5}
+    )
+
+SOA_SERVER_SETTINGS: dict[str, Any] = {
+    'transport': {
+        'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport',
+        'kwargs': _TRANSPORT_KWARGS,
+    },
+    'client_routing': {
+        'callee': {
+            'transport': {
+                'path': 'pysoa.common.transport.redis_gateway.client:RedisClientTransport',
+                'kwargs': {'backend_type': 'redis.standard', 'backend_layer_kwargs': {'hosts': [REDIS_URL]}},
+            },
+        },
+    },
+    'concurrency': int(os.environ.get('CONCURRENCY', '10')),
+    'harakiri': {
+        'timeout': int(os.environ.get('CONCURRENT_HARAKIRI', '300')),
+        'shutdown_grace': int(os.environ.get('CONCURRENT_HARAKIRI_GRACE', '5')),
+    },
+    'heartbeat_file': os.environ.get('ECHO_HEARTBEAT_FILE') or None,
+    'logging': {
+        'version': 1,
+        'formatters': {'console': {'format': '%(process)d %(levelname)s %(name)s [%(correlation_id)s] %(message)s'}},
+        'filters': {'context': {'()': 'pysoa.common.logging.PySOALogContextFilter'}},
+        'handlers': {'console': {'class': 'logging.StreamHandler', 'formatter': 'console', 'filters': ['context']}},
+        'root': {'handlers': ['console'], 'level': os.environ.get('CONCURRENT_LOG_LEVEL', 'INFO')},
+        'disable_existing_loggers': False,
+    },
+}
