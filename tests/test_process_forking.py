@@ -8,6 +8,7 @@ import pytest
 
 from examples.echo_client import make_client
 from pysoa.client import Client
+from pysoa.server.exit_status import FAILURE_EXIT_STATUS
 from pysoa.test.waiting import wait_until
 from tests.conftest import StartService
 
@@ -65,7 +66,15 @@ def test_with_no_respawn_dead_workers_stay_dead_and_the_parent_exits_with_the_la
     assert service.process is not None and service.process.poll() is None
 
     os.kill(workers[2], signal.SIGKILL)
-    assert service.wait(timeout=10) == 0
+    # Nobody asked the service to stop and it serves no more: a supervisor must see a failure.
+    assert service.wait(timeout=10) == FAILURE_EXIT_STATUS
+
+
+def test_with_no_respawn_workers_asked_to_stop_leave_a_parent_that_exits_zero(start_service: StartService) -> None:
+    service = start_service(workers=2, extra_args=('--no-respawn',))
+    for pid in service.wait_for_workers().values():
+        os.kill(pid, signal.SIGTERM)
+    assert service.wait(timeout=15) == 0
 
 
 def test_a_worker_that_keeps_crashing_is_given_up(start_service: StartService, client: Client) -> None:

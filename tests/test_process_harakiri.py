@@ -12,6 +12,7 @@ import pytest
 
 from examples.echo_client import make_client
 from pysoa.common.constants import ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_JOB_TIMEOUT
+from pysoa.server.exit_status import HARAKIRI_EXIT_STATUS
 from pysoa.test.service_process import ServiceProcess
 from pysoa.test.waiting import wait_until
 from tests.conftest import StartService
@@ -41,6 +42,22 @@ def test_a_stuck_job_gets_a_timeout_error_and_its_worker_is_replaced(service: Se
 
     assert wait_until(replaced, timeout=15), service.output()
     assert client.call_action('echo', 'square', {'number': 3}).body == {'square': 9}
+    # The worker exited with the harakiri status, and was respawned without counting as a crash.
+    assert 'exited with code 3' in service.output()
+    assert 'which was stopped by harakiri' in service.output()
+
+
+def test_a_single_worker_stopped_by_harakiri_exits_with_the_harakiri_status(
+    start_service: StartService, redis_url: str
+) -> None:
+    # Without --fork nothing respawns the worker: its supervisor must see that it did not stop on request.
+    env = {'ECHO_HARAKIRI_TIMEOUT': '2', 'ECHO_HARAKIRI_SHUTDOWN_GRACE': '2'}
+    service = start_service(1, env=env, stop_timeout=10)
+    response = make_client(redis_url).call_action(
+        'echo', 'sleep', {'seconds': 30}, raise_action_errors=False, timeout=20
+    )
+    assert {error.code for error in response.errors} & {ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_JOB_TIMEOUT}
+    assert service.wait(timeout=15) == HARAKIRI_EXIT_STATUS, service.output()
 
 
 def test_each_worker_keeps_a_heartbeat_file_and_removes_it_when_it_stops(service: ServiceProcess) -> None:

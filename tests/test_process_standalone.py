@@ -264,8 +264,10 @@ def test_a_worker_that_cannot_be_started_counts_as_a_crash(
         mock.patch('multiprocessing.cpu_count', return_value=2),
         mock.patch('multiprocessing.Process', side_effect=OSError('fork failed')),
     ):
-        standalone.simple_main(mock.MagicMock())  # would never return if a failed start were retried forever
+        with pytest.raises(SystemExit) as exit_info:  # it would never return if failed starts were retried forever
+            standalone.simple_main(mock.MagicMock())
 
+    assert exit_info.value.code == 1  # no worker left, and nobody asked for that: the parent reports a failure
     output = capsys.readouterr().out
     for index in (1, 2):
         assert output.count(f'Server process #{index} could not be started') == 4  # then 3 respawns in 15 s

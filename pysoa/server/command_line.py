@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from pysoa.common.logging import PySOALogContextFilter
+from pysoa.server.exit_status import HARAKIRI_EXIT_STATUS
 from pysoa.server.settings import ServerSettings
 from pysoa.server.settings_loader import settings_module_name
 
@@ -193,3 +194,7 @@ def run_server_process(server_class: 'type[Server]', forked_process_id: int | No
 
     server = server_class.initialize(settings)(settings, forked_process_id)
     server.run()
+    # A subclass may replace `__init__` or `run` (1.x allowed it): then there is no worker to ask.
+    if getattr(getattr(server, '_worker', None), 'stopped_by_harakiri', False) is True:
+        # A job outran harakiri, not an operator's request: a supervisor that restarts failed workers must see it.
+        raise SystemExit(HARAKIRI_EXIT_STATUS)

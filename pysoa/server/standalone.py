@@ -123,7 +123,9 @@ def _run_server(args: ServerCommandLine, server_class: 'type[Server]') -> None:
         sys.argv[1:] = [argument for argument in sys.argv[1:] if argument not in _DAEMON_FLAGS]
     use_fork_start_method()
     with prepared(server_class, args, settings):
-        WorkerPool(server_class, cap_worker_count(args.fork_processes), respawn=not args.no_respawn).run()
+        status = WorkerPool(server_class, cap_worker_count(args.fork_processes), respawn=not args.no_respawn).run()
+    if status:
+        sys.exit(status)
 
 
 def _get_main_module_name() -> str:

@@ -11,7 +11,7 @@ receives, serves and answers one request (or idles). Order of events::
         and try again, for as long as it lasts; the worker never gives up on the transport
     teardown(), shutdown metrics, event loop thread, Django caches, heartbeat file, handlers restored
     an error nothing handled: SystemExit(1) after the clean-up, so a supervisor sees a failure (a requested
-    shutdown, by signal or harakiri, exits 0)
+    shutdown returns; `Server.main` exits 3 when harakiri asked for it: `pysoa.server.exit_status`)
 """
 
 import logging
@@ -24,6 +24,7 @@ from pysoa.common.backoff import jittered_backoff
 from pysoa.common.transport.description import describe_transport
 from pysoa.common.transport.errors import TransientPySOATransportError
 from pysoa.server.errors import HarakiriInterrupt
+from pysoa.server.exit_status import FAILURE_EXIT_STATUS
 from pysoa.server.harakiri import Harakiri
 from pysoa.server.heartbeat import HeartbeatFile
 from pysoa.server.signals import ShutdownSignalHandler
@@ -40,9 +41,6 @@ worker serves again within that time."""
 
 ERROR_AFTER_SECONDS = 10.0
 """A transport outage is logged at WARNING until it has lasted this long, then at ERROR while it lasts."""
-
-FAILURE_EXIT_STATUS = 1
-"""The exit status of a worker that stopped for any reason other than a shutdown request."""
 
 
 class HarakiriTimer(Protocol):
@@ -86,7 +84,8 @@ class Worker:
     def run(self) -> None:
         """`Server.run`: serve until asked to stop (signal, harakiri), then clean up.
 
-        Raises SystemExit(FAILURE_EXIT_STATUS) after the clean-up when an error nobody handled ended the loop.
+        Raises SystemExit(FAILURE_EXIT_STATUS) after the clean-up when an error nobody handled ended the loop. After
+        harakiri it returns, as in 1.x; the process entry point (`Server.main`) then exits with HARAKIRI_EXIT_STATUS.
         """
         server = self.server
         concurrency = server.settings.get('concurrency', 1)
@@ -141,6 +140,11 @@ class Worker:
         if failed:
             # Nobody asked this worker to stop: a supervisor that restarts failed processes must see a failure.
             raise SystemExit(FAILURE_EXIT_STATUS)
+
+    @property
+    def stopped_by_harakiri(self) -> bool:
+        """Whether harakiri, not a signal or an idle timeout, ended this worker's loop."""
+        return self.harakiri.triggered
 
     def loop(self, harakiri: HarakiriTimer) -> None:
         """Handle requests until the server is shutting down, backing off while the transport fails."""
