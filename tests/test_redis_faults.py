@@ -2,9 +2,8 @@
 a reply queue that is full or not a list, a full service queue. Every call returns within its timeout plus 1 s,
 and a worker rides out the outage and serves again by itself.
 
-Outages are shorter than the issue's 20 s where the behaviour is the same: a call's bound does not depend on how
-long Redis stays away once that is longer than the call's timeout, and a worker's back-off stops growing after
-three failures (2 to 2.25 s), about 2 s into an outage.
+Redis stays stopped or frozen for `OUTAGE_SECONDS` (20 s, as issue 10 asks), with calls of 1 s timeout made one
+after another all the while, so a worker sees many failed attempts in a row and its back-off reaches its cap.
 """
 
 import os
@@ -27,6 +26,9 @@ from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.test.redis_server import LOOPBACK, RedisServerProcess, find_redis_server_binary
 from pysoa.test.waiting import wait_until
 from tests.conftest import StartService
+
+OUTAGE_SECONDS = 20.0
+"""How long Redis stays stopped or frozen in the outage tests."""
 
 JOB = {
     'control': {'continue_on_error': False},
@@ -58,6 +60,7 @@ def _timed_call(client: Client, timeout: float) -> tuple[float, bool]:
     return time.monotonic() - started, ok
 
 
+@pytest.mark.timeout(90)
 def test_no_call_outlasts_its_timeout_by_more_than_a_second_while_redis_is_frozen(
     private_redis: RedisServerProcess, start_service: StartService
 ) -> None:
@@ -67,15 +70,17 @@ def test_no_call_outlasts_its_timeout_by_more_than_a_second_while_redis_is_froze
     assert private_redis.pid is not None
 
     os.kill(private_redis.pid, signal.SIGSTOP)
-    frozen_until = time.monotonic() + 6
+    frozen_until = time.monotonic() + OUTAGE_SECONDS
     latencies = []
     try:
-        while time.monotonic() < frozen_until:
+        for _ in range(int(OUTAGE_SECONDS) * 2):  # each call takes about its 1 s timeout
+            if time.monotonic() >= frozen_until:
+                break
             latencies.append(_timed_call(client, 1)[0])
     finally:
         os.kill(private_redis.pid, signal.SIGCONT)
 
-    assert len(latencies) >= 3
+    assert len(latencies) >= OUTAGE_SECONDS / 2
     print(f'frozen: {len(latencies)} calls, worst {max(latencies):.3f} s for a 1 s timeout')
     assert max(latencies) < 1 + 1, latencies
     # Once Redis answers again, so does the service, without anybody restarting it.
@@ -146,6 +151,7 @@ def test_no_call_outlasts_its_timeout_by_more_than_a_second_when_the_network_dro
         proxy.close()
 
 
+@pytest.mark.timeout(90)
 def test_a_single_worker_rides_out_a_redis_outage_and_exits_0_when_asked(
     private_redis: RedisServerProcess, start_service: StartService
 ) -> None:
@@ -157,9 +163,16 @@ def test_a_single_worker_rides_out_a_redis_outage_and_exits_0_when_asked(
     private_redis.stop()
     outage_started = time.monotonic()
     # Under load: calls keep coming while Redis is away, and each fails within its timeout plus a second.
-    while time.monotonic() - outage_started < 6:
+    # A refused connection fails fast, so calls are paced at up to 20 a second: bounded in number and in time.
+    calls = 0
+    for calls in range(1, int(OUTAGE_SECONDS) * 20 + 1):
         elapsed, ok = _timed_call(client, 1)
         assert not ok and elapsed < 2
+        pause = outage_started + calls / 20 - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)  # pacing the load, not waiting for anything
+    assert time.monotonic() - outage_started >= OUTAGE_SECONDS
+    print(f'outage: {calls} calls failed within their timeout over {time.monotonic() - outage_started:.1f} s')
     restarted = RedisServerProcess(port=port, binary=find_redis_server_binary()).start(timeout=10)
     try:
         recovered = time.monotonic()
