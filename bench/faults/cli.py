@@ -7,6 +7,7 @@ Every run gets fresh processes (the executions Redis is shared: ids never repeat
 import argparse
 import datetime
 import json
+import logging
 import platform
 import sys
 import tempfile
@@ -32,13 +33,16 @@ def _hash(store: 'redis.Redis', name: str) -> dict[str, int]:
     return {key.decode(): int(value) for key, value in store.hgetall(name).items()}
 
 
-def run_one(fault: Fault, delivery: str, outage: float, executions: RedisServerProcess, workdir: Path, cluster: Any) -> Row:
+def run_one(
+    fault: Fault, delivery: str, outage: float, executions: RedisServerProcess, workdir: Path, cluster: Any
+) -> Row:
     row = Row(fault.name, delivery)
     stage = Stage(fault.name, delivery, fault.plan, executions.url, workdir, cluster)
     started = time.monotonic()
     try:
         stage.start()
         fault.inject(stage, outage)
+        fault_ended = time.monotonic()
         stage.finish()
         assert stage.traffic is not None and stage.service is not None
         with redis.Redis.from_url(executions.url) as store:
@@ -46,6 +50,9 @@ def run_one(fault: Fault, delivery: str, outage: float, executions: RedisServerP
         expired, expired_unnamed = stage.expired()
         count(row, stage.traffic.calls, set(SENT.values()), begun, completed, expired, expired_unnamed)
         stage.notes.extend(stage.traffic.failures)
+        after = [call for call in stage.traffic.calls if call.started >= fault_ended]
+        recovered = sum(1 for call in after if call.outcome == 'response')
+        stage.notes.append(f'after the fault: {recovered} of {len(after)} calls answered')
         forged_accepted = sum(1 for call in stage.traffic.calls if call.pid == 1)
         if forged_accepted:
             stage.notes.append(f'{forged_accepted} forged responses accepted as answers')
@@ -96,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--outage', type=float, default=20.0, help='seconds Redis stays down or frozen (20)')
     parser.add_argument('--out', default=str(ROOT / 'bench' / 'results'), help='where the JSON and table go')
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)  # the transports' warnings (a master moved, ...) are the faults' own
     names = [name.strip() for name in args.faults.split(',') if name.strip()]
     unknown = [name for name in names if name not in FAULTS]
     if unknown:

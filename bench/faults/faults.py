@@ -30,9 +30,15 @@ class Fault:
 
 def _sigkill(stage: Stage, outage: float) -> None:
     """SIGKILL a worker in the middle of a request, three times, 2.5 s apart (`--fork 2` starts a new one)."""
+    busy: dict[int, str] = {}
+
+    def found() -> bool:
+        busy.clear()
+        busy.update(stage.busy_workers())
+        return bool(busy)
+
     for _ in range(3):
-        busy: dict[int, str] = {}
-        if not wait_until(lambda: bool(busy.update(stage.busy_workers()) or busy), 10, interval=0.01):
+        if not wait_until(found, 10, interval=0.01):
             stage.notes.append('no busy worker found to kill')
             continue
         pid, uid = next(iter(busy.items()))
@@ -139,12 +145,12 @@ def _forged(stage: Stage, outage: float) -> None:
 def _hostile(stage: Stage, outage: float) -> None:
     """Malformed elements on the service queue among the traffic: garbage, bad frames, bad envelopes, deep nesting."""
     assert stage.traffic is not None
-    hostile = rogue.hostile_requests(f'{stage.traffic.name}-hostile')
     with stage.connection() as connection:
-        for _ in range(3):
+        for round_ in range(3):
+            hostile = rogue.hostile_requests(f'{stage.traffic.name}-hostile{round_}')
             connection.rpush(QUEUE, *hostile.values())
+            stage.rogue_uids += list(hostile)
             stage.pause(1)
-    stage.rogue_uids = list(hostile)
     stage.pause(outage / 4)
 
 
@@ -173,7 +179,7 @@ FAULTS: dict[str, Fault] = {
         Fault(
             'sentinel-failover',
             'Sentinel failover with requests queued, 1 worker',
-            Plan(sentinel=True, threads=6, timeout=10, work_seconds=0.2, recovery=8),
+            Plan(sentinel=True, threads=6, timeout=10, work_seconds=0.2, recovery=15),
             _sentinel_failover,
         ),
         Fault('bad-reply-queue', '20 requests with a reply queue full or not a list', Plan(), _bad_reply_queues),

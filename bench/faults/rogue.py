@@ -75,11 +75,8 @@ def hostile_requests(prefix: str) -> dict[str, bytes]:
         return b'pysoa-redis/3//content-type:application/msgpack;' + payload
 
     def request(uid: str, body: Any, **meta: Any) -> bytes:
-        envelope = {
-            'request_id': 7,
-            'meta': {'client_version': [2, 0, 0], 'reply_to': ROGUE_REPLY_QUEUE, '__expiry__': time.time() + 60, **meta},
-            'body': body,
-        }
+        meta = {'client_version': [2, 0, 0], 'reply_to': ROGUE_REPLY_QUEUE, '__expiry__': time.time() + 60, **meta}
+        envelope = {'request_id': 7, 'meta': meta, 'body': body}
         return framed(msgpack.packb(envelope, use_bin_type=True))
 
     # 5,000 one-element arrays around a map, as bytes: deeper than any packer would write or unpacker should follow.
