@@ -34,3 +34,40 @@ def test_the_fault_script_counts_a_sigkill_run_with_none_lost_duplicated_or_hung
     assert 1 <= row['rerun'] <= 3  # the killed requests, run again by another worker
     assert sum(note.startswith('killed worker') for note in row['notes']) == 3
     assert '| sigkill | at-least-once |' in done.stdout
+
+
+def test_each_call_is_counted_once_by_the_definitions_of_docs_faults() -> None:
+    from bench.faults.tally import Row, count
+    from bench.faults.traffic import DROPPED, Call
+
+    def call(uid: str, outcome: str, elapsed: float = 1.0) -> Call:
+        return Call(uid, timeout=5.0, started=100.0, ended=100.0 + elapsed, outcome=outcome)
+
+    calls = [
+        call('answered', 'response'),
+        call('late', 'response', elapsed=6.5),  # answered, but 1.5 s past its bound
+        call('refused', 'send_error'),  # never reached Redis
+        call('ran-then-timeout', 'timeout'),
+        call('killed', 'timeout'),  # started, never completed, not run again
+        call('vanished', 'transport_error'),  # in Redis, never started
+        call('expired', 'timeout'),  # a dead letter with reason expired
+        call('expired-unnamed', 'timeout'),  # one of the service's "Discarding message" lines
+        call('twice', 'response'),  # completed twice
+        call('two-responses', 'response'),  # a second response dropped by the client
+        call('rerun', 'response'),  # started twice, completed once
+    ]
+    accepted = {c.uid for c in calls} - {'refused'}
+    started = {'answered': 1, 'late': 1, 'ran-then-timeout': 1, 'killed': 1, 'twice': 2, 'two-responses': 1}
+    started['rerun'] = 2
+    completed = {'answered': 1, 'late': 1, 'ran-then-timeout': 1, 'twice': 2, 'two-responses': 1, 'rerun': 1}
+    DROPPED.append('two-responses')
+    try:
+        row = count(Row('f', 'm'), calls, accepted, started, completed, expired={'expired'}, expired_unnamed=1)
+    finally:
+        DROPPED.remove('two-responses')
+    assert (row.sent, row.answered, row.errors, row.lost) == (11, 5, 4, 2)
+    assert (row.duplicated, row.hung, row.rerun) == (2, 1, 2)
+    assert row.error_kinds == {'send_error': 1, 'timeout': 1, 'expired': 2}
+    # Which never-started request the service discarded unnamed is not known, only how many: one of the two is lost.
+    lost = sorted(text.split(':')[0] for text in row.examples['lost'])
+    assert lost in (['killed', 'vanished'], ['expired-unnamed', 'killed'])

@@ -20,7 +20,7 @@ import redis
 from bench.faults.faults import FAULTS, Fault, settle
 from bench.faults.stage import ROOT, Stage
 from bench.faults.tally import Row, as_json, count
-from bench.faults.traffic import SENT
+from bench.faults.traffic import SENT, count_dropped_responses
 from pysoa.test.redis_server import RedisServerProcess
 
 __all__ = ('main',)
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', default=str(ROOT / 'bench' / 'results'), help='where the JSON and table go')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the transports' warnings (a master moved, ...) are the faults' own
+    count_dropped_responses()
     names = [name.strip() for name in args.faults.split(',') if name.strip()]
     unknown = [name for name in names if name not in FAULTS]
     if unknown:

@@ -52,7 +52,9 @@ def count(
     expired_unnamed: int,
 ) -> Row:
     """Fill `row` from the calls. `expired`: uids the service refused as expired (dead letters); `expired_unnamed`:
-    how many more it discarded as expired without telling which (at-most-once logs only the transport's id)."""
+    how many more it discarded as expired without telling which (at-most-once logs only the transport's id), so
+    that many never-started requests count as errors, not lost: the count is exact, the examples of lost calls may
+    name one that expired instead of another that did not."""
     dropped = collections.Counter(DROPPED)
     kinds: collections.Counter[str] = collections.Counter()
     spare_expired = expired_unnamed

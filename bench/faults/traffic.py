@@ -23,7 +23,7 @@ from pysoa.common.transport.errors import (
 )
 from pysoa.common.types import JobRequest
 
-__all__ = ('Call', 'Traffic', 'SENT')
+__all__ = ('Call', 'DROPPED', 'REPLY_QUEUES', 'SENT', 'Traffic', 'count_dropped_responses')
 
 SENT: dict[tuple[int, int], str] = {}
 """(thread ident, request id) -> uid, for every request whose send returned (the request is in Redis)."""
@@ -62,11 +62,13 @@ class _DroppedResponses(logging.Handler):
                 DROPPED.append(uid or f'unknown:{request_id}')
 
 
-_handler = _DroppedResponses(logging.WARNING)
-_client_logger = logging.getLogger('pysoa.common.transport.redis_gateway.client')
-_client_logger.addHandler(_handler)
-_client_logger.setLevel(logging.WARNING)
-_client_logger.propagate = False  # counted here, not printed
+def count_dropped_responses() -> None:
+    """From now on, count the responses the client transport drops (in `DROPPED`) instead of printing them."""
+    logger = logging.getLogger('pysoa.common.transport.redis_gateway.client')
+    if not any(isinstance(handler, _DroppedResponses) for handler in logger.handlers):
+        logger.addHandler(_DroppedResponses(logging.WARNING))
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
 
 
 @dataclasses.dataclass
