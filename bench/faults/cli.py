@@ -30,18 +30,19 @@ COLUMNS = ('sent', 'answered', 'errors', 'lost', 'duplicated', 'hung', 'rerun')
 
 
 def _hash(store: 'redis.Redis', name: str) -> dict[str, int]:
-    return {key.decode(): int(value) for key, value in store.hgetall(name).items()}
+    entries: dict[bytes, bytes] = store.hgetall(name)  # type: ignore[assignment]  # a sync client's answer
+    return {key.decode(): int(value) for key, value in entries.items()}
 
 
 def run_one(
-    fault: Fault, delivery: str, outage: float, executions: RedisServerProcess, workdir: Path, cluster: Any
+    fault: Fault, delivery: str, seconds: float, executions: RedisServerProcess, workdir: Path, cluster: Any
 ) -> Row:
     row = Row(fault.name, delivery)
     stage = Stage(fault.name, delivery, fault.plan, executions.url, workdir, cluster)
     started = time.monotonic()
     try:
         stage.start()
-        fault.inject(stage, outage)
+        fault.inject(stage, seconds)
         fault_ended = time.monotonic()
         stage.finish()
         assert stage.traffic is not None and stage.service is not None
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--faults', default=','.join(FAULTS), help=f'comma-separated, of: {", ".join(FAULTS)}')
     parser.add_argument('--delivery', default='both', choices=('both', *DELIVERIES))
     parser.add_argument('--outage', type=float, default=20.0, help='seconds Redis stays down or frozen (20)')
+    parser.add_argument(
+        '--duration', type=float, default=10.0, help='seconds the traffic meets each of the other faults (10)'
+    )
     parser.add_argument('--out', default=str(ROOT / 'bench' / 'results'), help='where the JSON and table go')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the transports' warnings (a master moved, ...) are the faults' own
@@ -121,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             for delivery in deliveries:
                 print(f'{name} / {delivery}: {FAULTS[name].title} ...', flush=True)
-                row = run_one(FAULTS[name], delivery, args.outage, executions, workdir, cluster)
+                fault = FAULTS[name]
+                seconds = args.outage if fault.outage else args.duration
+                row = run_one(fault, delivery, seconds, executions, workdir, cluster)
                 rows.append(row)
                 print(f'  {row.seconds} s: ' + ', '.join(f'{c} {getattr(row, c)}' for c in COLUMNS), flush=True)
                 for note in row.notes:
@@ -141,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         'command': command,
         'seconds': round(total, 1),
         'outage_seconds': args.outage,
+        'duration_seconds': args.duration,
         'python': platform.python_version(),
         'machine': platform.platform(),
         'faults': {name: FAULTS[name].title for name in names},

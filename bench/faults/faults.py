@@ -1,7 +1,9 @@
 """The faults: for each, how the run is planned and how the fault is injected into a started `Stage`.
 
-Each injector returns once the fault is over (the stage then lets traffic flow for `plan.recovery` seconds).
-`outage` is how long Redis stays down or frozen (20 s by default, as issue 10 asks).
+Each injector gets `seconds`: how long Redis stays down or frozen for `redis-down` and `redis-frozen` (`--outage`,
+20 s by default, as issue 10 asks), how long the traffic meets the fault for `bad-reply-queue`, `full-queue`,
+`forged` and `hostile` (`--duration`, 10 s); the others take the time they take. It returns once the fault is
+over; the stage then lets traffic flow for `plan.recovery` seconds.
 """
 
 import os
@@ -24,11 +26,12 @@ Inject = Callable[[Stage, float], None]
 
 
 class Fault:
-    def __init__(self, name: str, title: str, plan: Plan, inject: Inject) -> None:
+    def __init__(self, name: str, title: str, plan: Plan, inject: Inject, *, outage: bool = False) -> None:
         self.name, self.title, self.plan, self.inject = name, title, plan, inject
+        self.outage = outage  # `seconds` is the outage's length, not the traffic's
 
 
-def _sigkill(stage: Stage, outage: float) -> None:
+def _sigkill(stage: Stage, seconds: float) -> None:
     """SIGKILL a worker in the middle of a request, three times, 2.5 s apart (`--fork 2` starts a new one)."""
     busy: dict[int, str] = {}
 
@@ -47,20 +50,20 @@ def _sigkill(stage: Stage, outage: float) -> None:
         stage.pause(2.5)
 
 
-def _redis_down(stage: Stage, outage: float) -> None:
-    """SIGKILL the service's Redis, leave it down for `outage` seconds, start it again from its append-only file."""
+def _redis_down(stage: Stage, seconds: float) -> None:
+    """SIGKILL the service's Redis, leave it down for `seconds`, start it again from its append-only file."""
     stage.notes.append(f'{stage.queue_depth()} queued when Redis died')
     stage.kill_redis()
-    stage.pause(outage)
+    stage.pause(seconds)
     stage.restart_redis()
 
 
-def _redis_frozen(stage: Stage, outage: float) -> None:
-    """SIGSTOP the service's Redis for `outage` seconds (it holds its connections but answers nothing), SIGCONT."""
+def _redis_frozen(stage: Stage, seconds: float) -> None:
+    """SIGSTOP the service's Redis for `seconds` (it holds its connections but answers nothing), then SIGCONT."""
     assert stage.redis is not None and stage.redis.pid is not None
     os.kill(stage.redis.pid, signal.SIGSTOP)
     try:
-        stage.pause(outage)
+        stage.pause(seconds)
     finally:
         os.kill(stage.redis.pid, signal.SIGCONT)
 
@@ -70,14 +73,14 @@ def _wait_for_queue(stage: Stage, depth: int) -> None:
     stage.notes.append(f'{stage.queue_depth()} requests queued at the fault')
 
 
-def _redis_restart(stage: Stage, outage: float) -> None:
+def _redis_restart(stage: Stage, seconds: float) -> None:
     """With requests queued, SIGKILL the service's Redis and start it again at once from its append-only file."""
     _wait_for_queue(stage, 3)
     stage.kill_redis()
     stage.restart_redis()
 
 
-def _sentinel_failover(stage: Stage, outage: float) -> None:
+def _sentinel_failover(stage: Stage, seconds: float) -> None:
     """With requests queued (and replicated), make the Sentinels fail over to the replica."""
     _wait_for_queue(stage, 3)
     cluster = stage.cluster
@@ -102,7 +105,7 @@ def _rogue_transport(stage: Stage) -> RedisClientTransport:
     return RedisClientTransport('faults', noop_metrics, **stage.backend(), signing_keys=[])
 
 
-def _bad_reply_queues(stage: Stage, outage: float) -> None:
+def _bad_reply_queues(stage: Stage, seconds: float) -> None:
     """Ten requests each whose reply queue is not a list, and ten whose reply queue is full, among the traffic."""
     with stage.connection() as connection:
         connection.set('pysoa:service.faults.notalist!1', 'a string')
@@ -113,15 +116,15 @@ def _bad_reply_queues(stage: Stage, outage: float) -> None:
         uid = f'{stage.traffic.name if stage.traffic else ""}-badreply-{n}'
         sender.core.send_message('service.faults', n, {'reply_to': reply_to}, rogue.job(uid))
     stage.rogue_uids = [f'{stage.traffic.name if stage.traffic else ""}-badreply-{n}' for n in range(20)]
-    stage.pause(outage / 2)
+    stage.pause(seconds)
 
 
-def _full_queue(stage: Stage, outage: float) -> None:
+def _full_queue(stage: Stage, seconds: float) -> None:
     """Nothing more than the plan: callers without a timeout outnumber a slow worker and fill a queue of 3."""
-    stage.pause(outage / 2)
+    stage.pause(seconds)
 
 
-def _forged(stage: Stage, outage: float) -> None:
+def _forged(stage: Stage, seconds: float) -> None:
     """Forged requests on the service queue and forged responses on every caller's reply queue (signing on)."""
     assert stage.traffic is not None
     prefix = f'{stage.traffic.name}-forged'
@@ -139,10 +142,10 @@ def _forged(stage: Stage, outage: float) -> None:
                 element = rogue.forged_response(request_id + ahead, uid, signer)
                 connection.rpush('pysoa:' + REPLY_QUEUES[ident], element)
     stage.rogue_uids = list(forged)
-    stage.pause(outage / 2)
+    stage.pause(seconds)
 
 
-def _hostile(stage: Stage, outage: float) -> None:
+def _hostile(stage: Stage, seconds: float) -> None:
     """Malformed elements on the service queue among the traffic: garbage, bad frames, bad envelopes, deep nesting."""
     assert stage.traffic is not None
     with stage.connection() as connection:
@@ -151,7 +154,7 @@ def _hostile(stage: Stage, outage: float) -> None:
             connection.rpush(QUEUE, *hostile.values())
             stage.rogue_uids += list(hostile)
             stage.pause(1)
-    stage.pause(outage / 4)
+    stage.pause(max(seconds - 3, 0))
 
 
 FAULTS: dict[str, Fault] = {
@@ -168,8 +171,9 @@ FAULTS: dict[str, Fault] = {
             'Redis down (killed, restarted from AOF) under load, 1 single-process worker',
             Plan(durable=True, timeout=5),
             _redis_down,
+            outage=True,
         ),
-        Fault('redis-frozen', 'Redis frozen (SIGSTOP), 1 worker', Plan(timeout=5), _redis_frozen),
+        Fault('redis-frozen', 'Redis frozen (SIGSTOP), 1 worker', Plan(timeout=5), _redis_frozen, outage=True),
         Fault(
             'redis-restart',
             'Redis restarted (killed, AOF) with requests queued, 1 worker',

@@ -6,7 +6,7 @@ Each request names the `work` action with a uid of its own, so the executions st
 import time
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type information
 
 from pysoa.common.serializer.msgpack_serializer import MsgpackSerializer
 from pysoa.common.transport.redis_gateway.constants import ProtocolVersion

@@ -39,9 +39,15 @@ class WorkAction(Action):
 
     def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
         uid, pid, store = request.body['uid'], os.getpid(), executions()
-        store.pipeline().hincrby('started', uid, 1).set(f'busy:{pid}', uid).execute()
+        with store.pipeline() as pipe:
+            pipe.hincrby('started', uid, 1)
+            pipe.set(f'busy:{pid}', uid)
+            pipe.execute()
         time.sleep(request.body['seconds'])  # the work; a worker killed now has started the request, not completed it
-        store.pipeline().hincrby('completed', uid, 1).delete(f'busy:{pid}').execute()
+        with store.pipeline() as pipe:
+            pipe.hincrby('completed', uid, 1)
+            pipe.delete(f'busy:{pid}')
+            pipe.execute()
         return {'uid': uid, 'pid': pid, 'delivery_count': request.delivery_count}
 
 
