@@ -2,11 +2,11 @@
 a reply queue that is full or not a list, a full service queue. Every call returns within its timeout plus 1 s,
 and a worker rides out the outage and serves again by itself.
 
-Outages are shorter than the issue's 20 s where the behaviour is the same: a call's bound does not depend on how
-long Redis stays away once that is longer than the call's timeout, and a worker's back-off stops growing after
-three failures (2 to 2.25 s), about 2 s into an outage.
+Redis stays stopped or frozen for `OUTAGE_SECONDS` (20 s, as issue 10 asks), with calls of 1 s timeout made one
+after another all the while, so a worker sees many failed attempts in a row and its back-off reaches its cap.
 """
 
+import math
 import os
 import select
 import signal
@@ -27,6 +27,9 @@ from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.test.redis_server import LOOPBACK, RedisServerProcess, find_redis_server_binary
 from pysoa.test.waiting import wait_until
 from tests.conftest import StartService
+
+OUTAGE_SECONDS = 20.0
+"""How long Redis stays stopped or frozen in the outage tests."""
 
 JOB = {
     'control': {'continue_on_error': False},
@@ -58,28 +61,102 @@ def _timed_call(client: Client, timeout: float) -> tuple[float, bool]:
     return time.monotonic() - started, ok
 
 
+@pytest.mark.timeout(120)
 def test_no_call_outlasts_its_timeout_by_more_than_a_second_while_redis_is_frozen(
     private_redis: RedisServerProcess, start_service: StartService
 ) -> None:
+    # Three callers with a 3 s timeout call on while Redis is frozen and after it resumes, so some calls are in
+    # progress at the moment it freezes and at the moment it resumes (a send held up by the freeze must not then
+    # get a full receive timeout of its own: 3 + 3 s would be past the 3 + 1 s bound).
     start_service(workers=1, env={'PYSOA_REDIS_URL': private_redis.url})
-    client = make_client(private_redis.url)
-    assert _timed_call(client, 5)[1]
+    timeout = 3
+    assert _timed_call(make_client(private_redis.url), 5)[1]
     assert private_redis.pid is not None
+    pid = private_redis.pid
+    calls: list[tuple[float, float, bool]] = []  # (started, elapsed, answered), relative to the freeze
+    failures: list[str] = []  # calls that raised something other than a transport error
+    frozen_at = math.inf
 
-    os.kill(private_redis.pid, signal.SIGSTOP)
-    frozen_until = time.monotonic() + 6
-    latencies = []
+    def call_on(ready: threading.Event, go: threading.Event) -> None:
+        client = make_client(private_redis.url)
+        # Connected before the freeze (a transport holds a connection per thread); see the next test for a
+        # connection opened during one.
+        if _timed_call(client, 5)[1]:
+            ready.set()
+        if not go.wait(30):
+            return
+        for _ in range(400):  # each call ends within its timeout (or the test fails); paced below
+            started = time.monotonic()
+            if started - frozen_at >= OUTAGE_SECONDS + 8:
+                return
+            try:
+                elapsed, ok = _timed_call(client, timeout)
+            except Exception as error:  # any other error is a failure too, but must still come in time
+                elapsed, ok = time.monotonic() - started, False
+                failures.append(f'{started - frozen_at:.1f} s into the freeze, after {elapsed:.1f} s: {error!r}')
+            calls.append((started - frozen_at, elapsed, ok))
+            time.sleep(0.05)  # pacing the load: an answer or a refusal can come at once
+
+    go = threading.Event()
+    ready = [threading.Event() for _ in range(3)]
+    callers = [threading.Thread(target=call_on, args=(event, go), daemon=True) for event in ready]
+    for caller in callers:
+        caller.start()
+    assert all(event.wait(20) for event in ready)
+    os.kill(pid, signal.SIGSTOP)
+    frozen_at = time.monotonic()
+    resume = threading.Timer(OUTAGE_SECONDS, os.kill, (pid, signal.SIGCONT))
+    resume.start()
+    go.set()
     try:
-        while time.monotonic() < frozen_until:
-            latencies.append(_timed_call(client, 1)[0])
+        for caller in callers:
+            caller.join(OUTAGE_SECONDS + 8 + timeout + 5)
     finally:
-        os.kill(private_redis.pid, signal.SIGCONT)
+        resume.cancel()
+        os.kill(pid, signal.SIGCONT)
 
-    assert len(latencies) >= 3
-    print(f'frozen: {len(latencies)} calls, worst {max(latencies):.3f} s for a 1 s timeout')
-    assert max(latencies) < 1 + 1, latencies
+    assert not any(caller.is_alive() for caller in callers)
+    during = [elapsed for started, elapsed, _ in calls if started < OUTAGE_SECONDS]
+    after = [ok for started, _, ok in calls if started >= OUTAGE_SECONDS + 3]
+    worst = max(calls, key=lambda call: call[1])
+    print(
+        f'frozen: {len(during)} calls during the freeze, worst call {worst[1]:.3f} s for a {timeout} s timeout '
+        f'(started {worst[0]:.1f} s into the freeze); {sum(after)} of {len(after)} answered after it'
+    )
+    assert len(during) >= OUTAGE_SECONDS / timeout
+    assert worst[1] < timeout + 1, (sorted(calls, key=lambda call: -call[1])[:5], failures)
+    assert not failures, failures
     # Once Redis answers again, so does the service, without anybody restarting it.
-    assert wait_until(lambda: _timed_call(client, 2)[1], timeout=15)
+    assert after and all(after), [call for call in sorted(calls) if call[0] > OUTAGE_SECONDS - 3]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug (issue 10): a connection opened while Redis is frozen waits in redis-py's connect handshake "
+    '(no socket timeout) until Redis resumes, so the call hangs for the whole freeze, then fails with "no response '
+    'outstanding"; being fixed with the whole-call timeout bound in the transport (remove this mark with that '
+    'fix: strict, so the fixed test fails until then)',
+)
+def test_a_call_on_a_connection_opened_while_redis_is_frozen_returns_within_its_timeout(
+    private_redis: RedisServerProcess,
+) -> None:
+    assert private_redis.pid is not None
+    pid = private_redis.pid
+    client = make_client(private_redis.url)  # never used before: its first call opens the connection
+    os.kill(pid, signal.SIGSTOP)
+    resume = threading.Timer(8, os.kill, (pid, signal.SIGCONT))
+    resume.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(PySOATransportError):
+            client.call_action('echo', 'echo', body={'message': 'hi'}, timeout=2)
+        elapsed = time.monotonic() - started
+    finally:
+        resume.cancel()
+        os.kill(pid, signal.SIGCONT)
+    print(f'a first call during a freeze: {elapsed:.2f} s for a 2 s timeout')
+    assert elapsed < 2 + 1
 
 
 class _Proxy:
@@ -146,6 +223,7 @@ def test_no_call_outlasts_its_timeout_by_more_than_a_second_when_the_network_dro
         proxy.close()
 
 
+@pytest.mark.timeout(90)
 def test_a_single_worker_rides_out_a_redis_outage_and_exits_0_when_asked(
     private_redis: RedisServerProcess, start_service: StartService
 ) -> None:
@@ -157,9 +235,16 @@ def test_a_single_worker_rides_out_a_redis_outage_and_exits_0_when_asked(
     private_redis.stop()
     outage_started = time.monotonic()
     # Under load: calls keep coming while Redis is away, and each fails within its timeout plus a second.
-    while time.monotonic() - outage_started < 6:
+    # A refused connection fails fast, so calls are paced at up to 20 a second: bounded in number and in time.
+    calls = 0
+    for calls in range(1, int(OUTAGE_SECONDS) * 20 + 1):
         elapsed, ok = _timed_call(client, 1)
         assert not ok and elapsed < 2
+        pause = outage_started + calls / 20 - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)  # pacing the load, not waiting for anything
+    assert time.monotonic() - outage_started >= OUTAGE_SECONDS
+    print(f'outage: {calls} calls failed within their timeout over {time.monotonic() - outage_started:.1f} s')
     restarted = RedisServerProcess(port=port, binary=find_redis_server_binary()).start(timeout=10)
     try:
         recovered = time.monotonic()
