@@ -26,8 +26,9 @@ from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import envelope
 from pysoa.common.transport.redis_gateway.backend import in_flight
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
-from pysoa.common.transport.redis_gateway.backend.direct import time_limit
+from pysoa.common.transport.redis_gateway.backend.direct import CommandArgument, time_limit
 from pysoa.common.transport.redis_gateway.backend.legacy import driven
+from pysoa.common.transport.redis_gateway.backend.scripts import load_script
 from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS, REPLY_SECONDS
 from pysoa.common.transport.redis_gateway.core import RedisTransportServerCore
 from pysoa.common.transport.redis_gateway.liveness import WorkerHeartbeat, new_worker_id
@@ -51,6 +52,12 @@ DELIVERY_COUNT_META_KEY = 'delivery_count'
 _COUNTS_KEEP_SECONDS = 24 * 3600
 """How long delivery counts outlive their last change (they are deleted with their request; this is a backstop)."""
 
+_REPLY_IF_HELD = load_script('reply_if_held')
+
+
+def _as_elements(elements: bytes | list[bytes]) -> tuple[bytes, ...]:
+    return (elements,) if isinstance(elements, bytes) else tuple(elements)
+
 
 @attrs.define(eq=False)
 class InFlightRequest:
@@ -67,6 +74,11 @@ class InFlightRequest:
     """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
     acknowledging: bool = False
     """Done with, but Redis failed to take the acknowledgement: it is retried before the next receive."""
+    answer: tuple[str, bytes | list[bytes], int] | None = None
+    """The reply queue, elements and expiry of its answer, while that is being sent."""
+    answer_in_doubt: bool = False
+    """Its answer may not have reached the master that now serves it (a failover, an outage): before the next
+    receive it is sent again there, if and only if the request is still in flight there (`reply_if_held.lua`)."""
 
 
 class DeadLetteredError(errors.MessageReceiveTimeout):
@@ -154,6 +166,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
     def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
         keys = in_flight.DeliveryKeys(queue_key)
         worker = self.worker_id
+        request: InFlightRequest | None = None
         try:
             with time_limit(REPLY_SECONDS):
                 self._settle_leftovers(connection)
@@ -164,17 +177,21 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
                 raise errors.MessageReceiveTimeout(f'No message received for service {self.service_name}')
             if not isinstance(element, bytes):
                 return element  # the envelope refuses it; it stays in flight and goes back if ever
-            digest = in_flight.request_digest(element)
+            request = InFlightRequest(connection, keys, element, in_flight.request_digest(element), 0)
+            self._open[id(request)] = request
+            # Not run if a failover may bring it back (Sentinel; `failover_guard`): it goes back to the queue of
+            # whichever master serves next, if that one holds it at all.
+            self._backend().check_taken(connection)
             with time_limit(REPLY_SECONDS):
-                deliveries = in_flight.count_delivery(connection, keys, digest, _COUNTS_KEEP_SECONDS)
+                request.deliveries = in_flight.count_delivery(connection, keys, request.digest, _COUNTS_KEEP_SECONDS)
         except errors.MessageReceiveTimeout:
             raise
         except Exception as error:
+            if request is not None:
+                request.abandoned = True
             raise self._failure(error, sending=False)
-        request = InFlightRequest(connection, keys, element, digest, deliveries)
-        self._open[id(request)] = request
         self._received.request = request
-        if deliveries > 1:
+        if request.deliveries > 1:
             self._count('delivery.redelivered')
         return element
 
@@ -196,12 +213,17 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             )
 
     def _settle_leftovers(self, connection: redis.Redis) -> None:
-        """Acknowledgements that failed are retried; requests whose answer could not be sent go back to the queue."""
-        leftovers = [request for request in self._open.values() if request.connection is connection]
+        """Acknowledgements that failed are retried, answers in doubt sent again where the request still is, and
+        requests whose answer could not be sent go back to the queue (on the master that now serves them)."""
+        current = self._backend().current_connection
+        leftovers = [request for request in self._open.values() if current(request.connection) is connection]
         for request in leftovers:
+            request.connection = connection
             if request.acknowledging:
                 in_flight.acknowledge(connection, request.keys, self.worker_id, request.element, request.digest)
                 self._forget(request)
+            elif request.answer_in_doubt:
+                self._answer_again(request)
         leftovers = [request for request in leftovers if not request.settled]
         if not any(request.abandoned for request in leftovers):
             return
@@ -215,12 +237,33 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             self.metrics.counter(self._metric_prefix + 'delivery.released').increment(released)
             _logger.warning('Returned %d request(s) whose answer could not be sent to the queue', released)
 
+    def _answer_again(self, request: InFlightRequest) -> None:
+        """Send an answer in doubt again, only if its request is still in flight on its (current) master."""
+        if request.answer is None:
+            request.answer_in_doubt, request.abandoned = False, True
+            return
+        reply_queue, elements, expiry = request.answer
+        keys = (reply_queue, request.keys.in_flight(self.worker_id), request.keys.deliveries)
+        arguments: list[CommandArgument] = [expiry, self.queue_capacity, request.element, request.digest]
+        arguments.extend(_as_elements(elements))
+        outcome = _REPLY_IF_HELD.run(request.connection, keys, arguments)
+        if not self._backend().confirm_taken(request.connection):
+            return  # in doubt still (the Sentinels are switching): again before the next receive
+        self._forget(request)
+        self._count('delivery.answer_resent' if outcome == 1 else 'delivery.answer_already_there')
+        if outcome == -1:
+            _logger.warning('Could not resend an answer of service %s: its reply queue is full', self.service_name)
+
     # ---- settling
 
     def _push(
         self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
     ) -> bool:
         request = meta.get(IN_FLIGHT_META_KEY)
+        if isinstance(request, InFlightRequest) and not request.settled:
+            # After a failover the request is answered (and acknowledged) on the master that now serves it.
+            request.connection = self._backend().current_connection(request.connection)
+            request.answer = (queue_key, elements, expiry)
         if not isinstance(request, InFlightRequest) or request.settled or request.connection is not connection:
             # Another server holds the reply queue: answer, then acknowledge (a crash in between answers twice).
             return super()._push(connection, queue_key, elements, expiry, meta)
@@ -234,6 +277,10 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             expiry=expiry,
             capacity=self.queue_capacity,
         )
+        if pushed and not self._backend().confirm_taken(connection):
+            # The master may have been replaced before the answer reached its replicas: sent again (once) later.
+            request.answer_in_doubt = True
+            return True
         if pushed:
             self._forget(request)
         return pushed
@@ -242,9 +289,10 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         """Take `request` out of the in-flight list (unless already settled); a failure is retried later."""
         if request.settled:
             return
-        request.abandoned = False
+        request.abandoned = request.answer_in_doubt = False
         try:
             with time_limit(REPLY_SECONDS):
+                request.connection = self._backend().current_connection(request.connection)
                 in_flight.acknowledge(request.connection, request.keys, self.worker_id, request.element, request.digest)
         except Exception as error:
             # Kept open: retried before the next receive on that server, instead of being run again.
@@ -253,14 +301,24 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             return
         self._forget(request)
 
-    def abandon(self, request: InFlightRequest) -> None:
-        """The answer to `request` could not be sent: unless acknowledged after all, it goes back to the queue."""
-        if not request.settled:
+    def abandon(self, request: InFlightRequest, error: Exception | None = None) -> None:
+        """The answer to `request` could not be sent: unless acknowledged after all, it goes back to the queue.
+
+        When Redis failed (`MessageSendError`: unreachable, or a master demoted by a failover) the request has run:
+        instead of running it again, its answer is sent again before the next receive, where the request is held.
+        """
+        if request.settled:
+            return
+        redis_failed = isinstance(error, errors.MessageSendError | errors.ConnectionError)
+        if redis_failed and not isinstance(error, errors.QueueFullError | errors.UnusableQueueError) and request.answer:
+            request.answer_in_doubt = True
+        else:
             request.abandoned = True
 
     def _forget(self, request: InFlightRequest) -> None:
         request.settled = True
-        request.abandoned = request.acknowledging = False
+        request.abandoned = request.acknowledging = request.answer_in_doubt = False
+        request.answer = None
         self._open.pop(id(request), None)
 
     def _dead_letter(self, request: InFlightRequest | None, reason: str, request_id: object) -> None:
