@@ -59,6 +59,15 @@ def _as_elements(elements: bytes | list[bytes]) -> tuple[bytes, ...]:
     return (elements,) if isinstance(elements, bytes) else tuple(elements)
 
 
+def _server_of(connection: redis.Redis) -> object:
+    """Which Redis server `connection` talks to (after a failover, a new client may talk to the same one)."""
+    pool = getattr(connection, 'connection_pool', None)
+    kwargs = getattr(pool, 'connection_kwargs', None)
+    if not isinstance(kwargs, dict):
+        return id(connection)
+    return kwargs.get('host'), kwargs.get('port'), kwargs.get('path'), kwargs.get('db')
+
+
 @attrs.define(eq=False)
 class InFlightRequest:
     """A request in this worker's in-flight list on the server of `connection`, until it is settled."""
@@ -74,11 +83,11 @@ class InFlightRequest:
     """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
     acknowledging: bool = False
     """Done with, but Redis failed to take the acknowledgement: it is retried before the next receive."""
-    answer: tuple[str, bytes | list[bytes], int] | None = None
-    """The reply queue, elements and expiry of its answer, while that is being sent."""
+    answer: tuple[str, bytes | list[bytes], int, object] | None = None
+    """The reply queue, elements and expiry of its answer, and the server it was sent to, while it is being sent."""
     answer_in_doubt: bool = False
-    """Its answer may not have reached the master that now serves it (a failover, an outage): before the next
-    receive it is sent again there, if and only if the request is still in flight there (`reply_if_held.lua`)."""
+    """Its answer may not have reached the master that now serves it (a failover, an outage): settled before the next
+    receive (`_answer_again`), never by running the request again."""
 
 
 class DeadLetteredError(errors.MessageReceiveTimeout):
@@ -238,21 +247,33 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             _logger.warning('Returned %d request(s) whose answer could not be sent to the queue', released)
 
     def _answer_again(self, request: InFlightRequest) -> None:
-        """Send an answer in doubt again, only if its request is still in flight on its (current) master."""
+        """Settle a request whose answer is in doubt, on the master that now serves it, without running it again.
+
+        On the server the answer went to (Redis was unreachable, or slow to replicate), it is sent again if and
+        only if the request is still in flight there (`reply_if_held.lua`): never twice. On another server (a
+        failover), the caller may have read the first answer from the old master, so the request is only
+        acknowledged there: at worst its caller gets a timeout, never a second answer.
+        """
         if request.answer is None:
             request.answer_in_doubt, request.abandoned = False, True
             return
-        reply_queue, elements, expiry = request.answer
-        keys = (reply_queue, request.keys.in_flight(self.worker_id), request.keys.deliveries)
-        arguments: list[CommandArgument] = [expiry, self.queue_capacity, request.element, request.digest]
-        arguments.extend(_as_elements(elements))
-        outcome = _REPLY_IF_HELD.run(request.connection, keys, arguments)
+        reply_queue, elements, expiry, server = request.answer
+        if _server_of(request.connection) == server:
+            keys = (reply_queue, request.keys.in_flight(self.worker_id), request.keys.deliveries)
+            arguments: list[CommandArgument] = [expiry, self.queue_capacity, request.element, request.digest]
+            arguments.extend(_as_elements(elements))
+            outcome = _REPLY_IF_HELD.run(request.connection, keys, arguments)
+            name = {1: 'answer_resent', 0: 'answer_already_there', -1: 'answer_dropped_reply_queue_full'}[
+                in_flight.as_int(outcome)
+            ]
+        else:
+            in_flight.acknowledge(request.connection, request.keys, self.worker_id, request.element, request.digest)
+            name = 'answer_left_on_old_master'
         if not self._backend().confirm_taken(request.connection):
             return  # in doubt still (the Sentinels are switching): again before the next receive
         self._forget(request)
-        self._count('delivery.answer_resent' if outcome == 1 else 'delivery.answer_already_there')
-        if outcome == -1:
-            _logger.warning('Could not resend an answer of service %s: its reply queue is full', self.service_name)
+        self._count(f'delivery.{name}')
+        _logger.warning('Settled a request of service %s whose answer was in doubt (%s)', self.service_name, name)
 
     # ---- settling
 
@@ -263,7 +284,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         if isinstance(request, InFlightRequest) and not request.settled:
             # After a failover the request is answered (and acknowledged) on the master that now serves it.
             request.connection = self._backend().current_connection(request.connection)
-            request.answer = (queue_key, elements, expiry)
+            request.answer = (queue_key, elements, expiry, _server_of(request.connection))
         if not isinstance(request, InFlightRequest) or request.settled or request.connection is not connection:
             # Another server holds the reply queue: answer, then acknowledge (a crash in between answers twice).
             return super()._push(connection, queue_key, elements, expiry, meta)
@@ -287,9 +308,9 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
 
     def acknowledge(self, request: InFlightRequest) -> None:
         """Take `request` out of the in-flight list (unless already settled); a failure is retried later."""
-        if request.settled:
-            return
-        request.abandoned = request.answer_in_doubt = False
+        if request.settled or request.answer_in_doubt:
+            return  # an answer in doubt is settled before the next receive (`_answer_again`)
+        request.abandoned = False
         try:
             with time_limit(REPLY_SECONDS):
                 request.connection = self._backend().current_connection(request.connection)

@@ -5,8 +5,10 @@ asynchronously, and Sentinel promotes a replica without stopping the old master 
 takes (BLPOP, BLMOVE) from the old master after the promotion, or before the taking reached the replica, is still
 queued on the promoted replica, and a worker there runs it again. So a taken request is run only when:
 
-1. the taking is on every replica the Sentinels could promote (`WAIT n`, n being the replicas that replicate from
-   this master, per the Sentinels): a replica promoted later does not hold the request any more; or
+1. the master says it is a master (`ROLE`) and the taking is on every replica a failover could promote (`WAIT n`,
+   n being the most replicas this master has been seen with: the Sentinels' count of replicas in sync, or the
+   replicas `ROLE` lists; never lowered on this path, since a promoted replica drops out of both): a replica
+   promoted later does not hold the request any more; or
 2. failing that, the Sentinels (all that answer, the newest configuration epoch deciding) still name this master
    and no failover is under way, the master still says it is a master (`ROLE`), and a `WAIT` succeeds within
    `CONFIRM_SECONDS`; if the replicas still have not acknowledged by then (a lagging or half-dead replica, not
@@ -72,8 +74,11 @@ class MasterView:
 
 @attrs.frozen
 class Verdict:
+    """Whether a taking may be run; why not; how many replicas the master was found with."""
+
     confirmed: bool
     reason: str = ''
+    replicas: int = 0
 
 
 def _text(value: object) -> str:
@@ -166,10 +171,14 @@ def _replicated(connection: redis.Redis, replicas: int, seconds: float) -> bool:
     return isinstance(acknowledged, int) and acknowledged >= replicas
 
 
-def _is_master(connection: redis.Redis) -> bool:
+def _role(connection: redis.Redis) -> tuple[bool, int]:
+    """Whether the server says it is a master (`ROLE`), and how many replicas are connected to it."""
     with time_limit(SENTINEL_SECONDS):
         role = _command(connection, 'ROLE')
-    return isinstance(role, list) and bool(role) and _text(role[0]) == 'master'
+    if not isinstance(role, list) or not role or _text(role[0]) != 'master':
+        return False, 0
+    replicas = role[2] if len(role) > 2 and isinstance(role[2], list) else []
+    return True, len(replicas)
 
 
 def confirm(
@@ -177,14 +186,17 @@ def confirm(
 ) -> Verdict:
     """Whether a request just taken on `connection` (master `address` of `service`) may be run (module docstring).
 
-    `replicas` is how many replicas the Sentinels last counted. Never raises: a master or Sentinels that cannot be
-    reached give a "no".
+    `replicas` is the most replicas this master has been seen with (the Sentinels' count, or `ROLE`'s): a count
+    that drops is not believed on the fast path, since the replica promoted by a failover drops out of both.
+    Never raises: a master or Sentinels that cannot be reached give a "no".
     """
     if not supports_direct_commands(connection):
-        return Verdict(True)  # a test double: there is no replication to ask about
+        return Verdict(True, replicas=replicas)  # a test double: there is no replication to ask about
     try:
-        if replicas == 0 or _replicated(connection, replicas, FAST_WAIT_SECONDS):
-            return Verdict(True)
+        is_master, connected = _role(connection)
+        wanted = max(replicas, connected)
+        if is_master and (wanted == 0 or _replicated(connection, wanted, FAST_WAIT_SECONDS)):
+            return Verdict(True, replicas=wanted)
         give_up_at = time.monotonic() + CONFIRM_SECONDS
         while True:
             view, failing_over = _newest_view(sentinels, service)
@@ -194,10 +206,14 @@ def confirm(
                 return Verdict(False, f'the Sentinels now name {view.address[0]}:{view.address[1]}')
             if failing_over:
                 return Verdict(False, 'a failover is under way')
-            if not _is_master(connection):
+            is_master, connected = _role(connection)
+            if not is_master:
                 return Verdict(False, 'it is no longer a master')
-            if view.replicas == 0 or _replicated(connection, view.replicas, 0.25):
-                return Verdict(True)
+            # Here every Sentinel that answers agrees that this is the master and none is failing over: their
+            # count (with ROLE's) is believed, even when it dropped (a replica removed for good).
+            wanted = max(view.replicas, connected)
+            if wanted == 0 or _replicated(connection, wanted, 0.25):
+                return Verdict(True, replicas=wanted)
             if time.monotonic() >= give_up_at:
                 _logger.warning(
                     'The replicas of Redis master %s:%s (%s) did not acknowledge within %.1f s, and the Sentinels '
@@ -206,6 +222,6 @@ def confirm(
                     service,
                     CONFIRM_SECONDS,
                 )
-                return Verdict(True)
+                return Verdict(True, replicas=wanted)
     except redis.RedisError as error:
         return Verdict(False, f'it cannot be reached ({error!r})')

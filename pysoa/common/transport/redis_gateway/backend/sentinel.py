@@ -135,7 +135,8 @@ class SentinelRedisClient(BaseRedisClient):
             return master.client
         view = failover_guard.discover(self.sentinels, service)  # MasterNotFoundError when no Sentinel names one
         if master is not None and master.address == view.address:
-            master.confirmed_at, master.replicas = now, view.replicas
+            # The most replicas seen: a failover takes the promoted one out of the count (see `failover_guard`).
+            master.confirmed_at, master.replicas = now, max(master.replicas, view.replicas)
             return master.client
         if master is not None:
             self._drop(service, master, f'the Sentinels moved it to {view.address[0]}:{view.address[1]}')
@@ -196,6 +197,8 @@ class SentinelRedisClient(BaseRedisClient):
             verdict = failover_guard.confirm(connection, master.replicas, master.address, self.sentinels, service)
         if not verdict.confirmed:
             self._drop(service, master, verdict.reason)
+        else:
+            master.replicas = verdict.replicas
         return verdict.confirmed
 
     def close(self) -> None:
