@@ -26,8 +26,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
 from redis.client import Redis
 from redis.connection import ConnectionPool
+from redis.retry import Retry
 
 _pack_command: Callable[[tuple[Any, ...]], bytes] | None
 try:
@@ -117,6 +119,8 @@ def execute_command(client: Redis, *args: CommandArgument) -> object:
             return _retry(connection, args, error)
     deadline = time.monotonic() + limit
     try:
+        if connection._sock is None:
+            _connect_once(connection)
         return _round_trip(connection, args)
     except redis.ConnectionError as error:
         remaining = deadline - time.monotonic()
@@ -176,6 +180,19 @@ def _retry(connection: Any, args: tuple[CommandArgument, ...], first_error: Exce
     return connection.retry.call_with_retry(attempt, lambda _error: connection.disconnect())
 
 
+def _connect_once(connection: Any) -> None:
+    """Connect (and shake hands) once, under the socket timeouts just applied: the connection's retry policy would
+    make that twice the time limit."""
+    retry, connection.retry = connection.retry, _NO_RETRY
+    try:
+        connection.connect()
+    finally:
+        connection.retry = retry
+
+
+_NO_RETRY = Retry(NoBackoff(), 0)
+
+
 def _held_connection(pool: ConnectionPool) -> Any:
     held: _HeldConnection | None = pool.__dict__.get(_HELD_ATTRIBUTE)
     if held is None:
@@ -184,7 +201,23 @@ def _held_connection(pool: ConnectionPool) -> Any:
     pid = os.getpid()
     if connection is None or held.pid != pid:
         # A connection inherited through fork belongs to the parent; the pool makes the child its own.
-        connection = pool.get_connection('_') if _GET_CONNECTION_NEEDS_NAME else pool.get_connection()
+        connection = _new_connection(pool)
         held.connection = connection
         held.pid = pid
+    return connection
+
+
+def _new_connection(pool: Any) -> Any:
+    """A connection of `pool`'s, not yet connected: it connects on its first command, under that command's time
+    limit (`ConnectionPool.get_connection` would connect at once, with the configured timeouts: none for reads)."""
+    lock = getattr(pool, '_lock', None)
+    in_use = getattr(pool, '_in_use_connections', None)
+    if lock is None or not isinstance(in_use, set):  # another redis-py: let it connect as it does
+        return pool.get_connection('_') if _GET_CONNECTION_NEEDS_NAME else pool.get_connection()
+    check_pid = getattr(pool, '_checkpid', None)
+    if callable(check_pid):
+        check_pid()  # a pool inherited through fork starts again in the child
+    with lock:
+        connection = pool.make_connection()
+        in_use.add(connection)  # so that the pool's `disconnect()` closes it, as it did when checked out
     return connection
