@@ -179,7 +179,22 @@ def _request_failover(cluster: SentinelCluster) -> None:
 
 
 def _replica_in_sync(cluster: SentinelCluster) -> bool:
-    """Whether the Sentinels see a replica, in sync with the master, that they could promote."""
+    """Whether the master has a replica in sync, and the Sentinels see it (a failover to a replica still syncing
+    loses writes and brings back requests already taken: Redis's own limit, see docs/delivery.rst)."""
+    try:
+        port = cluster.master_port()
+        master = cluster.master if cluster.master.port == port else cluster.replica
+        assert master is not None
+        with cluster.connect(master) as connection:
+            replication = connection.info('replication')
+    except redis.RedisError:
+        return False
+    if not any(
+        isinstance(value, dict) and value.get('state') == 'online' and value.get('lag', 9) <= 1
+        for key, value in replication.items()
+        if key.startswith('slave')
+    ):
+        return False
     try:
         with cluster.connect(cluster.sentinels[0]) as connection:
             command: Any = connection.execute_command

@@ -282,6 +282,8 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
     ) -> bool:
         request = meta.get(IN_FLIGHT_META_KEY)
         if isinstance(request, InFlightRequest) and not request.settled:
+            # Kept first: should anything below fail, the request has run, and its answer is settled, not rerun.
+            request.answer = (queue_key, elements, expiry, _server_of(request.connection))
             # After a failover the request is answered (and acknowledged) on the master that now serves it.
             request.connection = self._backend().current_connection(request.connection)
             request.answer = (queue_key, elements, expiry, _server_of(request.connection))

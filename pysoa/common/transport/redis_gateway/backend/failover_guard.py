@@ -5,12 +5,12 @@ asynchronously, and Sentinel promotes a replica without stopping the old master 
 takes (BLPOP, BLMOVE) from the old master after the promotion, or before the taking reached the replica, is still
 queued on the promoted replica, and a worker there runs it again. So a taken request is run only when:
 
-1. the master says it is a master (`ROLE`) and the taking is on every replica a failover could promote (`WAIT n`,
-   n being the most replicas this master has been seen with: the Sentinels' count of replicas in sync, or the
-   replicas `ROLE` lists; never lowered on this path, since a promoted replica drops out of both): a replica
-   promoted later does not hold the request any more; or
+1. the master says it is a master and the taking is on every replica a failover could promote (`WAIT n`, n being
+   the most replicas this master has been seen with: the Sentinels' count of replicas in sync, or the replicas
+   `INFO replication` lists, those still in their first sync included; never lowered on this path, since a
+   promoted replica drops out of both): a replica promoted later does not hold the request any more; or
 2. failing that, the Sentinels (all that answer, the newest configuration epoch deciding) still name this master
-   and no failover is under way, the master still says it is a master (`ROLE`), and a `WAIT` succeeds within
+   and no failover is under way, the master still says it is a master, and a `WAIT` succeeds within
    `CONFIRM_SECONDS`; if the replicas still have not acknowledged by then (a lagging or half-dead replica, not
    a failover), the request is run anyway, logged, since holding it longer would not make it safer.
 
@@ -172,13 +172,17 @@ def _replicated(connection: redis.Redis, replicas: int, seconds: float) -> bool:
 
 
 def _role(connection: redis.Redis) -> tuple[bool, int]:
-    """Whether the server says it is a master (`ROLE`), and how many replicas are connected to it."""
+    """Whether the server says it is a master, and how many replicas are attached to it (`INFO replication`).
+
+    Replicas still in their first sync count (unlike in `ROLE`): Sentinel may promote one, and it acknowledges
+    nothing until the sync is done, so a taking is not confirmed by `WAIT` meanwhile.
+    """
     with time_limit(SENTINEL_SECONDS):
-        role = _command(connection, 'ROLE')
-    if not isinstance(role, list) or not role or _text(role[0]) != 'master':
+        reply = _command(connection, 'INFO', 'replication')
+    fields = dict(line.split(':', 1) for line in _text(reply).splitlines() if ':' in line)
+    if fields.get('role', '').strip() != 'master':
         return False, 0
-    replicas = role[2] if len(role) > 2 and isinstance(role[2], list) else []
-    return True, len(replicas)
+    return True, int(fields.get('connected_slaves', '0').strip() or '0')
 
 
 def confirm(
@@ -186,8 +190,8 @@ def confirm(
 ) -> Verdict:
     """Whether a request just taken on `connection` (master `address` of `service`) may be run (module docstring).
 
-    `replicas` is the most replicas this master has been seen with (the Sentinels' count, or `ROLE`'s): a count
-    that drops is not believed on the fast path, since the replica promoted by a failover drops out of both.
+    `replicas` is the most replicas this master has been seen with (the Sentinels' count, or `INFO replication`'s):
+    a count that drops is not believed on the fast path, since the replica promoted by a failover drops out of both.
     Never raises: a master or Sentinels that cannot be reached give a "no".
     """
     if not supports_direct_commands(connection):
@@ -210,7 +214,7 @@ def confirm(
             if not is_master:
                 return Verdict(False, 'it is no longer a master')
             # Here every Sentinel that answers agrees that this is the master and none is failing over: their
-            # count (with ROLE's) is believed, even when it dropped (a replica removed for good).
+            # count (with INFO's) is believed, even when it dropped (a replica removed for good).
             wanted = max(view.replicas, connected)
             if wanted == 0 or _replicated(connection, wanted, 0.25):
                 return Verdict(True, replicas=wanted)
