@@ -13,7 +13,7 @@ import redis
 from pysoa.client.client import Client
 from pysoa.common.constants import ERROR_CODE_SERVER_ERROR
 from pysoa.common.metrics import noop_metrics
-from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError
+from pysoa.common.transport.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError, QueueFullError
 from pysoa.common.transport.redis_gateway.backend import in_flight
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.dead_letters import DeadLetters
@@ -207,13 +207,33 @@ def test_an_expired_request_is_never_run_and_becomes_a_dead_letter(redis_url: st
     assert sum(in_flight_lists(connection).values()) == 0
 
 
-def test_an_answer_that_cannot_be_sent_puts_the_request_back(redis_url: str, connection: redis.Redis) -> None:
+def test_an_answer_that_redis_failed_to_take_is_sent_again_and_the_request_not_run_again(
+    redis_url: str, connection: redis.Redis
+) -> None:
     server, client = make_server(redis_url), make_client(redis_url)
     client.send_request_message(3, {}, {'actions': []})
     _, meta, _ = server.receive_request_message()
     assert meta is not None
     with mock.patch.object(in_flight, 'reply_and_acknowledge', side_effect=redis.ConnectionError('down')):
         with pytest.raises(MessageSendError):
+            server.send_response_message(3, meta, {'actions': []})
+    # The request has run (issue 10: run nothing twice): at the next receive its answer goes out, once, where the
+    # request is still in flight, instead of the request being run again.
+    with pytest.raises(MessageReceiveTimeout):
+        server.receive_request_message()
+    assert client.receive_response_message(2).request_id == 3
+    assert sum(in_flight_lists(connection).values()) == 0
+    assert connection.hlen(KEYS.deliveries) == 0
+    assert [connection.llen(key) for key in connection.scan_iter('pysoa:*!*')] in ([], [0])  # no second answer
+
+
+def test_an_answer_that_cannot_be_delivered_puts_the_request_back(redis_url: str, connection: redis.Redis) -> None:
+    server, client = make_server(redis_url), make_client(redis_url)
+    client.send_request_message(3, {}, {'actions': []})
+    _, meta, _ = server.receive_request_message()
+    assert meta is not None
+    with mock.patch.object(in_flight, 'reply_and_acknowledge', return_value=False):  # the reply queue stays full
+        with pytest.raises(QueueFullError):
             server.send_response_message(3, meta, {'actions': []})
     # The server never acknowledged it: at the next receive it goes back to the queue, and comes again.
     request_id, meta, _ = server.receive_request_message()

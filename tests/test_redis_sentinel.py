@@ -120,7 +120,7 @@ def test_services_are_discovered_and_used(cluster: SentinelCluster) -> None:
     backend = SentinelRedisClient(hosts=cluster.hosts)
     assert backend._services == [MASTER_NAME]
     pool: Any = backend.get_connection('pysoa:service.x').connection_pool
-    assert pool.get_master_address()[1] == cluster.master.port
+    assert pool.connection_kwargs['port'] == cluster.master.port
 
     client = RedisClientTransport('sentinel', noop_metrics, **settings(cluster))
     server = RedisServerTransport('sentinel', noop_metrics, **settings(cluster, sentinel_services=[MASTER_NAME]))

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 from typing import Any
 
 from examples.echo_service.server import EchoServer
@@ -16,7 +17,9 @@ def _record(name: str) -> None:
     runs = os.environ.get('ALO_RUNS_FILE')
     if runs:
         with open(runs, 'a') as file:
-            file.write(f'{name} {os.getpid()}\n')
+            # `ALO_RUNS_TIMES`: "label pid@time", to tell when a run happened (the failover tests print it).
+            worker = f'{os.getpid()}@{time.time():.3f}' if os.environ.get('ALO_RUNS_TIMES') else str(os.getpid())
+            file.write(f'{name} {worker}\n')
 
 
 class CrashAction(Action):
@@ -36,6 +39,8 @@ class CountAction(Action):
 
     def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
         _record(request.body['label'])
+        # `ALO_COUNT_SECONDS`: a little work, so that requests queue up and are in flight when Redis fails over.
+        time.sleep(float(os.environ.get('ALO_COUNT_SECONDS', '0')))
         return {'label': request.body['label'], 'pid': os.getpid()}
 
 

@@ -98,7 +98,7 @@ class AsyncRedisServerTransport:
 
     def _connection(self, queue_key: str, for_send: bool) -> commands.AsyncRedis:
         # The backend picks the server of the ring (no I/O); this keeps one asyncio client per server.
-        blocking = self._core._get_redis_connection(for_send, queue_key)
+        blocking = self._core._get_redis_connection(for_send, queue_key, REPLY_SECONDS)
         known = self._twins.get(id(blocking))
         if known is None or known[0] is not blocking:
             known = self._twins[id(blocking)] = (blocking, commands.async_twin(blocking))

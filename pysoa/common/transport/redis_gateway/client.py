@@ -74,6 +74,17 @@ class _ThreadState(threading.local):
             return True
         return False
 
+    def seconds_left(self) -> float | None:
+        """Until the last awaited request expires (None if unknown): no response to any of them can come after.
+
+        A call's wait for its response is cut to this, so that a slow send (a full queue, a Sentinel lookup, a
+        frozen Redis) and a full receive wait together still end by the call's deadline (issue 10).
+        """
+        if self.unnamed or not self.awaited:
+            return None
+        latest = max(self.awaited.values())
+        return None if latest == math.inf else max(latest - time.time(), 0.01)
+
     def consumed_unreadable(self, request_id: int | None) -> None:
         """A response was taken from the queue but cannot be read: do not wait for it again."""
         self.claim(request_id)
@@ -145,9 +156,13 @@ class RedisClientTransport(ClientTransport):
             return ReceivedMessage(None, None, None)
         started = time.monotonic()
         with self.metrics.timer(self._receive_timer_name, **MICROSECOND_TIMER_KWARGS):
-            # The caller's timeout goes to the core as given (None: the transport's own), as 1.x passed it.
+            # The caller's timeout goes to the core as given (None: the transport's own), as 1.x passed it, unless
+            # every awaited request expires sooner.
             timeout: float | None = receive_timeout_in_seconds
             while True:
+                left = state.seconds_left()
+                if left is not None and left < (timeout or self.core.receive_timeout_in_seconds):
+                    timeout = left
                 received = self._receive(state, timeout)
                 request_id = received[0]  # a 1.x core (or a test's stand-in) may return a plain tuple
                 if state.claim(request_id):

@@ -4,9 +4,8 @@
 (`backend`); `receive_message` pops one element (and, on the client, the rest of a chunked response) and decodes
 it. Here is only orchestration: back-off while a queue is full, metrics, and Redis failures as transport errors.
 
-Every Redis command runs under a time limit taken from the call's own deadline (`direct.time_limit`): a push has
-the caller's timeout (the server: `REPLY_SECONDS`), a pop its own timeout plus `POP_MARGIN_SECONDS`. So a Redis
-that is down, frozen or cut off makes a call fail within its timeout (plus the margin) instead of hanging.
+Each call's Redis commands, finding a Sentinel master included, run under one deadline (`direct.time_limit`): a
+send has the caller's timeout (the server: `REPLY_SECONDS`), a receive its timeout plus `POP_MARGIN_SECONDS`.
 """
 
 import functools
@@ -113,6 +112,7 @@ class RedisTransportCore(OptionAttributes):
         """
         if request_id is None:
             raise errors.InvalidMessageError('No request ID')
+        started = time.monotonic()  # the whole send, finding a master included, keeps within the caller's time
         default_expiry = self.message_expiry_in_seconds
         expires_at, redis_expiry = envelope.expiry_times(time.time(), message_expiry_in_seconds, default_expiry)
         meta['__expiry__'] = expires_at
@@ -122,9 +122,8 @@ class RedisTransportCore(OptionAttributes):
         elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version, signer)
         envelope.note_sent_size(meta, elements)
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
-        connection = self._get_redis_connection(True, queue_key)
-        started = time.monotonic()
         deadline = started + self._send_seconds(message_expiry_in_seconds)
+        connection = self._get_redis_connection(True, queue_key, deadline - time.monotonic())
         push = functools.partial(self._push, connection, queue_key, elements, redis_expiry, meta)
         factor = self.EXPONENTIAL_BACK_OFF_FACTOR  # read here: 1.x tests set it on the instance
         try:
@@ -180,8 +179,9 @@ class RedisTransportCore(OptionAttributes):
         """
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         timeout = receive_timeout_in_seconds or self.receive_timeout_in_seconds
-        connection = self._get_redis_connection(False, queue_key)
-        pop = functools.partial(self._pop, connection, queue_key, timeout)
+        deadline = time.monotonic() + timeout
+        connection = self._get_redis_connection(False, queue_key, timeout + POP_MARGIN_SECONDS)
+        pop = functools.partial(self._pop, connection, queue_key, max(deadline - time.monotonic(), 0.01))
         try:
             received = self._decode(pop(), pop)
             if received.meta and received.meta.get('signed') is False:
@@ -207,9 +207,10 @@ class RedisTransportCore(OptionAttributes):
             raise errors.MessageReceiveTimeout(f'No message received for service {self.service_name}')
         return element
 
-    def _get_redis_connection(self, for_send: bool, queue_key: str) -> redis.Redis:
+    def _get_redis_connection(self, for_send: bool, queue_key: str, seconds: float) -> redis.Redis:
         try:
-            return driven(self.backend_layer).get_connection(queue_key)
+            with time_limit(seconds):  # finding the master (Sentinel) counts against the call's time
+                return driven(self.backend_layer).get_connection(queue_key)
         except CannotGetConnectionError as error:
             raise reporting.connection_failure(error, for_send, self._count)
 

@@ -27,8 +27,9 @@ from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import envelope
 from pysoa.common.transport.redis_gateway.backend import in_flight
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
-from pysoa.common.transport.redis_gateway.backend.direct import time_limit
+from pysoa.common.transport.redis_gateway.backend.direct import CommandArgument, time_limit
 from pysoa.common.transport.redis_gateway.backend.legacy import driven
+from pysoa.common.transport.redis_gateway.backend.scripts import load_script
 from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS, REPLY_SECONDS
 from pysoa.common.transport.redis_gateway.core import RedisTransportServerCore
 from pysoa.common.transport.redis_gateway.liveness import WorkerHeartbeat, new_worker_id
@@ -52,6 +53,21 @@ DELIVERY_COUNT_META_KEY = 'delivery_count'
 _COUNTS_KEEP_SECONDS = 24 * 3600
 """How long delivery counts outlive their last change (they are deleted with their request; this is a backstop)."""
 
+_REPLY_IF_HELD = load_script('reply_if_held')
+
+
+def _as_elements(elements: bytes | list[bytes]) -> tuple[bytes, ...]:
+    return (elements,) if isinstance(elements, bytes) else tuple(elements)
+
+
+def _address_of(connection: redis.Redis) -> object:
+    """Which Redis server `connection` talks to (after a failover, a new client may talk to the same one)."""
+    pool = getattr(connection, 'connection_pool', None)
+    kwargs = getattr(pool, 'connection_kwargs', None)
+    if not isinstance(kwargs, dict):
+        return id(connection)
+    return kwargs.get('host'), kwargs.get('port'), kwargs.get('path'), kwargs.get('db')
+
 
 @attrs.define(eq=False)
 class InFlightRequest:
@@ -68,6 +84,11 @@ class InFlightRequest:
     """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
     acknowledging: bool = False
     """Done with, but Redis failed to take the acknowledgement: it is retried before the next receive."""
+    answer: tuple[str, bytes | list[bytes], int, object] | None = None
+    """The reply queue, elements and expiry of its answer, and the server it was sent to, while it is being sent."""
+    answer_in_doubt: bool = False
+    """Its answer may not have reached the master that now serves it (a failover, an outage): settled before the next
+    receive (`_answer_again`), never by running the request again."""
 
 
 class DeadLetteredError(errors.MessageReceiveTimeout):
@@ -156,6 +177,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
     def _pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
         keys = in_flight.DeliveryKeys(queue_key)
         worker = self.worker_id
+        request: InFlightRequest | None = None
         try:
             with time_limit(REPLY_SECONDS):
                 self._settle_leftovers(connection, keys)
@@ -166,9 +188,13 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
                 raise errors.MessageReceiveTimeout(f'No message received for service {self.service_name}')
             if not isinstance(element, bytes):
                 return element  # the envelope refuses it; it stays in flight and goes back if ever
-            digest = in_flight.request_digest(element)
+            request = InFlightRequest(connection, keys, element, in_flight.request_digest(element), 0)
+            self._open[id(request)] = request
+            # Not run if a failover may bring it back (Sentinel; `failover_guard`): it goes back to the queue of
+            # whichever master serves next, if that one holds it at all.
+            self._backend().check_taken(connection)
             with time_limit(REPLY_SECONDS):
-                deliveries = in_flight.count_delivery(connection, keys, digest, _COUNTS_KEEP_SECONDS)
+                request.deliveries = in_flight.count_delivery(connection, keys, request.digest, _COUNTS_KEEP_SECONDS)
         except errors.MessageReceiveTimeout:
             raise
         except Exception as error:
@@ -176,11 +202,11 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             # count refused by a master that just failed over): nothing here knows it, so no answer would ever
             # acknowledge it. The next receive returns what this worker holds without a record to the queue.
             self._unknown_in_flight.add(self._server_token(connection))
+            if request is not None:
+                request.abandoned = True
             raise self._failure(error, sending=False)
-        request = InFlightRequest(connection, keys, element, digest, deliveries)
-        self._open[id(request)] = request
         self._received.request = request
-        if deliveries > 1:
+        if request.deliveries > 1:
             self._count('delivery.redelivered')
         return element
 
@@ -230,13 +256,17 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         )
 
     def _settle_leftovers(self, connection: redis.Redis, keys: in_flight.DeliveryKeys) -> None:
-        """Acknowledgements that failed are retried; requests whose answer could not be sent go back to the queue,
-        and so do those in this worker's in-flight list that it has no record of (after a failed receive)."""
+        """Acknowledgements that failed are retried, answers in doubt sent again where the request still is, and
+        requests whose answer could not be sent go back to the queue (on the server that now holds them); so do
+        those in this worker's in-flight list that it has no record of (after a failed receive)."""
         leftovers = [request for request in self._open.values() if self._server_of(request) is connection]
         for request in leftovers:
+            request.connection = connection
             if request.acknowledging:
                 in_flight.acknowledge(connection, request.keys, self.worker_id, request.element, request.digest)
                 self._forget(request)
+            elif request.answer_in_doubt:
+                self._answer_again(request)
         leftovers = [request for request in leftovers if not request.settled]
         token = self._server_token(connection)
         if token not in self._unknown_in_flight and not any(request.abandoned for request in leftovers):
@@ -251,13 +281,48 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             self.metrics.counter(self._metric_prefix + 'delivery.released').increment(released)
             _logger.warning('Returned %d request(s) that this worker could not answer to the queue', released)
 
+    def _answer_again(self, request: InFlightRequest) -> None:
+        """Settle a request whose answer is in doubt, on the master that now serves it, without running it again.
+
+        On the server the answer went to (Redis was unreachable, or slow to replicate), it is sent again if and
+        only if the request is still in flight there (`reply_if_held.lua`): never twice. On another server (a
+        failover), the caller may have read the first answer from the old master, so the request is only
+        acknowledged there: at worst its caller gets a timeout, never a second answer.
+        """
+        if request.answer is None:
+            request.answer_in_doubt, request.abandoned = False, True
+            return
+        reply_queue, elements, expiry, server = request.answer
+        if _address_of(request.connection) == server:
+            keys = (reply_queue, request.keys.in_flight(self.worker_id), request.keys.deliveries)
+            arguments: list[CommandArgument] = [expiry, self.queue_capacity, request.element, request.digest]
+            arguments.extend(_as_elements(elements))
+            outcome = _REPLY_IF_HELD.run(request.connection, keys, arguments)
+            name = {1: 'answer_resent', 0: 'answer_already_there', -1: 'answer_dropped_reply_queue_full'}[
+                in_flight.as_int(outcome)
+            ]
+        else:
+            in_flight.acknowledge(request.connection, request.keys, self.worker_id, request.element, request.digest)
+            name = 'answer_left_on_old_master'
+        if not self._backend().confirm_taken(request.connection):
+            return  # in doubt still (the Sentinels are switching): again before the next receive
+        self._forget(request)
+        self._count(f'delivery.{name}')
+        _logger.warning('Settled a request of service %s whose answer was in doubt (%s)', self.service_name, name)
+
     # ---- settling
 
     def _push(
         self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
     ) -> bool:
         request = meta.get(IN_FLIGHT_META_KEY)
-        if not isinstance(request, InFlightRequest) or request.settled or self._server_of(request) is not connection:
+        if isinstance(request, InFlightRequest) and not request.settled:
+            # Kept first: should anything below fail, the request has run, and its answer is settled, not rerun.
+            request.answer = (queue_key, elements, expiry, _address_of(request.connection))
+            # After a failover the request is answered (and acknowledged) on the server that now holds it.
+            request.connection = self._server_of(request)
+            request.answer = (queue_key, elements, expiry, _address_of(request.connection))
+        if not isinstance(request, InFlightRequest) or request.settled or request.connection is not connection:
             # Another server holds the reply queue: answer, then acknowledge (a crash in between answers twice).
             return super()._push(connection, queue_key, elements, expiry, meta)
         pushed = in_flight.reply_and_acknowledge(
@@ -270,19 +335,23 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             expiry=expiry,
             capacity=self.queue_capacity,
         )
+        if pushed and not self._backend().confirm_taken(connection):
+            # The master may have been replaced before the answer reached its replicas: sent again (once) later.
+            request.answer_in_doubt = True
+            return True
         if pushed:
             self._forget(request)
         return pushed
 
     def acknowledge(self, request: InFlightRequest) -> None:
         """Take `request` out of the in-flight list (unless already settled); a failure is retried later."""
-        if request.settled:
-            return
+        if request.settled or request.answer_in_doubt:
+            return  # an answer in doubt is settled before the next receive (`_answer_again`)
         request.abandoned = False
         try:
             with time_limit(REPLY_SECONDS):
-                connection = self._server_of(request)
-                in_flight.acknowledge(connection, request.keys, self.worker_id, request.element, request.digest)
+                request.connection = self._server_of(request)
+                in_flight.acknowledge(request.connection, request.keys, self.worker_id, request.element, request.digest)
         except Exception as error:
             # Kept open: retried before the next receive on that server, instead of being run again.
             _logger.warning('Could not acknowledge a request of service %s: %r', self.service_name, error)
@@ -290,9 +359,18 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             return
         self._forget(request)
 
-    def abandon(self, request: InFlightRequest) -> None:
-        """The answer to `request` could not be sent: unless acknowledged after all, it goes back to the queue."""
-        if not request.settled:
+    def abandon(self, request: InFlightRequest, error: Exception | None = None) -> None:
+        """The answer to `request` could not be sent: unless acknowledged after all, it goes back to the queue.
+
+        When Redis failed (`MessageSendError`: unreachable, or a master demoted by a failover) the request has run:
+        instead of running it again, its answer is sent again before the next receive, where the request is held.
+        """
+        if request.settled:
+            return
+        redis_failed = isinstance(error, errors.MessageSendError | errors.ConnectionError)
+        if redis_failed and not isinstance(error, errors.QueueFullError | errors.UnusableQueueError) and request.answer:
+            request.answer_in_doubt = True
+        else:
             request.abandoned = True
 
     def _server_token(self, connection: redis.Redis) -> object:
@@ -303,17 +381,19 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
     def _server_of(self, request: InFlightRequest) -> redis.Redis:
         """The connection to the server holding `request` in flight now.
 
-        That is the server it was taken from, except on Redis Cluster, where it is the master of its queue's slot
-        now: after a failover, the in-flight list is on the new master (replicated there with the queue).
+        That is the server it was taken from, unless a failover moved it: on Redis Cluster, the master of its queue's
+        slot now; with Sentinel, the master that now serves the place it was taken from (the in-flight list was
+        replicated there with the queue).
         """
         backend = self._backend()
         if backend.QUEUE_HASH_TAG:
             return backend.get_connection(request.keys.queue)
-        return request.connection
+        return backend.current_connection(request.connection)
 
     def _forget(self, request: InFlightRequest) -> None:
         request.settled = True
-        request.abandoned = request.acknowledging = False
+        request.abandoned = request.acknowledging = request.answer_in_doubt = False
+        request.answer = None
         self._open.pop(id(request), None)
 
     def _dead_letter(self, request: InFlightRequest | None, reason: str, request_id: object) -> None:

@@ -137,10 +137,11 @@ class RedisServerTransport(ServerTransport):
         with self.metrics.timer('server.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
             try:
                 self.core.send_message(queue_name, request_id, meta, body)
-            except Exception:
+            except Exception as error:
                 in_flight = meta.get(IN_FLIGHT_META_KEY)
                 if isinstance(self.core, AtLeastOnceServerCore) and isinstance(in_flight, InFlightRequest):
-                    self.core.abandon(in_flight)  # back to the queue, unless the server acknowledges it after all
+                    # Sent again later if Redis failed, else back to the queue (unless acknowledged after all).
+                    self.core.abandon(in_flight, error)
                 raise
 
     def acknowledge_request_message(self, request_id: int, meta: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from pysoa.common.transport.redis_gateway.backend.direct import execute_command,
 from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
-__all__ = ('BaseRedisClient', 'CannotGetConnectionError', 'ClusterNodeError')
+__all__ = ('BaseRedisClient', 'CannotGetConnectionError', 'ClusterNodeError', 'ReplacedMasterError')
 
 
 class CannotGetConnectionError(TransportConnectionError):
@@ -38,6 +38,10 @@ def _cluster_node_error(error: redis.exceptions.MovedError) -> ClusterNodeError:
         f'This Redis is a Redis Cluster node (it answered MOVED {error.args[0] if error.args else ""}): a service on '
         "Redis Cluster needs backend_type 'redis.cluster' on every client and server (docs/cluster.rst)"
     )
+
+
+class ReplacedMasterError(redis.ConnectionError):
+    """A request was taken from a Redis master that a failover replaced: it is not run here (the new master has it)."""
 
 
 class BaseRedisClient(abc.ABC):
@@ -120,7 +124,29 @@ class BaseRedisClient(abc.ABC):
             if self.QUEUE_HASH_TAG:
                 raise
             raise _cluster_node_error(error) from error
+        if reply and self.RESPONSE_QUEUE_SPECIFIER not in queue_key:
+            self.check_taken(connection)  # a request: run only if no failover can bring it back
         return cast('Sequence[object]', reply)[1] if reply else None  # a BLPOP reply is [key, element]
+
+    def confirm_taken(self, connection: redis.Redis) -> bool:
+        """Whether a request just taken (or an answer just written) on `connection` is safe from a failover.
+
+        Servers that never fail over have nothing to check; the Sentinel backend asks (see `failover_guard`).
+        """
+        return True
+
+    def check_taken(self, connection: redis.Redis) -> None:
+        """`confirm_taken`, raising `ReplacedMasterError` for a no (a transient error: the worker tries again)."""
+        if not self.confirm_taken(connection):
+            raise ReplacedMasterError(
+                'A request was taken from a Redis master that a failover has replaced (or is replacing); it is left '
+                'to be served from the new master'
+            )
+
+    def current_connection(self, connection: redis.Redis) -> redis.Redis:
+        """The connection that now serves the place of the ring `connection` was handed out for (after a failover,
+        the new master's); where servers never move, `connection` itself."""
+        return connection
 
     def send_message_to_queue(
         self,

@@ -11,8 +11,10 @@ to its own methods (`blpop`, `register_script`), which is how PySOA 1.x called e
 1.x need not offer `execute_command`.
 
 Inside `time_limit(seconds)` every command of the thread (connecting included) gives up with `redis.TimeoutError`
-once Redis has been silent that long, and a timed-out command is not retried: a frozen or unreachable Redis
-cannot hold a caller past its own deadline, and a push that may already sit in Redis's input is not sent twice.
+once the block's deadline (`seconds` from its start) has passed, and a timed-out command is not retried: a frozen or
+unreachable Redis cannot hold a caller past its own deadline, and a push that may already sit in Redis's input is
+not sent twice. Blocks nest: an inner block never reaches past the deadline of the block around it, so a call that
+makes several commands (a Sentinel lookup, then a push) is bounded as a whole (`remaining_seconds` tells what is left).
 """
 
 import contextlib
@@ -24,8 +26,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
 from redis.client import Redis
 from redis.connection import ConnectionPool
+from redis.retry import Retry
 
 _pack_command: Callable[[tuple[Any, ...]], bytes] | None
 try:
@@ -35,7 +39,7 @@ try:
 except ImportError:  # hiredis is optional: without it, the connection packs (in Python)
     _pack_command = None
 
-__all__ = ('CommandArgument', 'execute_command', 'supports_direct_commands', 'time_limit')
+__all__ = ('CommandArgument', 'execute_command', 'remaining_seconds', 'supports_direct_commands', 'time_limit')
 
 CommandArgument = str | bytes | int | float
 """What pysoa passes as a Redis command argument (RESP has one encoding for each of these)."""
@@ -57,20 +61,35 @@ class _HeldConnection(threading.local):
 
 
 class _Limit(threading.local):
-    seconds: float | None = None
+    deadline: float | None = None  # time.monotonic() by which every command of the thread must be done
 
 
 _limit = _Limit()
 
+_LEAST_SECONDS = 0.001
+"""What a command is given once the deadline has passed: it fails at once instead of waiting without bound."""
+
 
 @contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Within the block, each Redis command of this thread waits at most `seconds` for Redis (see the docstring)."""
-    previous, _limit.seconds = _limit.seconds, max(seconds, 0.001)
+def time_limit(seconds: float, *, within_outer: bool = True) -> Iterator[None]:
+    """Within the block, this thread's Redis commands end `seconds` from now at the latest (see the docstring).
+
+    Without `within_outer` the block ignores the deadline of the blocks around it: for work that has its own
+    budget whoever waits outside (a worker confirming a request it took, which no caller is waiting on).
+    """
+    previous = _limit.deadline
+    deadline = time.monotonic() + max(seconds, 0.0)
+    _limit.deadline = deadline if previous is None or not within_outer else min(previous, deadline)
     try:
         yield
     finally:
-        _limit.seconds = previous
+        _limit.deadline = previous
+
+
+def remaining_seconds() -> float | None:
+    """How long this thread's commands may still take (at least 1 ms), or None outside any `time_limit` block."""
+    deadline = _limit.deadline
+    return None if deadline is None else max(deadline - time.monotonic(), _LEAST_SECONDS)
 
 
 def supports_direct_commands(client: object) -> bool:
@@ -91,7 +110,7 @@ def execute_command(client: Redis, *args: CommandArgument) -> object:
     """
     pool = client.connection_pool
     connection = _held_connection(pool)
-    limit = _limit.seconds
+    limit = remaining_seconds()
     _apply_timeout(pool, connection, limit)
     if limit is None:
         try:
@@ -100,6 +119,8 @@ def execute_command(client: Redis, *args: CommandArgument) -> object:
             return _retry(connection, args, error)
     deadline = time.monotonic() + limit
     try:
+        if connection._sock is None:
+            _connect_once(connection)
         return _round_trip(connection, args)
     except redis.ConnectionError as error:
         remaining = deadline - time.monotonic()
@@ -159,6 +180,19 @@ def _retry(connection: Any, args: tuple[CommandArgument, ...], first_error: Exce
     return connection.retry.call_with_retry(attempt, lambda _error: connection.disconnect())
 
 
+def _connect_once(connection: Any) -> None:
+    """Connect (and shake hands) once, under the socket timeouts just applied: the connection's retry policy would
+    make that twice the time limit."""
+    retry, connection.retry = connection.retry, _NO_RETRY
+    try:
+        connection.connect()
+    finally:
+        connection.retry = retry
+
+
+_NO_RETRY = Retry(NoBackoff(), 0)
+
+
 def _held_connection(pool: ConnectionPool) -> Any:
     held: _HeldConnection | None = pool.__dict__.get(_HELD_ATTRIBUTE)
     if held is None:
@@ -167,7 +201,23 @@ def _held_connection(pool: ConnectionPool) -> Any:
     pid = os.getpid()
     if connection is None or held.pid != pid:
         # A connection inherited through fork belongs to the parent; the pool makes the child its own.
-        connection = pool.get_connection('_') if _GET_CONNECTION_NEEDS_NAME else pool.get_connection()
+        connection = _new_connection(pool)
         held.connection = connection
         held.pid = pid
+    return connection
+
+
+def _new_connection(pool: Any) -> Any:
+    """A connection of `pool`'s, not yet connected: it connects on its first command, under that command's time
+    limit (`ConnectionPool.get_connection` would connect at once, with the configured timeouts: none for reads)."""
+    lock = getattr(pool, '_lock', None)
+    in_use = getattr(pool, '_in_use_connections', None)
+    if lock is None or not isinstance(in_use, set):  # another redis-py: let it connect as it does
+        return pool.get_connection('_') if _GET_CONNECTION_NEEDS_NAME else pool.get_connection()
+    check_pid = getattr(pool, '_checkpid', None)
+    if callable(check_pid):
+        check_pid()  # a pool inherited through fork starts again in the child
+    with lock:
+        connection = pool.make_connection()
+        in_use.add(connection)  # so that the pool's `disconnect()` closes it, as it did when checked out
     return connection

@@ -1,13 +1,18 @@
 """The Sentinel backend: the ring is the set of masters (services) that a group of Sentinels watches.
 
-Each master's connection pool asks the Sentinels where the master is, so after a failover the next
-connection goes to the new master; `reset_clients` (called by the transport on any Redis error) also
-drops the cached clients, so nothing needs a restart.
+The Sentinels are asked where each master is (`SENTINEL MASTER`), and a plain client is made for that address;
+every question to a Sentinel, like every Redis command, runs under the calling thread's time limit
+(`direct.time_limit`), so a slow or dead Sentinel cannot hold a call past its deadline.
 
 A master that is still reachable after the Sentinels have switched (a partition that healed, a freeze that
-ended) gives no error, and a client or worker that kept using it would run or answer requests twice: the new
-master has them too. So before a cached master is used, the Sentinels are asked again whenever their last
-answer is older than `MASTER_CHECK_SECONDS`, and a master they no longer name is dropped at once.
+ended; Sentinel leaves an old master writable for several seconds) gives no error, and a client or worker that
+kept using it would run or answer requests twice: the new master has them too. So:
+
+- before a cached master is used, the Sentinels are asked again whenever their last answer is older than
+  `MASTER_CHECK_SECONDS`, and a master they no longer name is dropped at once (`reset_clients`, called by the
+  transport on any Redis error, makes the next use ask them at once);
+- a worker that took a request runs it only once the taking is known to be on the replicas (`confirm_taken`,
+  `failover_guard`): a replica promoted later does not hold the request any more, so nobody runs it again.
 """
 
 import logging
@@ -16,11 +21,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
 import redis
 import redis.sentinel
 
 from pysoa.common.backoff import jittered_backoff
+from pysoa.common.transport.redis_gateway.backend import failover_guard
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
+from pysoa.common.transport.redis_gateway.backend.direct import remaining_seconds, time_limit
 from pysoa.common.transport.redis_gateway.backend.hosts import parse_hosts
 
 __all__ = ('MASTER_CHECK_SECONDS', 'SentinelRedisClient')
@@ -28,13 +36,27 @@ __all__ = ('MASTER_CHECK_SECONDS', 'SentinelRedisClient')
 MASTER_CHECK_SECONDS = 0.5
 """How old the Sentinels' word on a master may be when the master is used (at most one question per interval)."""
 
+_SERVICE_ATTRIBUTE = '_pysoa_sentinel_service'
+"""Set on each master client: the Sentinel service it serves, so a connection can be mapped to today's master."""
+
 _logger = logging.getLogger(__name__)
+
+
+@attrs.define
+class _Master:
+    client: redis.Redis
+    address: tuple[str, int]
+    confirmed_at: float
+    replicas: int
+    """How many replicas the Sentinels could promote, when last asked: a taken request must reach that many."""
 
 
 class SentinelRedisClient(BaseRedisClient):
     """Masters found through Sentinel; `hosts` are the Sentinels, `sentinel_services` the masters to use.
 
     Without `sentinel_services`, every master the Sentinels know is used, in the order they report.
+    `sentinel_failover_retries` is how often a master the Sentinels cannot name is asked for again (with back-off,
+    within the caller's deadline) before the call fails with `CannotGetConnectionError`.
     """
 
     DEFAULT_PORT = 26379
@@ -50,20 +72,19 @@ class SentinelRedisClient(BaseRedisClient):
         if sentinel_failover_retries < 0:
             raise ValueError('sentinel_failover_retries must be >= 0')
         self._sentinel_failover_retries = sentinel_failover_retries
-        self._master_clients: dict[str, redis.Redis] = {}
-        # service -> (the master's address when its client was made, when the Sentinels last confirmed it)
-        self._confirmed: dict[str, tuple[object, float]] = {}
+        self._masters: dict[str, _Master] = {}
         self._lock = threading.Lock()
 
-        master_kwargs = self._with_default_connection_kwargs(connection_kwargs)
-        # A Sentinel that dies mid-answer must not hang the worker (and nobody blocks on a Sentinel).
+        self._master_kwargs = self._with_default_connection_kwargs(connection_kwargs)
+        # A Sentinel that dies mid-answer must not hang the worker (and nobody blocks on a Sentinel): without a
+        # caller's deadline, each question has `failover_guard.SENTINEL_SECONDS`.
         sentinel_connection_kwargs = self._with_default_connection_kwargs(
             {'socket_timeout': 5.0, **(sentinel_kwargs or {})},
         )
+        # Used for its list of Sentinel clients (plain redis-py clients), not for its connection pools.
         self._sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves Sentinel unannotated
             parse_hosts(hosts, self.DEFAULT_PORT, urls=False, what='Sentinel') or [('localhost', self.DEFAULT_PORT)],
             sentinel_kwargs=sentinel_connection_kwargs,
-            **master_kwargs,
         )
         if sentinel_services:
             self._validate_service_names(sentinel_services)
@@ -80,79 +101,111 @@ class SentinelRedisClient(BaseRedisClient):
             if not isinstance(entry, str):
                 raise ValueError('Sentinel services must be specified as strings.')
 
+    @property
+    def sentinels(self) -> list[redis.Redis]:
+        """A client for each Sentinel, in the order they were given (the one that answered last first)."""
+        sentinels: list[redis.Redis] = self._sentinel.sentinels
+        return sentinels
+
     def _get_service_names(self) -> list[str]:
         """Ask each Sentinel in turn for the masters it watches; raise `redis.ConnectionError` if none answers."""
         failures = []
-        for sentinel in self._sentinel.sentinels:
+        for sentinel in self.sentinels:
             try:
-                masters = sentinel.sentinel_masters()
+                masters = failover_guard.masters_known(sentinel)
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 failures.append(f'{sentinel!r}: {error}')
                 continue
-            if isinstance(masters, dict) and masters:
-                return list(masters)
+            if masters:
+                return masters
             failures.append(f'{sentinel!r}: knows no masters')
         raise redis.ConnectionError('Could not get master info from Sentinel:\n' + '\n'.join(failures))
 
     def reset_clients(self) -> None:
-        """Forget the cached master clients, so the next call asks the Sentinels again."""
-        # Not closed here: another thread may be mid-command on one; dropped clients close when collected.
+        """Make the next use of each master ask the Sentinels first (after an error: the master may have moved)."""
+        # The clients are kept: if the Sentinels still name the same master, its connections simply reconnect.
         with self._lock:
-            self._master_clients = {}
-            self._confirmed = {}
+            for master in self._masters.values():
+                master.confirmed_at = -1e9
 
-    def _get_master_client_for(self, service_name: str) -> redis.Redis:
-        client = self._master_clients.get(service_name)
-        if client is not None and not self._still_master(service_name, client):
-            client = None
-        if client is None:
-            client = self._sentinel.master_for(service_name)  # type: ignore[no-untyped-call]  # unannotated in redis-py
-            # Ask now, so a missing master surfaces here (and is retried) rather than on first use.
-            address = client.connection_pool.get_master_address()
-            _logger.info('Sentinel master for %s is at %s', service_name, address)
-            with self._lock:
-                self._master_clients[service_name] = client
-                self._confirmed[service_name] = (address, time.monotonic())
+    def _master_for(self, service: str) -> redis.Redis:
+        master = self._masters.get(service)
+        now = time.monotonic()
+        if master is not None and now - master.confirmed_at < MASTER_CHECK_SECONDS:
+            return master.client
+        view = failover_guard.discover(self.sentinels, service)  # MasterNotFoundError when no Sentinel names one
+        if master is not None and master.address == view.address:
+            # The most replicas seen: a failover takes the promoted one out of the count (see `failover_guard`).
+            master.confirmed_at, master.replicas = now, max(master.replicas, view.replicas)
+            return master.client
+        if master is not None:
+            self._drop(service, master, f'the Sentinels moved it to {view.address[0]}:{view.address[1]}')
+        client = redis.Redis(host=view.address[0], port=view.address[1], **self._master_kwargs)
+        setattr(client, _SERVICE_ATTRIBUTE, service)
+        _logger.info('Sentinel master for %s is at %s:%s', service, *view.address)
+        with self._lock:
+            self._masters[service] = _Master(client, view.address, now, view.replicas)
         return client
 
-    def _still_master(self, service_name: str, client: redis.Redis) -> bool:
-        """Whether the Sentinels still name `client`'s master (asked at most once per `MASTER_CHECK_SECONDS`)."""
-        address, confirmed_at = self._confirmed.get(service_name, (None, 0.0))
-        now = time.monotonic()
-        if now - confirmed_at < MASTER_CHECK_SECONDS:
-            return True
-        # Raises MasterNotFoundError, which the caller retries.
-        current = self._sentinel.discover_master(service_name)  # type: ignore[no-untyped-call]  # unannotated in redis-py
-        if current == address:
-            self._confirmed[service_name] = (address, now)
-            return True
-        _logger.warning(
-            'Sentinel master for %s moved from %s to %s; dropping the old one', service_name, address, current
-        )
+    def _drop(self, service: str, master: _Master, why: str) -> None:
+        _logger.warning('Dropping the Redis master %s:%s of %s: %s', *master.address, service, why)
         with self._lock:
-            if self._master_clients.get(service_name) is client:
-                del self._master_clients[service_name]
-        client.connection_pool.disconnect()  # connections to the old master must not be used again
-        return False
+            if self._masters.get(service) is master:
+                del self._masters[service]
+        # Connections to the old master must not be used again (a thread mid-command on one gets an error).
+        master.client.connection_pool.disconnect()
 
     def _get_connection(self, index: int) -> redis.Redis:
         self._check_index(index)
-        service = self._services[index]
+        return self._connection_for(self._services[index])
+
+    def _connection_for(self, service: str) -> redis.Redis:
         for attempt in range(self._sentinel_failover_retries + 1):
             try:
-                return self._get_master_client_for(service)
+                return self._master_for(service)
             except redis.sentinel.MasterNotFoundError:
-                self.reset_clients()
                 _logger.warning('No Redis master found for %s (failover under way?)', service)
                 if attempt < self._sentinel_failover_retries:
-                    time.sleep(jittered_backoff(attempt))
+                    delay = jittered_backoff(attempt)
+                    left = remaining_seconds()
+                    if left is not None and left <= delay:
+                        break  # the caller's deadline comes first
+                    time.sleep(delay)
         raise CannotGetConnectionError('Master not found; gave up reloading master info after failover.')
+
+    def current_connection(self, connection: redis.Redis) -> redis.Redis:
+        """The client of the master that now serves the place of the ring `connection` was handed out for."""
+        service = getattr(connection, _SERVICE_ATTRIBUTE, None)
+        return connection if service is None else self._connection_for(service)
+
+    def confirm_taken(self, connection: redis.Redis) -> bool:
+        """Whether what this thread just took or wrote on `connection` reached the replicas a failover could promote.
+
+        False when the Sentinels have switched (or are switching) away from that master, or it cannot be reached:
+        then the request must not be run (or answered) there; the promoted replica still holds it. See
+        `failover_guard.confirm` for the rule and what is left.
+        """
+        service = getattr(connection, _SERVICE_ATTRIBUTE, None)
+        if service is None:
+            return True
+        master = self._masters.get(service)
+        if master is None or master.client is not connection:
+            return False  # dropped: the Sentinels named another master since it was taken
+        # Its own budget: the worker that took the request may be at the end of its receive time, and a "no" for
+        # want of time would drop the request (at-most-once delivery) although nothing failed over.
+        with time_limit(failover_guard.CONFIRM_SECONDS + 2 * failover_guard.SENTINEL_SECONDS, within_outer=False):
+            verdict = failover_guard.confirm(connection, master.replicas, master.address, self.sentinels, service)
+        if not verdict.confirmed:
+            self._drop(service, master, verdict.reason)
+        else:
+            master.replicas = verdict.replicas
+        return verdict.confirmed
 
     def close(self) -> None:
         """Close the master clients and the Sentinel connections."""
         with self._lock:
-            clients, self._master_clients = self._master_clients, {}
-        for client in clients.values():
-            client.close()
-        for sentinel in self._sentinel.sentinels:
+            masters, self._masters = self._masters, {}
+        for master in masters.values():
+            master.client.close()
+        for sentinel in self.sentinels:
             sentinel.close()

@@ -1,0 +1,231 @@
+"""Asking the Sentinels about a master, and deciding whether a request taken from it may be run.
+
+Why a worker must check after taking a request (docs/delivery.rst, "Sentinel failover"): Redis replicates
+asynchronously, and Sentinel promotes a replica without stopping the old master at once. A request that a worker
+takes (BLPOP, BLMOVE) from the old master after the promotion, or before the taking reached the replica, is still
+queued on the promoted replica, and a worker there runs it again. So a taken request is run only when:
+
+1. the master says it is a master and the taking is on every replica a failover could promote (`WAIT n`, n being
+   the most replicas this master has been seen with: the Sentinels' count of replicas in sync, or the replicas
+   `INFO replication` lists, those still in their first sync included; never lowered on this path, since a
+   promoted replica drops out of both): a replica promoted later does not hold the request any more; or
+2. failing that, the Sentinels (all that answer, the newest configuration epoch deciding) still name this master
+   and no failover is under way, the master still says it is a master, and a `WAIT` succeeds within
+   `CONFIRM_SECONDS`; if the replicas still have not acknowledged by then (a lagging or half-dead replica, not
+   a failover), the request is run anyway, logged, since holding it longer would not make it safer.
+
+Anything else (another master named, a failover under way, a demoted or unreachable master) is a "no": the
+request is not run there; the copy on the promoted replica is served there, once.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import attrs
+import redis
+import redis.sentinel
+
+from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands, time_limit
+
+__all__ = (
+    'CONFIRM_SECONDS',
+    'FAST_WAIT_SECONDS',
+    'SENTINEL_SECONDS',
+    'MasterView',
+    'Verdict',
+    'confirm',
+    'discover',
+    'masters_known',
+)
+
+SENTINEL_SECONDS = 1.0
+"""The longest a Sentinel may take to answer one question (less when the caller's deadline comes first)."""
+
+FAST_WAIT_SECONDS = 0.1
+"""How long the replicas have to acknowledge a taking before the Sentinels are asked (they take ~1 round trip)."""
+
+CONFIRM_SECONDS = 2.0
+"""How long a worker keeps checking before it runs a request whose taking the replicas have not acknowledged."""
+
+_logger = logging.getLogger(__name__)
+
+_DOWN_FLAGS = frozenset({'s_down', 'o_down', 'disconnected'})
+
+
+@attrs.frozen
+class MasterView:
+    """What one Sentinel says of a master."""
+
+    address: tuple[str, int]
+    flags: frozenset[str]
+    epoch: int
+    replicas: int
+    """The replicas that replicate from it and are up (master link ok): the ones a failover would choose from."""
+
+    @property
+    def usable(self) -> bool:
+        return 'master' in self.flags and not self.flags & {'s_down', 'o_down'}
+
+    @property
+    def failing_over(self) -> bool:
+        return 'failover_in_progress' in self.flags or 'o_down' in self.flags
+
+
+@attrs.frozen
+class Verdict:
+    """Whether a taking may be run; why not; how many replicas the master was found with."""
+
+    confirmed: bool
+    reason: str = ''
+    replicas: int = 0
+
+
+def _text(value: object) -> str:
+    return value.decode('utf-8', 'replace') if isinstance(value, bytes) else str(value)
+
+
+def _fields(reply: object) -> dict[str, str]:
+    """A Sentinel's flat `[name, value, ...]` reply as a dict (redis-py's parsed dict when not sent directly)."""
+    if isinstance(reply, dict):
+        return {_text(key): _text(value) for key, value in reply.items()}
+    if not isinstance(reply, list):
+        raise redis.ResponseError(f'Unexpected Sentinel reply {reply!r}')
+    return {_text(reply[i]): _text(reply[i + 1]) for i in range(0, len(reply) - 1, 2)}
+
+
+def _command(connection: redis.Redis, *args: str | int) -> object:
+    if supports_direct_commands(connection):
+        return execute_command(connection, *args)
+    command: Callable[..., object] = connection.execute_command  # a test double's own (redis-py leaves it untyped)
+    return command(*args)
+
+
+def masters_known(sentinel: redis.Redis) -> list[str]:
+    """The names of the masters `sentinel` watches, in the order it reports them."""
+    with time_limit(SENTINEL_SECONDS):
+        reply = _command(sentinel, 'SENTINEL', 'MASTERS')
+    if not isinstance(reply, list):
+        return []
+    return [_fields(entry).get('name', '') for entry in reply if isinstance(entry, list | dict)]
+
+
+def ask(sentinel: redis.Redis, service: str) -> MasterView:
+    """What `sentinel` says of master `service` (redis errors pass through; unknown names raise ResponseError)."""
+    with time_limit(SENTINEL_SECONDS):
+        master = _fields(_command(sentinel, 'SENTINEL', 'MASTER', service))
+        replicas_reply = _command(sentinel, 'SENTINEL', 'REPLICAS', service)
+    address = (master.get('ip', ''), int(master.get('port', '0')))
+    replicas = 0
+    for entry in replicas_reply if isinstance(replicas_reply, list) else []:
+        replica = _fields(entry)
+        if (
+            replica.get('master-link-status') == 'ok'
+            and (replica.get('master-host'), int(replica.get('master-port', '0'))) == address
+            and not set(replica.get('flags', '').split(',')) & _DOWN_FLAGS
+        ):
+            replicas += 1
+    return MasterView(
+        address, frozenset(master.get('flags', '').split(',')), int(master.get('config-epoch', '0')), replicas
+    )
+
+
+def discover(sentinels: list[redis.Redis], service: str) -> MasterView:
+    """The first usable answer, asking the Sentinels in turn (the one that answers goes first next time).
+
+    Raises `MasterNotFoundError` when none names a usable master.
+    """
+    errors = []
+    for index, sentinel in enumerate(sentinels):
+        try:
+            view = ask(sentinel, service)
+        except redis.RedisError as error:
+            errors.append(f'{sentinel!r}: {error!r}')
+            continue
+        if view.usable:
+            sentinels[0], sentinels[index] = sentinel, sentinels[0]
+            return view
+        errors.append(f'{sentinel!r}: flags {",".join(sorted(view.flags))}')
+    raise redis.sentinel.MasterNotFoundError(f'No master found for {service!r}: {"; ".join(errors)}')
+
+
+def _newest_view(sentinels: Sequence[redis.Redis], service: str) -> tuple[MasterView | None, bool]:
+    """The view of the newest configuration epoch among the Sentinels that answer, and whether any is failing over."""
+    newest: MasterView | None = None
+    failing_over = False
+    for sentinel in sentinels:
+        try:
+            view = ask(sentinel, service)
+        except redis.RedisError:
+            continue
+        failing_over = failing_over or view.failing_over
+        if newest is None or view.epoch > newest.epoch:
+            newest = view
+    return newest, failing_over
+
+
+def _replicated(connection: redis.Redis, replicas: int, seconds: float) -> bool:
+    """Whether `replicas` replicas acknowledge everything this connection wrote, within `seconds` (WAIT)."""
+    with time_limit(seconds + 0.5):
+        acknowledged = _command(connection, 'WAIT', replicas, max(1, int(seconds * 1000)))
+    return isinstance(acknowledged, int) and acknowledged >= replicas
+
+
+def _role(connection: redis.Redis) -> tuple[bool, int]:
+    """Whether the server says it is a master, and how many replicas are attached to it (`INFO replication`).
+
+    Replicas still in their first sync count (unlike in `ROLE`): Sentinel may promote one, and it acknowledges
+    nothing until the sync is done, so a taking is not confirmed by `WAIT` meanwhile.
+    """
+    with time_limit(SENTINEL_SECONDS):
+        reply = _command(connection, 'INFO', 'replication')
+    fields = dict(line.split(':', 1) for line in _text(reply).splitlines() if ':' in line)
+    if fields.get('role', '').strip() != 'master':
+        return False, 0
+    return True, int(fields.get('connected_slaves', '0').strip() or '0')
+
+
+def confirm(
+    connection: redis.Redis, replicas: int, address: tuple[str, int], sentinels: Sequence[redis.Redis], service: str
+) -> Verdict:
+    """Whether a request just taken on `connection` (master `address` of `service`) may be run (module docstring).
+
+    `replicas` is the most replicas this master has been seen with (the Sentinels' count, or `INFO replication`'s):
+    a count that drops is not believed on the fast path, since the replica promoted by a failover drops out of both.
+    Never raises: a master or Sentinels that cannot be reached give a "no".
+    """
+    if not supports_direct_commands(connection):
+        return Verdict(True, replicas=replicas)  # a test double: there is no replication to ask about
+    try:
+        is_master, connected = _role(connection)
+        wanted = max(replicas, connected)
+        if is_master and (wanted == 0 or _replicated(connection, wanted, FAST_WAIT_SECONDS)):
+            return Verdict(True, replicas=wanted)
+        give_up_at = time.monotonic() + CONFIRM_SECONDS
+        while True:
+            view, failing_over = _newest_view(sentinels, service)
+            if view is None:
+                return Verdict(False, 'no Sentinel answers')
+            if view.address != address:
+                return Verdict(False, f'the Sentinels now name {view.address[0]}:{view.address[1]}')
+            if failing_over:
+                return Verdict(False, 'a failover is under way')
+            is_master, connected = _role(connection)
+            if not is_master:
+                return Verdict(False, 'it is no longer a master')
+            # Here every Sentinel that answers agrees that this is the master and none is failing over: their
+            # count (with INFO's) is believed, even when it dropped (a replica removed for good).
+            wanted = max(view.replicas, connected)
+            if wanted == 0 or _replicated(connection, wanted, 0.25):
+                return Verdict(True, replicas=wanted)
+            if time.monotonic() >= give_up_at:
+                _logger.warning(
+                    'The replicas of Redis master %s:%s (%s) did not acknowledge within %.1f s, and the Sentinels '
+                    'are not failing over: running the request taken there',
+                    *address,
+                    service,
+                    CONFIRM_SECONDS,
+                )
+                return Verdict(True, replicas=wanted)
+    except redis.RedisError as error:
+        return Verdict(False, f'it cannot be reached ({error!r})')
