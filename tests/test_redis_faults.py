@@ -131,13 +131,6 @@ def test_no_call_outlasts_its_timeout_by_more_than_a_second_while_redis_is_froze
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (issue 10): a connection opened while Redis is frozen waits in redis-py's connect handshake "
-    '(no socket timeout) until Redis resumes, so the call hangs for the whole freeze, then fails with "no response '
-    'outstanding"; being fixed with the whole-call timeout bound in the transport (remove this mark with that '
-    'fix: strict, so the fixed test fails until then)',
-)
 def test_a_call_on_a_connection_opened_while_redis_is_frozen_returns_within_its_timeout(
     private_redis: RedisServerProcess,
 ) -> None:

@@ -274,12 +274,6 @@ class QueuedWork:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    reason='known bug (issue 10): after a failover the worker keeps popping from the old master for a while, and '
-    'the new master still has those requests, so 10-20 of 40 are served twice; being fixed in the Sentinel backend '
-    '(remove this mark with that fix: strict, so the fixed test fails until then)',
-)
 @pytest.mark.parametrize('delivery', ['at-most-once', 'at-least-once'])
 def test_failover_with_requests_queued_answers_none_twice(
     cluster: SentinelCluster, delivery: str, caplog: pytest.LogCaptureFixture
