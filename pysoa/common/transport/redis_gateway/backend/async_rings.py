@@ -62,6 +62,21 @@ def async_connection_kwargs(connection_kwargs: Mapping[str, Any] | None) -> dict
     return kwargs
 
 
+DEFAULT_MAX_CONNECTIONS = 50
+"""Connections per server and loop unless `connection_kwargs` names `max_connections`: beyond it, a command waits
+for a free connection (within its own time limit) instead of opening yet another."""
+
+
+def _pool_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of a blocking pool (one that waits for a free connection; `timeout=None`: the command's own
+    time limit bounds the wait)."""
+    return {**kwargs, 'max_connections': kwargs.get('max_connections') or DEFAULT_MAX_CONNECTIONS, 'timeout': None}
+
+
+class _BlockingSentinelPool(redis.asyncio.sentinel.SentinelConnectionPool, redis.asyncio.BlockingConnectionPool):
+    """A Sentinel master's pool that, like the standard ring's, waits for a free connection past `max_connections`."""
+
+
 class AsyncRing(abc.ABC):
     """The servers queues are placed on, with a `redis.asyncio` client for each; used on one event loop only."""
 
@@ -101,14 +116,16 @@ class AsyncStandardRing(AsyncRing):
 
     @staticmethod
     def _make_client(entry: Host, kwargs: dict[str, Any]) -> redis.asyncio.Redis:
+        pool_kwargs = _pool_kwargs(kwargs)
+        pool: redis.asyncio.BlockingConnectionPool
         if isinstance(entry, str):
-            url_kwargs = dict(kwargs)
             if entry.startswith('unix://'):
-                url_kwargs.pop('socket_keepalive', None)
-            client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(entry, **url_kwargs)
-            return client
-        host, port = entry
-        return redis.asyncio.Redis(host=host, port=port, **kwargs)
+                pool_kwargs.pop('socket_keepalive', None)
+            pool = redis.asyncio.BlockingConnectionPool.from_url(entry, **pool_kwargs)
+        else:
+            host, port = entry
+            pool = redis.asyncio.BlockingConnectionPool(host=host, port=port, **pool_kwargs)
+        return redis.asyncio.Redis.from_pool(pool)
 
     async def _connection(self, index: int) -> redis.asyncio.Redis:
         return self._clients[index]
@@ -131,6 +148,7 @@ class AsyncSentinelRing(AsyncRing):
         sentinel_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self._failover_retries = sentinel_failover_retries
+        self._max_connections = (connection_kwargs or {}).get('max_connections')
         sentinels = parse_hosts(hosts, SentinelRedisClient.DEFAULT_PORT, urls=False, what='Sentinel')
         self._sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
             sentinels or [('localhost', SentinelRedisClient.DEFAULT_PORT)],
@@ -191,7 +209,11 @@ class AsyncSentinelRing(AsyncRing):
             del self._masters[service]
             await client.connection_pool.disconnect()  # connections to the old master must not be used again
             self._dropped.append(client)
-        master: redis.asyncio.Redis = self._sentinel.master_for(service)
+        master: redis.asyncio.Redis = self._sentinel.master_for(
+            service,
+            connection_pool_class=_BlockingSentinelPool,
+            **_pool_kwargs({'max_connections': self._max_connections}),
+        )
         address = await self._sentinel.discover_master(service)
         _logger.info('Sentinel master for %s is at %s', service, address)
         self._masters[service] = (master, address, time.monotonic())

@@ -1,0 +1,385 @@
+"""The native asyncio client (issue 12, item 2): `Client.call_*_async` over real Redis and real service processes.
+
+Every test forbids `asyncio.to_thread` (the 1.x fallback), so each shows the calls awaiting Redis on the loop.
+The service is `tests.library_service` (the echo service with a few more actions).
+"""
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from examples.echo_client import client_settings
+from pysoa.client import Client
+from pysoa.client.errors import CallActionError, CallJobError, ImproperlyConfigured
+from pysoa.client.middleware import (
+    AsyncClientRequestMiddlewareTask,
+    AsyncClientResponseMiddlewareTask,
+    ClientMiddleware,
+    ClientRequestMiddlewareTask,
+    ClientResponseMiddlewareTask,
+)
+from pysoa.common.transport.errors import MessageReceiveTimeout, TransientPySOATransportError
+from pysoa.common.types import ActionResponse, JobRequest, JobResponse
+from pysoa.test.redis_server import RedisServerProcess, find_redis_server_binary
+from tests.conftest import StartService
+from tests.library_service.server import AUTHORS
+
+SERVICE = {'module': 'tests.library_service', 'settings': 'tests.library_service.settings'}
+SIGNING_KEY = 'async-client-test-key-0123456789'
+
+
+@pytest.fixture(autouse=True)
+def no_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any call that would fall back to a thread."""
+
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError('asyncio.to_thread was used: the call did not run natively')
+
+    monkeypatch.setattr(asyncio, 'to_thread', refuse)
+
+
+def make_client(redis_url: str, **transport: Any) -> Client:
+    settings = client_settings(redis_url)
+    settings['transport']['kwargs'].update(transport)
+    return Client({'echo': settings})
+
+
+def test_many_concurrent_calls_each_get_their_own_response(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=2, **SERVICE)
+    client = make_client(redis_url)
+
+    async def main() -> tuple[list[Any], int, int]:
+        await client.call_action_async('echo', 'echo', {'message': 'warm up'})
+        before = threading.active_count()
+        calls = []
+        for n in range(150):
+            if n % 3 == 0:
+                calls.append(client.call_action_async('echo', 'echo', {'message': f'message {n}'}))
+            elif n % 3 == 1:
+                calls.append(client.call_actions_async('echo', [{'action': 'square', 'body': {'number': n}}]))
+            else:
+                actions = [{'action': 'square', 'body': {'number': n}}, {'action': 'echo', 'body': {'message': str(n)}}]
+                calls.append(client.call_actions_parallel_async('echo', actions))
+        results = await asyncio.gather(*calls)
+        return results, before, threading.active_count()
+
+    results, threads_before, threads_after = asyncio.run(main())
+
+    for n, result in enumerate(results):
+        if n % 3 == 0:
+            assert result.body == {'message': f'message {n}'}
+        elif n % 3 == 1:
+            assert result.actions[0].body == {'square': n * n}
+        else:
+            assert [r.body for r in result] == [{'square': n * n}, {'message': str(n)}]
+    assert threads_after == threads_before
+
+
+def test_jobs_to_several_services_and_a_large_chunked_response(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=1, **SERVICE)
+    client = Client({'echo': client_settings(redis_url), 'also_echo': client_settings(redis_url)})
+
+    async def main() -> tuple[list[Any], Any]:
+        jobs = ({'service_name': 'echo', 'actions': [{'action': 'square', 'body': {'number': n}}]} for n in range(1, 4))
+        return await client.call_jobs_parallel_async(jobs), await client.call_action_async(
+            'echo', 'large', {'kib': 300}
+        )
+
+    jobs, large = asyncio.run(main())
+
+    assert [j.actions[0].body for j in jobs] == [{'square': 1}, {'square': 4}, {'square': 9}]
+    assert large.body['payload'] == '0123456789abcdef' * 64 * 300
+
+
+def _outcome(call: Callable[[], Any]) -> Any:
+    try:
+        return ('returned', call())
+    except Exception as error:
+        return ('raised', type(error), getattr(error, 'errors', None), getattr(error, 'actions', None))
+
+
+def test_errors_and_results_are_those_of_the_blocking_calls(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=1, **SERVICE)
+    client = make_client(redis_url)
+    cases: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+        ('call_action', ('echo', 'divide', {'dividend': 1, 'divisor': 0}), {}),
+        ('call_action', ('echo', 'divide', {'dividend': 1, 'divisor': 0}), {'raise_action_errors': False}),
+        ('call_action', ('echo', 'job_error'), {}),
+        ('call_action', ('echo', 'job_error'), {'raise_job_errors': False}),
+        ('call_action', ('echo', 'no_such_action'), {}),
+        ('call_action', ('nobody', 'echo', {'message': 'x'}), {}),
+        ('call_action', ('echo', 'echo', 'not a body'), {}),
+        ('call_actions', ('echo', [{'action': 'job_error'}, {'action': 'echo', 'body': {'message': 'x'}}]), {}),
+        ('call_actions_parallel', ('echo', [{'action': 'square', 'body': {'number': 'x'}}]), {}),
+        ('call_jobs_parallel', ([{'service_name': 'echo'}],), {}),
+    ]
+
+    async def awaited(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = await getattr(client, f'{name}_async')(*args, **kwargs)
+        return list(result) if name == 'call_actions_parallel' else result
+
+    for name, args, kwargs in cases:
+        blocking = _outcome(lambda: getattr(client, name)(*args, **kwargs))
+        native = _outcome(lambda: asyncio.run(awaited(name, args, kwargs)))
+        if name == 'call_actions_parallel' and blocking[0] == 'returned':
+            blocking = ('returned', list(blocking[1]))
+        assert native == blocking, (name, args, kwargs)
+    assert _outcome(lambda: client.call_action('echo', 'job_error'))[1] is CallJobError
+    assert _outcome(lambda: client.call_action('echo', 'divide', {'dividend': 1, 'divisor': 0}))[1] is CallActionError
+    assert _outcome(lambda: client.call_action('nobody', 'echo'))[1] is ImproperlyConfigured
+
+
+def test_headers_are_those_of_the_blocking_calls(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=1, **SERVICE)
+    client = Client({'echo': client_settings(redis_url)}, context={'switches': [5], 'correlation_id': 'base'})
+
+    response = asyncio.run(
+        client.call_action_async('echo', 'context', {'x': 1}, switches=[7], context={'switches': [9]})
+    )
+
+    assert response.body == {'correlation_id': 'base', 'switches': [5, 7, 9], 'body': {'x': 1}}
+
+
+EXPANSION_CONFIG = {
+    'type_routes': {
+        'authors': {'service': 'echo', 'action': 'get_authors', 'request_field': 'ids', 'response_field': 'authors'},
+    },
+    'type_expansions': {
+        'book': {
+            'author': {'type': 'author', 'route': 'authors', 'source_field': 'author_id', 'destination_field': 'author'}
+        },
+    },
+}
+
+
+def test_expansions(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=2, **SERVICE)
+    client = Client({'echo': client_settings(redis_url)}, expansion_config=EXPANSION_CONFIG)
+
+    async def main() -> tuple[Any, Any]:
+        single = await client.call_action_async('echo', 'get_books', expansions={'book': ['author']})
+        jobs = await client.call_jobs_parallel_async(
+            [{'service_name': 'echo', 'actions': [{'action': 'get_books'}]}], expansions={'book': ['author']}
+        )
+        return single, jobs[0].actions[0]
+
+    single, from_jobs = asyncio.run(main())
+    blocking = client.call_action('echo', 'get_books', expansions={'book': ['author']})
+
+    for response in (single, from_jobs):
+        assert response.body == blocking.body
+        assert [b.get('author') for b in response.body['books']] == [AUTHORS['a1'], AUTHORS['a2'], None]
+
+
+EVENTS: list[str] = []
+
+
+class PlainMiddleware(ClientMiddleware):
+    """Blocking wrappers only: upper-cases each request's message, marks each response."""
+
+    def request(self, send_request: ClientRequestMiddlewareTask) -> ClientRequestMiddlewareTask:
+        def wrapper(request_id: int, meta: dict[str, Any], job_request: JobRequest, expiry: int | None) -> None:
+            EVENTS.append('plain request')
+            job_request.actions[0].body['message'] = job_request.actions[0].body['message'].upper()
+            send_request(request_id, meta, job_request, expiry)
+
+        return wrapper
+
+    def response(self, get_response: ClientResponseMiddlewareTask) -> ClientResponseMiddlewareTask:
+        def wrapper(timeout: int | None) -> tuple[int | None, JobResponse | None]:
+            request_id, response = get_response(timeout)
+            EVENTS.append('plain response')
+            if response is not None:
+                response.actions[0].body['body']['plain'] = True
+            return request_id, response
+
+        return wrapper
+
+
+class AwaitingMiddleware(ClientMiddleware):
+    """Blocking and awaited wrappers: each records which of them ran, and leaves a mark in the body."""
+
+    def request(self, send_request: ClientRequestMiddlewareTask) -> ClientRequestMiddlewareTask:
+        def wrapper(request_id: int, meta: dict[str, Any], job_request: JobRequest, expiry: int | None) -> None:
+            EVENTS.append('blocking request')
+            job_request.actions[0].body['via'] = 'blocking'
+            send_request(request_id, meta, job_request, expiry)
+
+        return wrapper
+
+    def request_async(self, send_request: AsyncClientRequestMiddlewareTask) -> AsyncClientRequestMiddlewareTask:
+        async def wrapper(request_id: int, meta: dict[str, Any], job_request: JobRequest, expiry: int | None) -> None:
+            EVENTS.append(f'awaited request {job_request.actions[0].body["message"]}')
+            job_request.actions[0].body['via'] = 'awaited'
+            await send_request(request_id, meta, job_request, expiry)
+            EVENTS.append('awaited request sent')
+
+        return wrapper
+
+    def response_async(self, get_response: AsyncClientResponseMiddlewareTask) -> AsyncClientResponseMiddlewareTask:
+        async def wrapper(timeout: int | None) -> tuple[int | None, JobResponse | None]:
+            request_id, response = await get_response(timeout)
+            EVENTS.append('awaited response')
+            return request_id, response
+
+        return wrapper
+
+
+def test_plain_and_awaited_middleware(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=1, **SERVICE)
+    settings = client_settings(redis_url)
+    settings['middleware'] = [
+        {'path': 'tests.test_client_async_redis:PlainMiddleware'},
+        {'path': 'tests.test_client_async_redis:AwaitingMiddleware'},
+    ]
+    client = Client({'echo': settings})
+    EVENTS.clear()
+
+    awaited = asyncio.run(client.call_action_async('echo', 'context', {'message': 'hi'}))
+    awaited_events = list(EVENTS)
+    EVENTS.clear()
+    blocking = client.call_action('echo', 'context', {'message': 'hi'})
+
+    assert awaited.body['body'] == {'message': 'HI', 'via': 'awaited', 'plain': True}
+    # The plain layer is outermost: it sees the request first and the response last.
+    assert awaited_events == [
+        'plain request',
+        'awaited request HI',
+        'awaited request sent',
+        'awaited response',
+        'plain response',
+    ]
+    assert blocking.body['body'] == {'message': 'HI', 'via': 'blocking', 'plain': True}
+    assert EVENTS == ['plain request', 'blocking request', 'plain response']
+
+
+def test_a_late_response_is_dropped_and_never_given_to_another_call(
+    start_service: StartService, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    start_service(workers=2, **SERVICE)
+    client = make_client(redis_url)
+    caplog.set_level(logging.WARNING, logger='pysoa.common.transport.redis_gateway.async_client')
+
+    async def given_up() -> Any:
+        try:
+            await client.call_action_async('echo', 'sleep', {'seconds': 0.6}, timeout=0.3)
+        except MessageReceiveTimeout as error:
+            # The same task calls again at once: the late answer to the first call comes while it waits.
+            return error, await client.call_action_async('echo', 'echo', {'message': 'second'})
+        raise AssertionError('the first call did not time out')
+
+    async def waiting() -> Any:
+        await asyncio.sleep(0.05)  # sent after the first call, so each worker takes one
+        return await client.call_action_async('echo', 'sleep', {'seconds': 1.0}, timeout=5)
+
+    async def main() -> Any:
+        await client.call_action_async('echo', 'echo', {'message': 'warm up'})
+        return await asyncio.gather(given_up(), waiting())
+
+    (error, second), slow = asyncio.run(main())
+
+    assert isinstance(error, MessageReceiveTimeout)
+    assert second.body == {'message': 'second'}
+    assert slow.body['slept'] >= 1.0
+    assert any('Dropped a response to request' in r.getMessage() for r in caplog.records)
+
+
+def test_signed_calls(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=1, env={'PYSOA_SIGNING_KEYS': SIGNING_KEY}, **SERVICE)
+    signed = make_client(redis_url, signing_keys=[SIGNING_KEY])
+    wrong_key = make_client(redis_url, signing_keys=['another-key-of-enough-bytes-0123'])
+
+    async def main() -> tuple[list[Any], BaseException | None]:
+        responses = await asyncio.gather(
+            *(signed.call_action_async('echo', 'square', {'number': n}) for n in range(20))
+        )
+        try:
+            await wrong_key.call_action_async('echo', 'square', {'number': 2}, timeout=1)
+        except TransientPySOATransportError as refused:
+            return responses, refused
+        return responses, None
+
+    responses, refused = asyncio.run(main())
+
+    assert [r.body['square'] for r in responses] == [n * n for n in range(20)]
+    # The service refuses the request signed with a key it does not know: no answer comes.
+    assert isinstance(refused, MessageReceiveTimeout)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServerProcess]:
+    """A Redis of this test's own, which it may freeze."""
+    server = RedisServerProcess(binary=find_redis_server_binary())
+    server.start(timeout=10)
+    try:
+        yield server
+    finally:
+        if server.pid is not None:
+            os.kill(server.pid, signal.SIGCONT)  # a frozen server cannot stop
+        server.stop()
+
+
+def test_every_call_ends_within_its_timeout_and_a_second_while_redis_is_frozen(
+    private_redis: RedisServerProcess, start_service: StartService
+) -> None:
+    start_service(workers=2, env={'PYSOA_REDIS_URL': private_redis.url}, **SERVICE)
+    client = make_client(private_redis.url)
+    assert private_redis.pid is not None
+    pid = private_redis.pid
+
+    async def timed(call: Any) -> tuple[float, BaseException | None]:
+        started = time.monotonic()
+        try:
+            await call
+        except TransientPySOATransportError as error:
+            return time.monotonic() - started, error
+        return time.monotonic() - started, None
+
+    async def main() -> tuple[list[tuple[float, BaseException | None]], list[tuple[float, BaseException | None]]]:
+        await client.call_action_async('echo', 'echo', {'message': 'warm up'})
+        # Calls under way when Redis freezes (their requests sent, the service busy), then calls that start after.
+        under_way = [
+            asyncio.ensure_future(timed(client.call_action_async('echo', 'sleep', {'seconds': 0.3}, timeout=1)))
+            for _ in range(10)
+        ]
+        await asyncio.sleep(0.1)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            later = await asyncio.gather(
+                *(timed(client.call_action_async('echo', 'echo', {'message': 'x'}, timeout=1)) for _ in range(10)),
+                timed(
+                    client.call_actions_parallel_async(
+                        'echo', [{'action': 'echo', 'body': {'message': 'y'}}] * 3, timeout=1
+                    )
+                ),
+            )
+            first = await asyncio.gather(*under_way)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return list(first), list(later)
+
+    under_way, later = asyncio.run(main())
+
+    for elapsed, error in [*under_way, *later]:
+        assert elapsed < 1 + 1, (elapsed, error)
+        assert isinstance(error, TransientPySOATransportError), (elapsed, error)
+
+    # Redis is back: the same client serves again, on a new loop too.
+    response = asyncio.run(client.call_action_async('echo', 'echo', {'message': 'back'}, timeout=5))
+    assert response.body == {'message': 'back'}
+
+
+def test_in_process_and_other_transports_keep_their_1x_paths() -> None:
+    from tests.test_client_async import local_client
+
+    response = asyncio.run(local_client().call_action_async('echo', 'echo', {'a': 1}))
+
+    assert isinstance(response, ActionResponse)
+    assert response.body['body'] == {'a': 1}
