@@ -5,6 +5,7 @@ The service is `tests.library_service` (the echo service with a few more actions
 """
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -126,8 +127,8 @@ def test_errors_and_results_are_those_of_the_blocking_calls(start_service: Start
         return list(result) if name == 'call_actions_parallel' else result
 
     for name, args, kwargs in cases:
-        blocking = _outcome(lambda: getattr(client, name)(*args, **kwargs))
-        native = _outcome(lambda: asyncio.run(awaited(name, args, kwargs)))
+        blocking = _outcome(functools.partial(getattr(client, name), *args, **kwargs))
+        native = _outcome(functools.partial(asyncio.run, awaited(name, args, kwargs)))
         if name == 'call_actions_parallel' and blocking[0] == 'returned':
             blocking = ('returned', list(blocking[1]))
         assert native == blocking, (name, args, kwargs)
