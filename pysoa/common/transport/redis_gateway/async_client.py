@@ -162,23 +162,25 @@ class AsyncRedisClientTransport:
         elements = core._encode(envelope.wire_envelope(request_id, meta, body), serializer, version, signer)
         started = time.monotonic()
         deadline = started + float(message_expiry_in_seconds or core.receive_timeout_in_seconds)
+        ring = await self._get_ring()
         try:
-            ring = await self._get_ring()
-            connection = await ring.connection(self._send_queue_key)
+            # Finding the server (a Sentinel's answer) counts against the same time as the push.
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                connection = await ring.connection(self._send_queue_key)
+
+            async def push_once(seconds: float) -> bool:
+                capacity = core.queue_capacity
+                key = self._send_queue_key
+                return await async_commands.push(
+                    connection, key, elements, expiry=redis_expiry, capacity=capacity, seconds=seconds
+                )
+
+            factor = core.EXPONENTIAL_BACK_OFF_FACTOR
+            pushed, attempts = await async_commands.push_while_full(
+                push_once, deadline, core.queue_full_retries, factor, core._count
+            )
         except CannotGetConnectionError as error:
             raise reporting.connection_failure(error, True, core._count)
-
-        async def push_once(seconds: float) -> bool:
-            capacity = core.queue_capacity
-            key = self._send_queue_key
-            return await async_commands.push(
-                connection, key, elements, expiry=redis_expiry, capacity=capacity, seconds=seconds
-            )
-
-        try:
-            pushed, attempts = await async_commands.push_while_full(
-                push_once, deadline, core.queue_full_retries, core.EXPONENTIAL_BACK_OFF_FACTOR, core._count
-            )
         except Exception as error:
             core._count('send.error.transient')
             raise reporting.transport_failure(error, True, self.service_name, core._count, ring.reset_clients)
@@ -266,7 +268,8 @@ class AsyncRedisClientTransport:
             pop_timeout = self._pop_timeout()
             try:
                 ring = await self._get_ring()
-                connection = await ring.connection(self._reply_queue_key)
+                async with asyncio.timeout(pop_timeout + POP_MARGIN_SECONDS):
+                    connection = await ring.connection(self._reply_queue_key)
                 element = await async_commands.pop(
                     connection, self._reply_queue_key, pop_timeout, pop_timeout + POP_MARGIN_SECONDS
                 )

@@ -158,13 +158,17 @@ class AsyncSentinelRing(AsyncRing):
         self._services = list(sentinel_services or ())
         self._masters: dict[str, tuple[redis.asyncio.Redis, object, float]] = {}  # client, address, confirmed at
         self._dropped: list[redis.asyncio.Redis] = []
+        self._lock = asyncio.Lock()
         super().__init__(max(len(self._services), 1))
 
     async def connection(self, queue_key: str) -> redis.asyncio.Redis:
         if not self._services:
-            # No `sentinel_services`: every master the Sentinels watch, asked once (on the loop, not blocking it).
-            self._services = await self._discover_services()
-            AsyncRing.__init__(self, len(self._services))
+            async with self._lock:
+                if not self._services:
+                    # No `sentinel_services`: every master the Sentinels watch, asked once (on the loop).
+                    services = await self._discover_services()
+                    AsyncRing.__init__(self, len(services))
+                    self._services = services
         return await super().connection(queue_key)
 
     async def _discover_services(self) -> list[str]:
@@ -193,6 +197,14 @@ class AsyncSentinelRing(AsyncRing):
         raise CannotGetConnectionError('Master not found; gave up reloading master info after failover.')
 
     async def _master(self, service: str) -> redis.asyncio.Redis:
+        known = self._masters.get(service)
+        if known is not None and time.monotonic() - known[2] < MASTER_CHECK_SECONDS:
+            return known[0]
+        # One task at a time asks the Sentinels: concurrent first calls must share one client, not each make one.
+        async with self._lock:
+            return await self._checked_master(service)
+
+    async def _checked_master(self, service: str) -> redis.asyncio.Redis:
         now = time.monotonic()
         known = self._masters.get(service)
         if known is not None:

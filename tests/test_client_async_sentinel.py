@@ -1,0 +1,89 @@
+"""The native asyncio client through Sentinel: masters found by asking real Sentinels (`redis.asyncio.sentinel`)."""
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pysoa.client import Client
+from pysoa.common.metrics import noop_metrics
+from pysoa.common.transport.errors import MessageReceiveTimeout
+from pysoa.common.transport.redis_gateway.server import RedisServerTransport
+from pysoa.test.redis_server import RedisServerError, find_redis_server_binary
+from tests.ci import unavailable
+from tests.test_redis_sentinel import MASTER_NAME, SentinelCluster
+
+
+@pytest.fixture(scope='module')
+def sentinels() -> Iterator[SentinelCluster]:
+    if find_redis_server_binary() is None:
+        unavailable('no redis-server')
+    cluster = SentinelCluster()
+    try:
+        cluster.start()
+    except RedisServerError as error:
+        cluster.stop()
+        unavailable(f'cannot run Sentinel: {error}')
+    except BaseException:
+        cluster.stop()
+        raise
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def transport_kwargs(cluster: SentinelCluster, **backend: Any) -> dict[str, Any]:
+    return {
+        'backend_type': 'redis.sentinel',
+        'backend_layer_kwargs': {'hosts': cluster.hosts, **backend},
+        'receive_timeout_in_seconds': 5,
+    }
+
+
+def serve(cluster: SentinelCluster, stop: threading.Event) -> None:
+    """Answer each job with its actions' bodies, doubled, until told to stop (the blocking server transport)."""
+    server = RedisServerTransport('sentinel_echo', noop_metrics, **transport_kwargs(cluster))
+    while not stop.is_set():
+        try:
+            request_id, meta, job = server.receive_request_message()
+        except MessageReceiveTimeout:
+            continue
+        assert request_id is not None and meta is not None and job is not None
+        actions = [{'action': a['action'], 'body': {'twice': a['body']['n'] * 2}} for a in job['actions']]
+        server.send_response_message(request_id, meta, {'errors': [], 'context': job['context'], 'actions': actions})
+
+
+@pytest.mark.parametrize('services', [None, [MASTER_NAME]], ids=['discovered', 'named'])
+def test_calls_through_sentinel(sentinels: SentinelCluster, services: list[str] | None, monkeypatch: Any) -> None:
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError('asyncio.to_thread was used: the call did not run natively')
+
+    monkeypatch.setattr(asyncio, 'to_thread', refuse)
+    backend = {'sentinel_services': services} if services else {}
+    client = Client(
+        {
+            'sentinel_echo': {
+                'transport': {
+                    'path': 'pysoa.common.transport.redis_gateway.client:RedisClientTransport',
+                    'kwargs': transport_kwargs(sentinels, **backend),
+                },
+            },
+        },
+    )
+    stop = threading.Event()
+    server = threading.Thread(target=serve, args=(sentinels, stop), daemon=True)
+    server.start()
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(client.call_action_async('sentinel_echo', 'double', {'n': n}) for n in range(30)))
+
+    try:
+        responses = asyncio.run(main())
+    finally:
+        stop.set()
+        server.join(10)
+
+    assert [r.body for r in responses] == [{'twice': n * 2} for n in range(30)]
