@@ -27,6 +27,7 @@ from pysoa.client.middleware import (
     ClientResponseMiddlewareTask,
 )
 from pysoa.common.transport.errors import MessageReceiveTimeout, TransientPySOATransportError
+from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
 from pysoa.common.types import ActionResponse, JobRequest, JobResponse
 from pysoa.test.redis_server import RedisServerProcess, find_redis_server_binary
 from tests.conftest import StartService
@@ -52,35 +53,45 @@ def make_client(redis_url: str, **transport: Any) -> Client:
     return Client({'echo': settings})
 
 
-def test_many_concurrent_calls_each_get_their_own_response(start_service: StartService, redis_url: str) -> None:
+def test_many_concurrent_calls_each_get_their_own_response(
+    start_service: StartService, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     start_service(workers=2, **SERVICE)
     client = make_client(redis_url)
+    caplog.set_level(logging.WARNING, logger='pysoa.common.transport.redis_gateway.async_client')
 
-    async def main() -> tuple[list[Any], int, int]:
-        await client.call_action_async('echo', 'echo', {'message': 'warm up'})
-        before = threading.active_count()
-        calls = []
-        for n in range(150):
+    async def one_caller(caller: int) -> list[Any]:
+        # Calls one after another, so that responses keep arriving while other tasks send.
+        results = []
+        for n in range(caller * 20, caller * 20 + 12):
             if n % 3 == 0:
-                calls.append(client.call_action_async('echo', 'echo', {'message': f'message {n}'}))
+                results.append(await client.call_action_async('echo', 'echo', {'message': f'message {n}'}))
             elif n % 3 == 1:
-                calls.append(client.call_actions_async('echo', [{'action': 'square', 'body': {'number': n}}]))
+                results.append(await client.call_actions_async('echo', [{'action': 'square', 'body': {'number': n}}]))
             else:
                 actions = [{'action': 'square', 'body': {'number': n}}, {'action': 'echo', 'body': {'message': str(n)}}]
-                calls.append(client.call_actions_parallel_async('echo', actions))
-        results = await asyncio.gather(*calls)
+                results.append(await client.call_actions_parallel_async('echo', actions))
+        return results
+
+    async def main() -> tuple[list[list[Any]], int, int]:
+        await client.call_action_async('echo', 'echo', {'message': 'warm up'})
+        before = threading.active_count()
+        results = await asyncio.gather(*(one_caller(caller) for caller in range(100)))
         return results, before, threading.active_count()
 
     results, threads_before, threads_after = asyncio.run(main())
 
-    for n, result in enumerate(results):
-        if n % 3 == 0:
-            assert result.body == {'message': f'message {n}'}
-        elif n % 3 == 1:
-            assert result.actions[0].body == {'square': n * n}
-        else:
-            assert [r.body for r in result] == [{'square': n * n}, {'message': str(n)}]
+    for caller, caller_results in enumerate(results):
+        for n, result in enumerate(caller_results, start=caller * 20):
+            if n % 3 == 0:
+                assert result.body == {'message': f'message {n}'}
+            elif n % 3 == 1:
+                assert result.actions[0].body == {'square': n * n}
+            else:
+                assert [r.body for r in result] == [{'square': n * n}, {'message': str(n)}]
     assert threads_after == threads_before
+    # Every response went to its caller: none came before its request was awaited, none was dropped.
+    assert not [r.getMessage() for r in caplog.records]
 
 
 def test_jobs_to_several_services_and_a_large_chunked_response(start_service: StartService, redis_url: str) -> None:
@@ -290,6 +301,34 @@ def test_a_late_response_is_dropped_and_never_given_to_another_call(
     assert second.body == {'message': 'second'}
     assert slow.body['slept'] >= 1.0
     assert any('Dropped a response to request' in r.getMessage() for r in caplog.records)
+
+
+def test_a_response_that_comes_before_its_send_returns_is_not_lost(
+    start_service: StartService, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_service(workers=2, **SERVICE)
+    client = make_client(redis_url)
+    pushed = Pusher.push
+
+    async def slow_to_return(self: Pusher, *args: Any, **kwargs: Any) -> bool:
+        # As when the push's reply is read late (a long batch): the service answers before the send returns.
+        result = await pushed(self, *args, **kwargs)
+        await asyncio.sleep(0.3)
+        return result
+
+    async def main() -> tuple[Any, Any]:
+        await client.call_action_async('echo', 'echo', {'message': 'warm up'})
+        monkeypatch.setattr(Pusher, 'push', slow_to_return)
+        # The first call keeps the reply reader busy waiting while the second is sent.
+        waiting = asyncio.ensure_future(client.call_action_async('echo', 'sleep', {'seconds': 1.0}))
+        await asyncio.sleep(0.4)
+        fast = await client.call_action_async('echo', 'echo', {'message': 'fast'}, timeout=3)
+        return fast, await waiting
+
+    fast, slow = asyncio.run(main())
+
+    assert fast.body == {'message': 'fast'}
+    assert slow.body['slept'] >= 1.0
 
 
 def test_signed_calls(start_service: StartService, redis_url: str) -> None:

@@ -17,9 +17,11 @@ that queue while any response is awaited, and hands each response to the task th
 """
 
 import asyncio
+import collections
 import logging
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any, TypeAlias
 
 import redis.asyncio
@@ -28,6 +30,7 @@ from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import envelope, reporting
 from pysoa.common.transport.redis_gateway.backend import async_commands
+from pysoa.common.transport.redis_gateway.backend.async_commands import DRAIN_COUNT
 from pysoa.common.transport.redis_gateway.backend.async_rings import ASYNC_BACKEND_TYPES, AsyncRing, ring_for
 from pysoa.common.transport.redis_gateway.backend.base import CannotGetConnectionError
 from pysoa.common.transport.redis_gateway.backend.registry import BACKEND_CLASSES
@@ -45,6 +48,9 @@ _LATE_RESPONSE_SECONDS = 60.0
 
 _IDLE_POP_SECONDS = 1.0
 """The BLPOP timeout of a reader while responses are awaited but no task is waiting for one yet."""
+
+_RETRY_SECONDS = 0.1
+"""How long the reader waits before trying Redis again after a failure (no tight loop while Redis is down)."""
 
 _Outcome = ReceivedMessage | BaseException
 
@@ -108,6 +114,7 @@ class AsyncRedisClientTransport:
         self._owners: dict[int, _TaskState] = {}  # awaited request id -> the state of the task that sent it
         self._finished: dict[int, float] = {}  # answered or given up on -> until when a response may still come
         self._reader: asyncio.Task[None] | None = None
+        self._buffer: collections.deque[object] = collections.deque()  # replies taken and not yet handed out
         self._waiting_until: dict[_TaskState, float] = {}  # tasks blocked in a receive -> their monotonic deadline
 
     @classmethod
@@ -162,21 +169,41 @@ class AsyncRedisClientTransport:
         elements = core._encode(envelope.wire_envelope(request_id, meta, body), serializer, version, signer)
         started = time.monotonic()
         deadline = started + float(message_expiry_in_seconds or core.receive_timeout_in_seconds)
+        # Awaited before it is pushed: the reader may take the response before this task runs again. If the send
+        # fails, it is given up on at once (a response, should the push have landed, is then dropped as late).
+        state.awaited[request_id] = expires_at
+        self._owners[request_id] = state
+        try:
+            pushed, attempts = await self._push(elements, redis_expiry, deadline)
+        except BaseException:
+            self._give_up(state, [request_id])
+            raise
+        if not pushed:
+            self._give_up(state, [request_id])
+            core._count('send.error.redis_queue_full')
+            elapsed = time.monotonic() - started
+            queue_name = self._send_queue_key.removeprefix(core.QUEUE_NAME_PREFIX)
+            raise errors.QueueFullError(
+                f'Redis queue {queue_name} was full: {attempts} attempts over {elapsed:.2f} seconds'
+            )
+
+    async def _push(self, elements: bytes | list[bytes], redis_expiry: int, deadline: float) -> tuple[bool, int]:
+        """Push the request's elements (batched with other tasks' pushes), retrying while the queue is full."""
+        core = self.core
         ring = await self._get_ring()
         try:
             # Finding the server (a Sentinel's answer) counts against the same time as the push.
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
                 connection = await ring.connection(self._send_queue_key)
+            pusher = ring.pusher(connection)
 
             async def push_once(seconds: float) -> bool:
                 capacity = core.queue_capacity
                 key = self._send_queue_key
-                return await async_commands.push(
-                    connection, key, elements, expiry=redis_expiry, capacity=capacity, seconds=seconds
-                )
+                return await pusher.push(key, elements, expiry=redis_expiry, capacity=capacity, seconds=seconds)
 
             factor = core.EXPONENTIAL_BACK_OFF_FACTOR
-            pushed, attempts = await async_commands.push_while_full(
+            return await async_commands.push_while_full(
                 push_once, deadline, core.queue_full_retries, factor, core._count
             )
         except CannotGetConnectionError as error:
@@ -184,16 +211,6 @@ class AsyncRedisClientTransport:
         except Exception as error:
             core._count('send.error.transient')
             raise reporting.transport_failure(error, True, self.service_name, core._count, ring.reset_clients)
-        if not pushed:
-            core._count('send.error.redis_queue_full')
-            elapsed = time.monotonic() - started
-            queue_name = self._send_queue_key.removeprefix(core.QUEUE_NAME_PREFIX)
-            raise errors.QueueFullError(
-                f'Redis queue {queue_name} was full: {attempts} attempts over {elapsed:.2f} seconds'
-            )
-        # Awaited only once sent: a failed send must not leave the task waiting for a response.
-        state.awaited[request_id] = expires_at
-        self._owners[request_id] = state
 
     # Receiving
 
@@ -238,9 +255,11 @@ class AsyncRedisClientTransport:
             state.waiter = None
             self._waiting_until.pop(state, None)
 
-    def abandon(self, request_ids: set[int] | list[int]) -> None:
+    def abandon(self, request_ids: Iterable[int]) -> None:
         """Stop awaiting `request_ids` for the calling task: a response to one of them is now dropped as late."""
-        state = self._state()
+        self._give_up(self._state(), request_ids)
+
+    def _give_up(self, state: _TaskState, request_ids: Iterable[int]) -> None:
         for request_id in request_ids:
             expires_at = state.awaited.pop(request_id, None)
             state.ready.pop(request_id, None)
@@ -261,34 +280,56 @@ class AsyncRedisClientTransport:
             self._reader = asyncio.get_running_loop().create_task(
                 self._read(), name=f'pysoa-replies-{self.service_name}'
             )
+            self._reader.add_done_callback(self._reader_done)
+
+    def _reader_done(self, reader: 'asyncio.Task[None]') -> None:
+        if reader.cancelled():
+            return
+        error = reader.exception()
+        if error is not None:
+            # A defect: say so, and tell the tasks waiting now instead of leaving them to their timeouts.
+            _logger.error('The reply reader of service %s failed', self.service_name, exc_info=error)
+            self._fail_waiting(errors.MessageReceiveError(f'Reply reader failed: {error!r}'))
 
     async def _read(self) -> None:
         """Pop the reply queue while any response is awaited, handing each response to its task."""
-        while self._owners:
+        while self._owners or self._buffer:  # what was taken is handed out (or dropped and counted) even so
             pop_timeout = self._pop_timeout()
             try:
                 ring = await self._get_ring()
                 async with asyncio.timeout(pop_timeout + POP_MARGIN_SECONDS):
                     connection = await ring.connection(self._reply_queue_key)
-                element = await async_commands.pop(
-                    connection, self._reply_queue_key, pop_timeout, pop_timeout + POP_MARGIN_SECONDS
-                )
+                element = await self._next_element(connection, pop_timeout)
                 if element is None:
-                    self._prune_finished()
+                    self._prune()
                     continue
                 outcome = await self._decode(connection, element, pop_timeout)
             except CannotGetConnectionError as error:
                 self._fail_waiting(reporting.connection_failure(error, False, self.core._count))
-                await asyncio.sleep(0.05)  # a Sentinel failover: do not ask again in a tight loop
-                continue
             except Exception as error:
                 self.core._count('receive.error.transient')
                 reset = self._ring.reset_clients if self._ring is not None else _nothing
-                self._fail_waiting(
-                    reporting.transport_failure(error, False, self.service_name, self.core._count, reset)
-                )
+                failure = reporting.transport_failure(error, False, self.service_name, self.core._count, reset)
+                self._fail_waiting(failure)
+            else:
+                self._deliver(outcome)
                 continue
-            self._deliver(outcome)
+            # Redis is down or moving: the tasks waiting now were told; the next ones wait for a retry.
+            self._prune()
+            await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _next_element(self, connection: redis.asyncio.Redis, timeout: float) -> object:
+        """The next reply: one taken earlier, else one popped (waiting up to `timeout`); None if none came.
+
+        When one is popped and more responses are awaited, those already waiting are taken too, in one command.
+        """
+        if self._buffer:
+            return self._buffer.popleft()
+        limit = timeout + POP_MARGIN_SECONDS
+        element = await async_commands.pop(connection, self._reply_queue_key, timeout, limit)
+        if element is not None and len(self._owners) > 1:
+            self._buffer.extend(await async_commands.drain(connection, self._reply_queue_key, DRAIN_COUNT, limit))
+        return element
 
     def _pop_timeout(self) -> float:
         """Long enough for the longest wait under way: Redis silent past it means it cannot answer in time."""
@@ -305,8 +346,7 @@ class AsyncRedisClientTransport:
             except ValueError:
                 chunks = 1  # unreadable: the decoder below says why
             for _ in range(chunks - 1):
-                limit = pop_timeout + POP_MARGIN_SECONDS
-                rest.append(await async_commands.pop(connection, self._reply_queue_key, pop_timeout, limit))
+                rest.append(await self._next_element(connection, pop_timeout))
         pending = iter(rest)
         try:
             return self.core._decode(element, lambda: next(pending, None))
@@ -340,9 +380,12 @@ class AsyncRedisClientTransport:
             if state.waiter is not None and not state.waiter.done():
                 state.waiter.set_exception(error)
 
-    def _prune_finished(self) -> None:
+    def _prune(self) -> None:
+        """Forget expired requests (their tasks may be gone without giving them up) and long-finished ones."""
         now = time.time()
-        finished = self._finished
+        owners, finished = self._owners, self._finished
+        for request_id in [key for key, state in owners.items() if state.awaited.get(key, now) < now]:
+            finished[request_id] = owners.pop(request_id).awaited.pop(request_id) + _LATE_RESPONSE_SECONDS
         if finished:
             for request_id in [key for key, until in finished.items() if until < now]:
                 del finished[request_id]

@@ -27,6 +27,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
 from pysoa.common.transport.redis_gateway.backend.base import CannotGetConnectionError, consistent_hash_index
 from pysoa.common.transport.redis_gateway.backend.hosts import Host, parse_hosts
 from pysoa.common.transport.redis_gateway.backend.sentinel import MASTER_CHECK_SECONDS, SentinelRedisClient
@@ -95,6 +96,14 @@ class AsyncRing(abc.ABC):
     @abc.abstractmethod
     async def _connection(self, index: int) -> redis.asyncio.Redis:
         """The client of server number `index`."""
+
+    def pusher(self, client: redis.asyncio.Redis) -> Pusher:
+        """The batching pusher of `client` (one of this ring's)."""
+        pushers: dict[int, tuple[redis.asyncio.Redis, Pusher]] = self.__dict__.setdefault('_pushers', {})
+        entry = pushers.get(id(client))
+        if entry is None or entry[0] is not client:
+            entry = pushers[id(client)] = (client, Pusher(client))
+        return entry[1]
 
     def reset_clients(self) -> None:
         """Forget what may be stale after an error (a Sentinel master that moved); hosts never move."""
