@@ -63,9 +63,8 @@ def _raw_async_blob(config: dict[str, Any], reply_key: str) -> bytes:
 
 
 async def _run_async(config: dict[str, Any], raw: bool) -> dict[str, Any]:
-    from benchpeer.payloads import SMALL_BODY
-
     import redis.asyncio
+    from benchpeer.payloads import SMALL_BODY
 
     service, concurrency, duration = config['service'], config['concurrency'], config['duration']
     if raw:
