@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,9 +29,10 @@ from pysoa.client.middleware import (
 from pysoa.common.transport.errors import MessageReceiveTimeout, TransientPySOATransportError
 from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
 from pysoa.common.types import ActionResponse, JobRequest, JobResponse
-from pysoa.test.redis_server import RedisServerProcess, find_redis_server_binary
+from pysoa.test.redis_server import RedisServerProcess
 from tests.conftest import StartService
 from tests.library_service.server import AUTHORS
+from tests.test_redis_faults import private_redis  # noqa: F401  # the fixture, shared rather than copied
 
 SERVICE = {'module': 'tests.library_service', 'settings': 'tests.library_service.settings'}
 SIGNING_KEY = 'async-client-test-key-0123456789'
@@ -353,21 +354,9 @@ def test_signed_calls(start_service: StartService, redis_url: str) -> None:
     assert isinstance(refused, MessageReceiveTimeout)
 
 
-@pytest.fixture
-def private_redis() -> Iterator[RedisServerProcess]:
-    """A Redis of this test's own, which it may freeze."""
-    server = RedisServerProcess(binary=find_redis_server_binary())
-    server.start(timeout=10)
-    try:
-        yield server
-    finally:
-        if server.pid is not None:
-            os.kill(server.pid, signal.SIGCONT)  # a frozen server cannot stop
-        server.stop()
-
-
 def test_every_call_ends_within_its_timeout_and_a_second_while_redis_is_frozen(
-    private_redis: RedisServerProcess, start_service: StartService
+    private_redis: RedisServerProcess,  # noqa: F811  # the imported fixture
+    start_service: StartService,
 ) -> None:
     start_service(workers=2, env={'PYSOA_REDIS_URL': private_redis.url}, **SERVICE)
     client = make_client(private_redis.url)

@@ -2,7 +2,6 @@
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,28 +10,11 @@ from pysoa.client import Client
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
-from pysoa.test.redis_server import RedisServerError, find_redis_server_binary
-from tests.ci import unavailable
-from tests.test_redis_sentinel import MASTER_NAME, SentinelCluster
-
-
-@pytest.fixture(scope='module')
-def sentinels() -> Iterator[SentinelCluster]:
-    if find_redis_server_binary() is None:
-        unavailable('no redis-server')
-    cluster = SentinelCluster()
-    try:
-        cluster.start()
-    except RedisServerError as error:
-        cluster.stop()
-        unavailable(f'cannot run Sentinel: {error}')
-    except BaseException:
-        cluster.stop()
-        raise
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+from tests.test_redis_sentinel import (
+    MASTER_NAME,
+    SentinelCluster,
+    cluster,  # noqa: F401  # the fixture, shared rather than copied
+)
 
 
 def transport_kwargs(cluster: SentinelCluster, **backend: Any) -> dict[str, Any]:
@@ -57,7 +39,11 @@ def serve(cluster: SentinelCluster, stop: threading.Event) -> None:
 
 
 @pytest.mark.parametrize('services', [None, [MASTER_NAME]], ids=['discovered', 'named'])
-def test_calls_through_sentinel(sentinels: SentinelCluster, services: list[str] | None, monkeypatch: Any) -> None:
+def test_calls_through_sentinel(
+    cluster: SentinelCluster,  # noqa: F811  # the imported fixture
+    services: list[str] | None,
+    monkeypatch: Any,
+) -> None:
     async def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError('asyncio.to_thread was used: the call did not run natively')
 
@@ -68,13 +54,13 @@ def test_calls_through_sentinel(sentinels: SentinelCluster, services: list[str] 
             'sentinel_echo': {
                 'transport': {
                     'path': 'pysoa.common.transport.redis_gateway.client:RedisClientTransport',
-                    'kwargs': transport_kwargs(sentinels, **backend),
+                    'kwargs': transport_kwargs(cluster, **backend),
                 },
             },
         },
     )
     stop = threading.Event()
-    server = threading.Thread(target=serve, args=(sentinels, stop), daemon=True)
+    server = threading.Thread(target=serve, args=(cluster, stop), daemon=True)
     server.start()
 
     async def main() -> list[Any]:
