@@ -17,17 +17,17 @@ from tests.test_redis_sentinel import (
 )
 
 
-def transport_kwargs(cluster: SentinelCluster, **backend: Any) -> dict[str, Any]:
+def transport_kwargs(sentinels: SentinelCluster, **backend: Any) -> dict[str, Any]:
     return {
         'backend_type': 'redis.sentinel',
-        'backend_layer_kwargs': {'hosts': cluster.hosts, **backend},
+        'backend_layer_kwargs': {'hosts': sentinels.hosts, **backend},
         'receive_timeout_in_seconds': 5,
     }
 
 
-def serve(cluster: SentinelCluster, stop: threading.Event) -> None:
+def serve(sentinels: SentinelCluster, stop: threading.Event) -> None:
     """Answer each job with its actions' bodies, doubled, until told to stop (the blocking server transport)."""
-    server = RedisServerTransport('sentinel_echo', noop_metrics, **transport_kwargs(cluster))
+    server = RedisServerTransport('sentinel_echo', noop_metrics, **transport_kwargs(sentinels))
     while not stop.is_set():
         try:
             request_id, meta, job = server.receive_request_message()
