@@ -63,7 +63,7 @@ def test_many_concurrent_calls_each_get_their_own_response(
 
     async def one_caller(caller: int) -> list[Any]:
         # Calls one after another, so that responses keep arriving while other tasks send.
-        results = []
+        results: list[Any] = []
         for n in range(caller * 20, caller * 20 + 12):
             if n % 3 == 0:
                 results.append(await client.call_action_async('echo', 'echo', {'message': f'message {n}'}))

@@ -64,7 +64,8 @@ def test_calls_through_sentinel(
     server.start()
 
     async def main() -> list[Any]:
-        return await asyncio.gather(*(client.call_action_async('sentinel_echo', 'double', {'n': n}) for n in range(30)))
+        calls = [client.call_action_async('sentinel_echo', 'double', {'n': n}) for n in range(30)]
+        return list(await asyncio.gather(*calls))
 
     try:
         responses = asyncio.run(main())
