@@ -9,8 +9,10 @@ import functools
 import logging
 import os
 import signal
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -412,3 +414,30 @@ def test_in_process_and_other_transports_keep_their_1x_paths() -> None:
 
     assert isinstance(response, ActionResponse)
     assert response.body['body'] == {'a': 1}
+
+
+def test_the_async_page_examples_run_as_written(
+    start_service: StartService,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.test_docs import DOCS, block_with
+
+    start_service(workers=1, **SERVICE)
+    calls = block_with(DOCS / 'async.rst', 'asyncio.run(main())')
+    exec(calls.replace("'redis://127.0.0.1:6379/0'", repr(redis_url)), {})
+    assert capsys.readouterr().out == f'{[n * n for n in range(100)]}\n'
+
+    # The middleware example, importable by a settings path.
+    module = types.ModuleType('async_page_middleware')
+    exec(block_with(DOCS / 'async.rst', 'class SendTiming'), module.__dict__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    settings = client_settings(redis_url)
+    settings['middleware'] = [{'path': 'async_page_middleware:SendTiming'}]
+    client = Client({'echo': settings})
+    response = asyncio.run(client.call_action_async('echo', 'square', {'number': 3}))
+    assert response.body == {'square': 9}
+    assert len(module.SEND_SECONDS) == 1
+    assert client.call_action('echo', 'square', {'number': 4}).body == {'square': 16}
+    assert len(module.SEND_SECONDS) == 1  # blocking calls go through the plain hooks, which it leaves alone
