@@ -12,6 +12,7 @@ override `send_request`, `get_all_responses`, ...): then the blocking path, in a
 their code, as before.
 """
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -61,22 +62,31 @@ _CALL_METHODS = {
 
 _HANDLER_METHODS = ('send_request', 'get_all_responses', '_base_send_request', '_base_get_response')
 
-_plain_types: dict[tuple[type, str], bool] = {}
+
+def _untouched(method: object) -> bool:
+    """Whether `method` is one of pysoa's own (not a patch: `stub_action` wraps `Client.send_request` in place,
+    and `mock.patch` replaces methods with mocks)."""
+    return (
+        inspect.isfunction(method)
+        and method.__module__.startswith('pysoa.client.')
+        and not hasattr(method, '__wrapped__')
+    )
 
 
 def _plain(client: 'Client', name: str) -> bool:
-    """Whether the client's type and the client itself leave the methods of call `name` as `Client` has them."""
+    """Whether the client's type and the client itself leave the methods of call `name` as pysoa defines them.
+
+    Checked on every call: a stub or a patch may come and go between two calls.
+    """
     from pysoa.client.client import Client  # the client imports this module
 
     kind = type(client)
-    plain = _plain_types.get((kind, name))
-    if plain is None:
-        names = (*_PATH_METHODS, *_CALL_METHODS[name])
-        plain = _plain_types[(kind, name)] = all(getattr(kind, n) is getattr(Client, n) for n in names)
-    if not plain:
-        return False
     instance = client.__dict__
-    return not any(n in instance for n in _PATH_METHODS) and not any(n in instance for n in _CALL_METHODS[name])
+    for method_name in (*_PATH_METHODS, *_CALL_METHODS[name]):
+        method = getattr(kind, method_name)
+        if method is not getattr(Client, method_name) or not _untouched(method) or method_name in instance:
+            return False
+    return True
 
 
 def _plain_handler(handler: ServiceHandler) -> bool:
