@@ -31,6 +31,7 @@ from pysoa.client.middleware import (
 from pysoa.common.transport.errors import MessageReceiveTimeout, TransientPySOATransportError
 from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
 from pysoa.common.types import ActionResponse, JobRequest, JobResponse
+from pysoa.schema import fields
 from pysoa.test.redis_server import RedisServerProcess
 from tests.conftest import StartService
 from tests.library_service.server import AUTHORS
@@ -441,3 +442,76 @@ def test_the_async_page_examples_run_as_written(
     assert len(module.SEND_SECONDS) == 1
     assert client.call_action('echo', 'square', {'number': 4}).body == {'square': 16}
     assert len(module.SEND_SECONDS) == 1  # blocking calls go through the plain hooks, which it leaves alone
+
+
+class _Timer:
+    def __init__(self, names: list[str], name: str) -> None:
+        self.names, self.name = names, name
+
+    def start(self) -> None:
+        self.names.append(self.name)
+
+    def stop(self) -> None:
+        pass
+
+    def __enter__(self) -> '_Timer':
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class _Metric:
+    def increment(self, amount: int = 1) -> int:
+        return amount
+
+    def set(self, value: int | None = None) -> int:
+        return value or 0
+
+
+@fields.ClassConfigurationSchema.provider(fields.Dictionary({}))
+class TimerNames:
+    """A metrics recorder that keeps the names of the timers started (counters and histograms do nothing)."""
+
+    instances: list['TimerNames'] = []
+
+    def __init__(self) -> None:
+        self.timed: list[str] = []
+        self.publishes = 0
+        TimerNames.instances.append(self)
+
+    def timer(self, name: str, **_kwargs: object) -> _Timer:
+        return _Timer(self.timed, name)
+
+    def counter(self, name: str, **_tags: object) -> _Metric:
+        return _Metric()
+
+    gauge = histogram = counter
+
+    def publish_all(self) -> None:
+        self.publishes += 1
+
+
+def test_awaited_calls_are_timed_as_blocking_ones(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=1, **SERVICE)
+    settings = client_settings(redis_url)
+    settings['metrics'] = {'path': f'{__name__}:TimerNames'}
+    TimerNames.instances.clear()
+    client = Client({'echo': settings})
+
+    client.call_action('echo', 'square', {'number': 2})
+    (metrics,) = TimerNames.instances
+    blocking, published = list(metrics.timed), metrics.publishes
+    metrics.timed.clear()
+    asyncio.run(client.call_action_async('echo', 'square', {'number': 2}))
+
+    handler_timers = {name for name in blocking if name.startswith(('client.send.', 'client.receive.'))}
+    assert handler_timers == {
+        'client.send.including_middleware',
+        'client.send.excluding_middleware',
+        'client.receive.including_middleware',
+        'client.receive.excluding_middleware',
+    }
+    assert {name for name in metrics.timed if name.startswith(('client.send.', 'client.receive.'))} == handler_timers
+    assert metrics.publishes >= 2 * published

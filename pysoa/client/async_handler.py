@@ -28,6 +28,7 @@ from pysoa.client.middleware import (
     ClientRequestMiddlewareTask,
     ClientResponseMiddlewareTask,
 )
+from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS
 from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendTimeout
 from pysoa.common.transport.redis_gateway.async_client import AsyncRedisClientTransport
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
@@ -135,11 +136,19 @@ class AsyncServiceHandler:
         self, request_id: int, meta: dict[str, Any], job_request: JobRequest, expiry: int | None = None
     ) -> None:
         body = cast('dict[str, Any]', job_request_to_dict(job_request, False))
-        await self.side().send_request_message(request_id, meta, body, expiry)
+        if self.handler._measured:
+            with self.handler.metrics.timer('client.send.excluding_middleware', **MICROSECOND_TIMER_KWARGS):
+                await self.side().send_request_message(request_id, meta, body, expiry)
+        else:
+            await self.side().send_request_message(request_id, meta, body, expiry)
 
     async def _base_get_response(self, receive_timeout_in_seconds: int | None = None) -> _Received:
         try:
-            request_id, _, message = await self.side().receive_response_message(receive_timeout_in_seconds)
+            if self.handler._measured:
+                with self.handler.metrics.timer('client.receive.excluding_middleware', **MICROSECOND_TIMER_KWARGS):
+                    request_id, _, message = await self.side().receive_response_message(receive_timeout_in_seconds)
+            else:
+                request_id, _, message = await self.side().receive_response_message(receive_timeout_in_seconds)
         except MessageReceiveTimeout as error:
             raise self.handler._with_wait(error, receive_timeout_in_seconds) from None
         if message is None:
@@ -159,8 +168,16 @@ class AsyncServiceHandler:
                 message_expiry_in_seconds = left
         request_id = next(handler._request_ids)
         meta: dict[str, Any] = {'client_version': handler._client_version}
-        await self._send(request_id, meta, job_request, _seconds(message_expiry_in_seconds))
-        return request_id
+        expiry = _seconds(message_expiry_in_seconds)
+        if not handler._measured:
+            await self._send(request_id, meta, job_request, expiry)
+            return request_id
+        try:
+            with handler.metrics.timer('client.send.including_middleware', **MICROSECOND_TIMER_KWARGS):
+                await self._send(request_id, meta, job_request, expiry)
+            return request_id
+        finally:
+            handler.metrics.publish_all()
 
     async def receive(
         self, request_ids: set[int], timeout: float | None, into: dict[int, JobResponse], deadline: float | None = None
@@ -172,7 +189,11 @@ class AsyncServiceHandler:
         missing = set(request_ids) - into.keys()
         try:
             while missing:
-                request_id, response = await self._receive_within(timeout, deadline)
+                if self.handler._measured:
+                    with self.handler.metrics.timer('client.receive.including_middleware', **MICROSECOND_TIMER_KWARGS):
+                        request_id, response = await self._receive_within(timeout, deadline)
+                else:
+                    request_id, response = await self._receive_within(timeout, deadline)
                 if request_id is None or response is None:
                     raise no_response(self.service_name, missing)
                 if request_id in missing:
@@ -181,6 +202,8 @@ class AsyncServiceHandler:
         finally:
             if missing:
                 self.side().abandon(missing)
+            if self.handler._measured:
+                self.handler.metrics.publish_all()
 
     async def _receive_within(self, timeout: float | None, deadline: float | None) -> _Received:
         if deadline is None:
