@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -28,7 +29,7 @@ from pysoa.client.middleware import (
     ClientRequestMiddlewareTask,
     ClientResponseMiddlewareTask,
 )
-from pysoa.common.transport.errors import MessageReceiveTimeout, TransientPySOATransportError
+from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendError, TransientPySOATransportError
 from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
 from pysoa.common.types import ActionResponse, JobRequest, JobResponse
 from pysoa.schema import fields
@@ -515,3 +516,20 @@ def test_awaited_calls_are_timed_as_blocking_ones(start_service: StartService, r
     }
     assert {name for name in metrics.timed if name.startswith(('client.send.', 'client.receive.'))} == handler_timers
     assert metrics.publishes >= 2 * published
+
+
+def test_an_unreachable_redis_gives_a_transient_error_at_once() -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    client = make_client(f'redis://127.0.0.1:{port}/0')
+
+    async def main() -> list[BaseException | Any]:
+        calls = [client.call_action_async('echo', 'echo', {'message': 'x'}, timeout=5) for _ in range(5)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    started = time.monotonic()
+    outcomes = asyncio.run(main())
+
+    assert all(isinstance(outcome, MessageSendError) for outcome in outcomes), outcomes
+    assert time.monotonic() - started < 5  # refused, not waited out

@@ -18,6 +18,7 @@ that queue while any response is awaited, and hands each response to the task th
 
 import asyncio
 import collections
+import copy
 import logging
 import time
 import weakref
@@ -43,8 +44,8 @@ __all__ = ('AsyncRedisClientTransport', 'serves_natively')
 
 _logger = logging.getLogger(__name__)
 
-_LATE_RESPONSE_SECONDS = 60.0
-"""How long after a request expires (or is given up on) a late or second response to it is still recognised."""
+_PRUNE_SECONDS = 1.0
+"""How often a busy reader forgets requests that expired unanswered (an idle one does it at each empty pop)."""
 
 _IDLE_POP_SECONDS = 1.0
 """The BLPOP timeout of a reader while responses are awaited but no task is waiting for one yet."""
@@ -112,7 +113,7 @@ class AsyncRedisClientTransport:
         self._ring: AsyncRing | None = None
         self._tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], _TaskState] = weakref.WeakKeyDictionary()
         self._owners: dict[int, _TaskState] = {}  # awaited request id -> the state of the task that sent it
-        self._finished: dict[int, float] = {}  # answered or given up on -> until when a response may still come
+        self._pruned_at = time.monotonic()
         self._reader: asyncio.Task[None] | None = None
         self._buffer: collections.deque[object] = collections.deque()  # replies taken and not yet handed out
         self._waiting_until: dict[_TaskState, float] = {}  # tasks blocked in a receive -> their monotonic deadline
@@ -261,18 +262,16 @@ class AsyncRedisClientTransport:
 
     def _give_up(self, state: _TaskState, request_ids: Iterable[int]) -> None:
         for request_id in request_ids:
-            expires_at = state.awaited.pop(request_id, None)
+            state.awaited.pop(request_id, None)
             state.ready.pop(request_id, None)
             if self._owners.get(request_id) is state:
                 del self._owners[request_id]
-            if expires_at is not None:
-                self._finished[request_id] = max(expires_at, time.time()) + _LATE_RESPONSE_SECONDS
 
     def _expire(self, state: _TaskState) -> None:
         """Forget the calling task's awaited requests that have expired: nobody may wait for their responses."""
         now = time.time()
         for request_id in [key for key, expires_at in state.awaited.items() if expires_at < now]:
-            self._finished[request_id] = state.awaited.pop(request_id) + _LATE_RESPONSE_SECONDS
+            del state.awaited[request_id]
             self._owners.pop(request_id, None)
 
     def _ensure_reader(self) -> None:
@@ -313,6 +312,8 @@ class AsyncRedisClientTransport:
                 self._fail_waiting(failure)
             else:
                 self._deliver(outcome)
+                if time.monotonic() - self._pruned_at > _PRUNE_SECONDS:
+                    self._prune()
                 continue
             # Redis is down or moving: the tasks waiting now were told; the next ones wait for a retry.
             self._prune()
@@ -360,7 +361,7 @@ class AsyncRedisClientTransport:
         request_id = getattr(outcome, 'request_id', None) if isinstance(outcome, BaseException) else outcome[0]
         state = self._owners.pop(request_id, None) if isinstance(request_id, int) else None
         if state is not None and request_id is not None:
-            self._finished[request_id] = state.awaited.pop(request_id, time.time()) + _LATE_RESPONSE_SECONDS
+            state.awaited.pop(request_id, None)
             state.ready[request_id] = outcome
             state.wake()
             return
@@ -378,17 +379,17 @@ class AsyncRedisClientTransport:
         """Give the reader's failure to every task waiting now (their requests stay awaited for a later receive)."""
         for state in list(self._waiting_until):
             if state.waiter is not None and not state.waiter.done():
-                state.waiter.set_exception(error)
+                # A copy each: one exception raised in several tasks would collect all their tracebacks.
+                state.waiter.set_exception(copy.copy(error))
 
     def _prune(self) -> None:
-        """Forget expired requests (their tasks may be gone without giving them up) and long-finished ones."""
+        """Forget requests that expired unanswered (their tasks may be gone without giving them up): nobody may
+        wait for their responses, which are dropped and counted if they still come."""
+        self._pruned_at = time.monotonic()
         now = time.time()
-        owners, finished = self._owners, self._finished
+        owners = self._owners
         for request_id in [key for key, state in owners.items() if state.awaited.get(key, now) < now]:
-            finished[request_id] = owners.pop(request_id).awaited.pop(request_id) + _LATE_RESPONSE_SECONDS
-        if finished:
-            for request_id in [key for key, until in finished.items() if until < now]:
-                del finished[request_id]
+            del owners.pop(request_id).awaited[request_id]
 
 
 def _nothing() -> None:

@@ -16,6 +16,7 @@ it does not retry a command cut short, so a push that may already sit in Redis i
 """
 
 import asyncio
+import copy
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
@@ -95,7 +96,8 @@ class Pusher:
             except BaseException as error:
                 for _, _, outcome in batch:
                     if not outcome.done():
-                        outcome.set_exception(error if isinstance(error, Exception) else TimeoutError())
+                        # A copy each: one exception raised in several tasks would collect all their tracebacks.
+                        outcome.set_exception(copy.copy(error) if isinstance(error, Exception) else TimeoutError())
                 if not isinstance(error, Exception):
                     raise
                 continue
