@@ -60,6 +60,9 @@ _CALL_METHODS = {
 }
 """The public methods each blocking call goes through."""
 
+_CALL_PATHS = {name: (*_PATH_METHODS, *methods) for name, methods in _CALL_METHODS.items()}
+"""Every `Client` method that each blocking call goes through."""
+
 _HANDLER_METHODS = ('send_request', 'get_all_responses', '_base_send_request', '_base_get_response')
 
 
@@ -73,6 +76,10 @@ def _untouched(method: object) -> bool:
     )
 
 
+_verified: dict[tuple[type, str], tuple[object, ...]] = {}
+"""The methods last found to be pysoa's own, by client type and call (a patch changes them, so they are compared)."""
+
+
 def _plain(client: 'Client', name: str) -> bool:
     """Whether the client's type and the client itself leave the methods of call `name` as pysoa defines them.
 
@@ -81,12 +88,13 @@ def _plain(client: 'Client', name: str) -> bool:
     from pysoa.client.client import Client  # the client imports this module
 
     kind = type(client)
-    instance = client.__dict__
-    for method_name in (*_PATH_METHODS, *_CALL_METHODS[name]):
-        method = getattr(kind, method_name)
-        if method is not getattr(Client, method_name) or not _untouched(method) or method_name in instance:
+    names = _CALL_PATHS[name]
+    methods = tuple(getattr(kind, method_name) for method_name in names)
+    if _verified.get((kind, name)) != methods:
+        if any(m is not getattr(Client, n) or not _untouched(m) for m, n in zip(methods, names, strict=True)):
             return False
-    return True
+        _verified[(kind, name)] = methods
+    return client.__dict__.keys().isdisjoint(names)
 
 
 def _plain_handler(handler: ServiceHandler) -> bool:

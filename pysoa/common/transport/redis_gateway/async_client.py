@@ -193,9 +193,7 @@ class AsyncRedisClientTransport:
         core = self.core
         ring = await self._get_ring()
         try:
-            # Finding the server (a Sentinel's answer) counts against the same time as the push.
-            async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
-                connection = await ring.connection(self._send_queue_key)
+            connection = await ring.connection_within(self._send_queue_key, deadline - time.monotonic())
             pusher = ring.pusher(connection)
 
             async def push_once(seconds: float) -> bool:
@@ -296,8 +294,7 @@ class AsyncRedisClientTransport:
             pop_timeout = self._pop_timeout()
             try:
                 ring = await self._get_ring()
-                async with asyncio.timeout(pop_timeout + POP_MARGIN_SECONDS):
-                    connection = await ring.connection(self._reply_queue_key)
+                connection = await ring.connection_within(self._reply_queue_key, pop_timeout + POP_MARGIN_SECONDS)
                 element = await self._next_element(connection, pop_timeout)
                 if element is None:
                     self._prune()

@@ -18,7 +18,7 @@ import random
 import time
 import weakref
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import redis
 import redis.asyncio
@@ -93,6 +93,16 @@ class AsyncRing(abc.ABC):
             return await self._connection(consistent_hash_index(queue_key, self._ring_size))
         return await self._connection(next(self._request_queue_indexes))
 
+    async def connection_within(self, queue_key: str, seconds: float) -> redis.asyncio.Redis:
+        """`connection(queue_key)`, or `TimeoutError` when finding the server (asking Sentinels) takes longer."""
+        if not self.asks_for_servers:
+            return await self.connection(queue_key)
+        async with asyncio.timeout(max(seconds, 0.001)):
+            return await self.connection(queue_key)
+
+    asks_for_servers: ClassVar[bool] = False
+    """Whether finding a queue's server may take a network round trip (Sentinel), so is worth a time limit."""
+
     @abc.abstractmethod
     async def _connection(self, index: int) -> redis.asyncio.Redis:
         """The client of server number `index`."""
@@ -147,6 +157,8 @@ class AsyncStandardRing(AsyncRing):
 class AsyncSentinelRing(AsyncRing):
     """Masters found through Sentinel, as `SentinelRedisClient` finds them: a master the Sentinels no longer
     name (asked at most once per `MASTER_CHECK_SECONDS`) is dropped before it is used again."""
+
+    asks_for_servers = True
 
     def __init__(
         self,
