@@ -29,7 +29,12 @@ from pysoa.client.middleware import (
     ClientRequestMiddlewareTask,
     ClientResponseMiddlewareTask,
 )
-from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendError, TransientPySOATransportError
+from pysoa.common.transport.errors import (
+    MessageReceiveTimeout,
+    MessageSendError,
+    MessageSendTimeout,
+    TransientPySOATransportError,
+)
 from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
 from pysoa.common.types import ActionResponse, JobRequest, JobResponse
 from pysoa.schema import fields
@@ -533,3 +538,18 @@ def test_an_unreachable_redis_gives_a_transient_error_at_once() -> None:
 
     assert all(isinstance(outcome, MessageSendError) for outcome in outcomes), outcomes
     assert time.monotonic() - started < 5  # refused, not waited out
+
+
+def test_a_served_requests_deadline_bounds_awaited_calls(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=1, **SERVICE)
+    client = make_client(redis_url)
+    client._deadline = time.time() - 1  # as `Server.make_client` sets it: the served request's __expiry__
+
+    with pytest.raises(MessageSendTimeout, match='deadline of the request being served'):
+        asyncio.run(client.call_action_async('echo', 'echo', {'message': 'late'}))
+
+    client._deadline = time.time() + 0.5
+    started = time.monotonic()
+    with pytest.raises(MessageReceiveTimeout, match='deadline of the request being served'):
+        asyncio.run(client.call_action_async('echo', 'sleep', {'seconds': 3}))
+    assert time.monotonic() - started < 0.5 + 1
