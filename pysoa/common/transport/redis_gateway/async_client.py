@@ -27,6 +27,7 @@ from typing import Any, TypeAlias
 
 import redis.asyncio
 
+from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS
 from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import envelope, reporting
@@ -175,7 +176,8 @@ class AsyncRedisClientTransport:
         state.awaited[request_id] = expires_at
         self._owners[request_id] = state
         try:
-            pushed, attempts = await self._push(elements, redis_expiry, deadline)
+            with self.metrics.timer('client.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
+                pushed, attempts = await self._push(elements, redis_expiry, deadline)
         except BaseException:
             self._give_up(state, [request_id])
             raise
@@ -231,7 +233,8 @@ class AsyncRedisClientTransport:
             if not state.awaited:
                 return ReceivedMessage(None, None, None)
             timeout = float(receive_timeout_in_seconds or self.core.receive_timeout_in_seconds)
-            await self._wait(state, timeout)
+            with self.metrics.timer('client.transport.redis_gateway.receive', **MICROSECOND_TIMER_KWARGS):
+                await self._wait(state, timeout)
         request_id = next(iter(state.ready))
         outcome = state.ready.pop(request_id)
         if isinstance(outcome, BaseException):
@@ -347,7 +350,12 @@ class AsyncRedisClientTransport:
                 rest.append(await self._next_element(connection, pop_timeout))
         pending = iter(rest)
         try:
-            return self.core._decode(element, lambda: next(pending, None))
+            received = self.core._decode(element, lambda: next(pending, None))
+            if received.meta and received.meta.get('signed') is False:
+                self.core._count(
+                    'receive.unsigned'
+                )  # verify-optional mode: traffic that must sign before it is required
+            return received
         except (envelope.MessageExpiredError, envelope.UnreadableMessageError, envelope.InvalidEnvelopeError) as error:
             reporting.report_refused_message(error, self.service_name, self.core._count)
             return error
