@@ -19,7 +19,9 @@ that queue while any response is awaited, and hands each response to the task th
 import asyncio
 import collections
 import copy
+import itertools
 import logging
+import os
 import time
 import weakref
 from collections.abc import Iterable
@@ -55,6 +57,8 @@ _RETRY_SECONDS = 0.1
 """How long the reader waits before trying Redis again after a failure (no tight loop while Redis is down)."""
 
 _Outcome = ReceivedMessage | BaseException
+
+_loop_numbers = itertools.count(1)
 
 
 def serves_natively(transport: object) -> bool:
@@ -108,8 +112,8 @@ class AsyncRedisClientTransport:
         self.core = transport.core
         self.metrics = transport.metrics
         self._send_queue_key = self.core.QUEUE_NAME_PREFIX + transport._send_queue_name
-        # A mark no thread id takes (12 hex digits there), unique among this process's loops.
-        self.reply_queue_name = f'{transport._receive_queue_name}loop{id(loop):x}'
+        # A mark no thread id takes (12 hex digits there), and no other loop of this process or of a forked one.
+        self.reply_queue_name = f'{transport._receive_queue_name}loop{os.getpid():x}.{next(_loop_numbers)}'
         self._reply_queue_key = self.core.QUEUE_NAME_PREFIX + self.reply_queue_name
         self._ring: AsyncRing | None = None
         self._tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], _TaskState] = weakref.WeakKeyDictionary()
