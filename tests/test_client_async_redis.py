@@ -282,6 +282,33 @@ def test_plain_and_awaited_middleware(start_service: StartService, redis_url: st
     assert EVENTS == ['plain request', 'blocking request', 'plain response']
 
 
+class ErrorSeeingMiddleware(ClientMiddleware):
+    """A plain response wrapper that records the errors it sees and lets them through."""
+
+    def response(self, get_response: ClientResponseMiddlewareTask) -> ClientResponseMiddlewareTask:
+        def wrapper(timeout: int | None) -> tuple[int | None, JobResponse | None]:
+            try:
+                return get_response(timeout)
+            except MessageReceiveTimeout as error:
+                EVENTS.append(f'plain response saw {type(error).__name__}')
+                raise
+
+        return wrapper
+
+
+def test_a_plain_response_wrapper_sees_the_receive_error(start_service: StartService, redis_url: str) -> None:
+    start_service(workers=1, **SERVICE)
+    settings = client_settings(redis_url)
+    settings['middleware'] = [{'path': 'tests.test_client_async_redis:ErrorSeeingMiddleware'}]
+    client = Client({'echo': settings})
+    EVENTS.clear()
+
+    with pytest.raises(MessageReceiveTimeout):
+        asyncio.run(client.call_action_async('echo', 'sleep', {'seconds': 1}, timeout=0.3))
+
+    assert EVENTS == ['plain response saw MessageReceiveTimeout']
+
+
 def test_a_late_response_is_dropped_and_never_given_to_another_call(
     start_service: StartService, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
