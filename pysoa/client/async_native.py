@@ -21,7 +21,7 @@ from pysoa.client.arguments import (
     JobRequestArgument,
     check_body,
     check_mapping,
-    job_error,
+    job_parts,
     make_job_request,
 )
 from pysoa.client.async_handler import AsyncServiceHandler
@@ -189,11 +189,7 @@ async def _jobs(client: 'Client', jobs: Iterable[JobRequestArgument], options: C
     receive_errors: dict[str, PySOATransportError] = {}
     try:
         for index, job in enumerate(jobs):
-            try:
-                service_name = job['service_name']
-                job_actions = job['actions']
-            except (KeyError, TypeError, IndexError):
-                job_error(index, job)
+            service_name, job_actions = job_parts(index, job)
             try:
                 request_id = await _send(client, service_name, job_actions, options)
             except PySOATransportError as e:
