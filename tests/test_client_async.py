@@ -132,3 +132,17 @@ def test_parallel_twin_returns_responses_in_order() -> None:
     )
 
     assert [r.body['body']['n'] for r in responses] == [0, 1, 2]
+
+
+def test_stubbed_actions_answer_awaited_calls_of_a_redis_client() -> None:
+    from examples.echo_client import client_settings
+    from pysoa.test.stub_service import stub_action
+
+    # Nothing listens there: only the stub can answer, and it patches the blocking path, which the call then takes.
+    client = Client({'echo': client_settings('redis://127.0.0.1:1/0')})
+
+    with stub_action('echo', 'echo', body={'stubbed': True}) as stub:
+        response = asyncio.run(client.call_action_async('echo', 'echo', {'message': 'hi'}))
+
+    assert response.body == {'stubbed': True}
+    assert stub.call_count == 1

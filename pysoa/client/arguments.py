@@ -18,6 +18,7 @@ __all__ = (
     'check_mapping',
     'check_timeout',
     'job_error',
+    'job_parts',
     'make_job_request',
     'switches_error',
 )
@@ -115,6 +116,14 @@ def action_requests_error(actions: object) -> Exception:
         if unknown:
             return ValueError(f'actions[{index}] has unknown key(s) {", ".join(unknown)}; expected `action` and `body`')
     return TypeError('actions must be a list of ActionRequest objects or dicts with an `action` key')
+
+
+def job_parts(index: int, job: JobRequestArgument) -> tuple[str, Iterable[ActionRequestArgument]]:
+    """The service name and actions of job number `index` of `call_jobs_parallel`; raises `job_error` if it has none."""
+    try:
+        return job['service_name'], job['actions']
+    except (KeyError, TypeError, IndexError):
+        job_error(index, job)
 
 
 def job_error(index: int, job: object) -> NoReturn:

@@ -1,18 +1,22 @@
 """Awaitable twins of the blocking `Client` calls: `await client.call_action_async(...)` and friends.
 
-Each twin takes exactly the arguments of its blocking method and returns (or raises) the same.
-Transports block, so a call to out-of-process services (Redis) runs whole, send and receive, in a
-worker thread (`asyncio.to_thread`): the event loop keeps running, and concurrent awaits become
-concurrent calls, each on its own thread and so on its own reply queue. A call that involves an
-in-process transport (one that is also the server transport, like the local and stub transports)
-runs inline instead: the service's work happens in this thread anyway, and those transports are
-not made for several threads.
+Each twin takes exactly the arguments of its blocking method and returns (or raises) the same. It runs one of
+three ways, chosen per call:
+
+- natively on the event loop (`async_native`) when every service it calls is served by the Redis transport:
+  no thread, concurrent awaits share the loop's reply queue;
+- inline, when a service is in process (a transport that is also the server transport, like the local and stub
+  transports): the service's work happens in this thread anyway, and those transports are not made for several
+  threads;
+- else (another transport, or a client or transport subclass that replaces a method the blocking call goes
+  through) the blocking call runs whole, send and receive, in a worker thread (`asyncio.to_thread`), as in 1.x.
 """
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from pysoa.client.async_native import NATIVE_CALLS, native_call
 from pysoa.common.transport.base import ServerTransport
 
 if TYPE_CHECKING:
@@ -75,6 +79,9 @@ def async_twin(
     ) -> 'Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]':
         async def twin(self: 'Client', /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
             names, call_args, call_kwargs = services(args, kwargs)
+            if native_call(self, method.__name__, names):
+                native: _R = await NATIVE_CALLS[method.__name__](self, *call_args, **call_kwargs)  # type: ignore[assignment]  # the blocking twin's result
+                return native
             # Looked up on the instance, so that a patched or stubbed method is the one that runs.
             blocking = getattr(self, method.__name__)
             if _waits_in_thread(self, names):

@@ -8,7 +8,7 @@ Jobs go out through `Client.send_request` and responses come in through `Client.
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
-from pysoa.client.arguments import JobRequestArgument, job_error
+from pysoa.client.arguments import JobRequestArgument, job_parts
 from pysoa.client.future import FutureSOAResponse
 from pysoa.client.matching import Responses
 from pysoa.client.options import CallOptions
@@ -71,11 +71,7 @@ def _send_jobs(
     slots: list[Slot] = []
     outstanding: dict[str, set[int]] = {}
     for index, job in enumerate(jobs):
-        try:
-            service_name = job['service_name']
-            job_actions = job['actions']
-        except (KeyError, TypeError, IndexError):
-            job_error(index, job)
+        service_name, job_actions = job_parts(index, job)
         try:
             request_id = client._send(service_name, job_actions, options)
         except PySOATransportError as e:

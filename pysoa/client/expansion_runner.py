@@ -9,7 +9,7 @@ route is not requested again, which stops cycles between types.
 """
 
 import logging
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -23,7 +23,16 @@ from pysoa.common.types import ActionResponse, JobResponse
 if TYPE_CHECKING:
     from pysoa.client.client import Client
 
-__all__ = ('expand_responses', 'find_candidates', 'perform_expansions')
+__all__ = (
+    'ExpansionRequest',
+    'SentRound',
+    'apply_round',
+    'expand_responses',
+    'expansion_plan',
+    'find_candidates',
+    'perform_expansions',
+    'plan_round',
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -54,18 +63,35 @@ class _Group:
         self.targets: list[_Target] = []
 
 
-def perform_expansions(client: 'Client', actions: Iterable[ActionResponse], options: CallOptions) -> None:
-    """Expand the objects in `actions`' bodies in place, as `options.expansions` ask, with the call's headers."""
+def expansion_plan(
+    client: 'Client', actions: Iterable[ActionResponse], options: CallOptions
+) -> tuple[list[TypeNode], list[_Candidate], CallOptions] | None:
+    """What `perform_expansions` expands: the trees, the first candidates and the options of the expansion calls;
+    None when nothing is to be expanded. Raises the client's `InvalidExpansionKey` for an unknown expansion."""
     converter = client.expansion_converter
     if not options.expansions or converter is None:
-        return
+        return None
     try:
         trees = converter.dict_to_trees(options.expansions)
         candidates = find_candidates(trees, [a.body for a in actions])
     except KeyError as e:
         raise client.InvalidExpansionKey(f'Invalid key in expansion request: {e.args[0]}')
     # Each expansion is a job of one action, sent with the call's headers but the default control flags.
-    expand_responses(client, trees, candidates, attrs.evolve(options, continue_on_error=False))
+    return trees, candidates, attrs.evolve(options, continue_on_error=False)
+
+
+def perform_expansions(client: 'Client', actions: Iterable[ActionResponse], options: CallOptions) -> None:
+    """Expand the objects in `actions`' bodies in place, as `options.expansions` ask, with the call's headers."""
+    plan = expansion_plan(client, actions, options)
+    if plan is not None:
+        expand_responses(client, *plan)
+
+
+ExpansionRequest = tuple[str, list[dict[str, object]], list[_Target]]
+"""One request of a round: its service, its actions, and the objects waiting for its response."""
+
+SentRound = dict[str, dict[int, list[_Target]]]
+"""The requests of a round once sent: by service, by request id, the objects waiting for each response."""
 
 
 def expand_responses(
@@ -77,21 +103,49 @@ def expand_responses(
     """Expand `candidates` in place, calling services through `client`; raise errors as the expansions ask."""
     already_requested: dict[str, set[Hashable]] = {}
     while candidates:
-        groups = _group_round(candidates)
-        sent = _send_round(client, groups, already_requested, options)
-        candidates = []
-        job_errors: list[Error] = []
-        action_errors: list[ActionResponse] = []
-        for service_name, targets_by_request in sent.items():
-            responses = client._receive_job_responses(service_name, set(targets_by_request), options.expiry)
-            for request_id, response in responses.items():
-                candidates.extend(
-                    _apply_response(response, targets_by_request[request_id], trees, job_errors, action_errors),
-                )
-        if action_errors:
-            raise CallActionError(action_errors)
-        if job_errors:
-            raise CallJobError(job_errors)
+        sent: SentRound = {}
+        for service_name, actions, targets in plan_round(candidates, already_requested):
+            sent.setdefault(service_name, {})[client._send(service_name, actions, options)] = targets
+        received = {
+            name: client._receive_job_responses(name, set(by_id), options.expiry) for name, by_id in sent.items()
+        }
+        candidates = apply_round(sent, received, trees)
+
+
+def plan_round(candidates: list[_Candidate], already_requested: dict[str, set[Hashable]]) -> list[ExpansionRequest]:
+    """The requests of one round: one per (service, action), for the ids not requested before (noted as requested)."""
+    requests: list[ExpansionRequest] = []
+    for service_name, by_action in _group_round(candidates).items():
+        for action_name, group in by_action.items():
+            key = f'{service_name}.{action_name}.{group.field}'
+            requested = already_requested.setdefault(key, set())
+            ids = group.ids - requested
+            if not ids:
+                _logger.info('Skipping duplicate expansion to avoid infinite recursion: %s = %s', key, group.ids)
+                continue
+            requested |= ids
+            requests.append((service_name, [{'action': action_name, 'body': {group.field: list(ids)}}], group.targets))
+    return requests
+
+
+def apply_round(
+    sent: SentRound, received: Mapping[str, Mapping[int, JobResponse]], trees: list[TypeNode]
+) -> list[_Candidate]:
+    """Put the round's fetched objects in place; raise the errors the expansions ask to raise; return the next
+    round's candidates."""
+    candidates: list[_Candidate] = []
+    job_errors: list[Error] = []
+    action_errors: list[ActionResponse] = []
+    for service_name, targets_by_request in sent.items():
+        for request_id, response in received[service_name].items():
+            candidates.extend(
+                _apply_response(response, targets_by_request[request_id], trees, job_errors, action_errors)
+            )
+    if action_errors:
+        raise CallActionError(action_errors)
+    if job_errors:
+        raise CallJobError(job_errors)
+    return candidates
 
 
 def _group_round(candidates: list[_Candidate]) -> dict[str, dict[str, _Group]]:
@@ -108,29 +162,6 @@ def _group_round(candidates: list[_Candidate]) -> dict[str, dict[str, _Group]]:
             group.ids.add(obj[node.source_field])
             group.targets.append((obj, node))
     return groups
-
-
-def _send_round(
-    client: 'Client',
-    groups: dict[str, dict[str, _Group]],
-    already_requested: dict[str, set[Hashable]],
-    options: CallOptions,
-) -> dict[str, dict[int, list[_Target]]]:
-    sent: dict[str, dict[int, list[_Target]]] = {}
-    for service_name, by_action in groups.items():
-        for action_name, group in by_action.items():
-            key = f'{service_name}.{action_name}.{group.field}'
-            requested = already_requested.setdefault(key, set())
-            ids = group.ids - requested
-            if not ids:
-                _logger.info('Skipping duplicate expansion to avoid infinite recursion: %s = %s', key, group.ids)
-                continue
-            requested |= ids
-            request_id = client._send(
-                service_name, [{'action': action_name, 'body': {group.field: list(ids)}}], options
-            )
-            sent.setdefault(service_name, {})[request_id] = group.targets
-    return sent
 
 
 def _apply_response(

@@ -4,15 +4,23 @@ A middleware object offers `request(send_request)` and `response(get_response)`;
 callable down the stack and returns a callable with the same signature. The first configured
 middleware is the outermost layer. The stacks are built once per service handler, so a wrapper
 costs one extra call per request; an exception raised by a wrapper propagates to the caller.
+
+The native asyncio calls (`Client.call_*_async` over Redis) build a second pair of stacks from
+`request_async` and `response_async`, whose callables are coroutine functions. A middleware that
+overrides only `request`/`response` still applies there: its plain wrapper runs around a stand-in
+for the awaited layers below it (see `pysoa.client.async_handler`). One that overrides only the
+`*_async` hooks adds no layer to blocking calls.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pysoa.common.types import JobRequest, JobResponse
 from pysoa.schema import fields
 
 __all__ = (
+    'AsyncClientRequestMiddlewareTask',
+    'AsyncClientResponseMiddlewareTask',
     'ClientMiddleware',
     'ClientRequestMiddlewareTask',
     'ClientResponseMiddlewareTask',
@@ -23,6 +31,12 @@ ClientRequestMiddlewareTask = Callable[[int, dict[str, Any], JobRequest, int | N
 
 ClientResponseMiddlewareTask = Callable[[int | None], tuple[int | None, JobResponse | None]]
 """Receives one response: `(receive_timeout_in_seconds) -> (request_id, job_response)`, `(None, None)` when done."""
+
+AsyncClientRequestMiddlewareTask = Callable[[int, dict[str, Any], JobRequest, int | None], Awaitable[None]]
+"""Sends one request from a coroutine: awaitable `ClientRequestMiddlewareTask`."""
+
+AsyncClientResponseMiddlewareTask = Callable[[int | None], Awaitable[tuple[int | None, JobResponse | None]]]
+"""Receives one response of the calling task's call: awaitable `ClientResponseMiddlewareTask`."""
 
 
 @fields.ClassConfigurationSchema.provider(
@@ -43,4 +57,12 @@ class ClientMiddleware:
 
     def response(self, get_response: ClientResponseMiddlewareTask) -> ClientResponseMiddlewareTask:
         """Return a callable that receives a response, normally by calling `get_response`."""
+        return get_response
+
+    def request_async(self, send_request: AsyncClientRequestMiddlewareTask) -> AsyncClientRequestMiddlewareTask:
+        """Return a coroutine function that sends a request, normally by awaiting `send_request` (asyncio calls)."""
+        return send_request
+
+    def response_async(self, get_response: AsyncClientResponseMiddlewareTask) -> AsyncClientResponseMiddlewareTask:
+        """Return a coroutine function that receives a response, normally by awaiting `get_response` (asyncio calls)."""
         return get_response

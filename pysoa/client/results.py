@@ -26,8 +26,10 @@ __all__ = (
     'ParallelActionResult',
     'Slot',
     'action_result',
+    'expansion_options',
     'first_actions',
     'job_result',
+    'parallel_actions',
     'parallel_results',
     'raise_errors',
 )
@@ -59,10 +61,15 @@ def job_result(client: 'Client', response: JobResponse, options: CallOptions) ->
     """The response of a single-job call, its errors raised and its actions expanded as `options` ask."""
     raise_errors(client, response, options)
     if options.expansions:
-        # Expansion calls belong to the same logical request: they reuse its correlation id.
-        correlation_id = options.correlation_id or response.context.get('correlation_id')
-        perform_expansions(client, response.actions, attrs.evolve(options, correlation_id=correlation_id))
+        perform_expansions(client, response.actions, expansion_options(response, options))
     return response
+
+
+def expansion_options(response: JobResponse, options: CallOptions) -> CallOptions:
+    """The options of the expansion calls of a single-job call's response."""
+    # Expansion calls belong to the same logical request: they reuse its correlation id.
+    correlation_id = options.correlation_id or response.context.get('correlation_id')
+    return attrs.evolve(options, correlation_id=correlation_id)
 
 
 def action_result(client: 'Client', response: JobResponse, options: CallOptions) -> ActionResult:
@@ -79,11 +86,13 @@ def parallel_results(
     received: Mapping[str, Responses],
     receive_errors: Mapping[str, PySOATransportError],
     options: CallOptions,
+    expand: bool = True,
 ) -> list[JobResult]:
     """The results of a parallel call, in the order of `slots`; errors raised and actions expanded as for one job.
 
     A slot whose response was not received because receiving from its service failed gets that
-    error (only kept in `receive_errors` when the call catches transport errors).
+    error (only kept in `receive_errors` when the call catches transport errors). Without `expand`, the caller
+    performs the expansions (the asyncio calls await them).
     """
     results: list[JobResult] = []
     for service_name, request_id_or_error in slots:
@@ -98,10 +107,14 @@ def parallel_results(
             raise no_response(service_name, [request_id_or_error])
         raise_errors(client, response, options)
         results.append(response)
-    if options.expansions:
-        actions = [a for r in results if isinstance(r, JobResponse) for a in r.actions]
-        perform_expansions(client, actions, options)
+    if expand and options.expansions:
+        perform_expansions(client, parallel_actions(results), options)
     return results
+
+
+def parallel_actions(results: list[JobResult]) -> list[ActionResponse]:
+    """Every action response among a parallel call's results (what its expansions look into)."""
+    return [a for r in results if isinstance(r, JobResponse) for a in r.actions]
 
 
 def first_actions(results: list[JobResult]) -> Generator[ParallelActionResult, None, None]:

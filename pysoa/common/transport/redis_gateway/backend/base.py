@@ -22,7 +22,20 @@ from pysoa.common.transport.redis_gateway.backend.direct import execute_command,
 from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
-__all__ = ('BaseRedisClient', 'CannotGetConnectionError', 'ClusterNodeError', 'ReplacedMasterError')
+__all__ = (
+    'BaseRedisClient',
+    'CannotGetConnectionError',
+    'ClusterNodeError',
+    'ReplacedMasterError',
+    'consistent_hash_index',
+)
+
+
+def consistent_hash_index(value: str | bytes, ring_size: int) -> int:
+    """The ring index of a reply queue: CRC-32 down to 0..4095, scaled to `ring_size` (see
+    `BaseRedisClient._get_consistent_hash_index`; the asyncio backends place queues with it too)."""
+    data = value.encode('utf-8') if isinstance(value, str) else value
+    return int((binascii.crc32(data) & 0xFFF) / (4096.0 / ring_size))
 
 
 class CannotGetConnectionError(TransportConnectionError):
@@ -166,8 +179,7 @@ class BaseRedisClient(abc.ABC):
         The float arithmetic is deliberate: it is the formula PySOA 1.x peers use, so both sides pick
         the same server even at the bucket edges.
         """
-        data = value.encode('utf-8') if isinstance(value, str) else value
-        return int((binascii.crc32(data) & 0xFFF) / (4096.0 / self._ring_size))
+        return consistent_hash_index(value, self._ring_size)
 
     def reset_clients(self) -> None:
         """Forget cached connections after an error; a backend whose servers never move has nothing to forget."""

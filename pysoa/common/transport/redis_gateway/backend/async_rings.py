@@ -1,0 +1,318 @@
+"""The Redis servers of the asyncio client transport: standard hosts or Sentinel masters, one pool set per event loop.
+
+A ring places queues as the blocking backends do (`base.py`): a reply queue on the server its name hashes to (the
+CRC-32 formula every peer uses), a request queue on the next server of a shuffled round robin. Its clients are
+`redis.asyncio` ones built from the same `backend_layer_kwargs`, with the same connection defaults.
+
+An asyncio connection belongs to the loop that opened it, so rings are kept per running loop (`ring_for`) and
+shared there by transports with equal settings. When the loop shuts down (`asyncio.run` ends, a `Runner` closes),
+its rings close their connections: the loop finalizes its async generators then, and each loop's rings are held by
+one such generator whose `finally` closes them.
+"""
+
+import abc
+import asyncio
+import itertools
+import logging
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import redis
+import redis.asyncio
+import redis.asyncio.sentinel
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
+from pysoa.common.transport.redis_gateway.backend.base import CannotGetConnectionError, consistent_hash_index
+from pysoa.common.transport.redis_gateway.backend.hosts import Host, parse_hosts
+from pysoa.common.transport.redis_gateway.backend.sentinel import MASTER_CHECK_SECONDS, SentinelRedisClient
+from pysoa.common.transport.redis_gateway.backend.standard import DEFAULT_REDIS_PORT
+from pysoa.common.transport.redis_gateway.constants import (
+    REDIS_BACKEND_TYPE_SENTINEL,
+    REDIS_BACKEND_TYPE_STANDARD,
+    RESPONSE_QUEUE_SPECIFIER,
+)
+from pysoa.utils import dict_to_hashable
+
+__all__ = ('ASYNC_BACKEND_TYPES', 'AsyncRing', 'AsyncSentinelRing', 'AsyncStandardRing', 'ring_for')
+
+_logger = logging.getLogger(__name__)
+
+ASYNC_BACKEND_TYPES = (REDIS_BACKEND_TYPE_STANDARD, REDIS_BACKEND_TYPE_SENTINEL)
+"""The `backend_type`s the asyncio transport serves; a transport of any other type calls in a thread."""
+
+
+def async_connection_kwargs(connection_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`connection_kwargs` for a `redis.asyncio` client, with the blocking backends' defaults (see
+    `BaseRedisClient._with_default_connection_kwargs`, whose reasons hold here too)."""
+    kwargs = dict(connection_kwargs or {})
+    kwargs.setdefault('socket_connect_timeout', 5.0)
+    kwargs.setdefault('socket_keepalive', True)
+    kwargs.setdefault('socket_timeout', None)
+    retry = kwargs.get('retry')
+    if retry is None:
+        kwargs['retry'] = AsyncRetry(ExponentialBackoff(cap=0.2, base=0.02), 1)
+    elif isinstance(retry, Retry):
+        # A blocking retry policy from the settings: the same back-off and count, for the asyncio client.
+        kwargs['retry'] = AsyncRetry(retry._backoff, retry._retries)
+    return kwargs
+
+
+DEFAULT_MAX_CONNECTIONS = 50
+"""Connections per server and loop unless `connection_kwargs` names `max_connections`: beyond it, a command waits
+for a free connection (within its own time limit) instead of opening yet another."""
+
+
+def _pool_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of a blocking pool (one that waits for a free connection; `timeout=None`: the command's own
+    time limit bounds the wait)."""
+    return {**kwargs, 'max_connections': kwargs.get('max_connections') or DEFAULT_MAX_CONNECTIONS, 'timeout': None}
+
+
+class _BlockingSentinelPool(redis.asyncio.sentinel.SentinelConnectionPool, redis.asyncio.BlockingConnectionPool):
+    """A Sentinel master's pool that, like the standard ring's, waits for a free connection past `max_connections`."""
+
+
+class AsyncRing(abc.ABC):
+    """The servers queues are placed on, with a `redis.asyncio` client for each; used on one event loop only."""
+
+    def __init__(self, ring_size: int) -> None:
+        if ring_size < 1:
+            raise ValueError('A Redis backend needs at least one server')
+        self._ring_size = ring_size
+        self._request_queue_indexes = itertools.cycle(random.sample(range(ring_size), k=ring_size))
+
+    async def connection(self, queue_key: str) -> redis.asyncio.Redis:
+        """The client for `queue_key`: hashed for a reply queue, the next in the rotation for a request queue."""
+        if RESPONSE_QUEUE_SPECIFIER in queue_key:
+            return await self._connection(consistent_hash_index(queue_key, self._ring_size))
+        return await self._connection(next(self._request_queue_indexes))
+
+    async def connection_within(self, queue_key: str, seconds: float) -> redis.asyncio.Redis:
+        """`connection(queue_key)`, or `TimeoutError` when finding the server (asking Sentinels) takes longer."""
+        if not self.asks_for_servers:
+            return await self.connection(queue_key)
+        async with asyncio.timeout(max(seconds, 0.001)):
+            return await self.connection(queue_key)
+
+    asks_for_servers: ClassVar[bool] = False
+    """Whether finding a queue's server may take a network round trip (Sentinel), so is worth a time limit."""
+
+    @abc.abstractmethod
+    async def _connection(self, index: int) -> redis.asyncio.Redis:
+        """The client of server number `index`."""
+
+    def pusher(self, client: redis.asyncio.Redis) -> Pusher:
+        """The batching pusher of `client` (one of this ring's)."""
+        pushers: dict[int, tuple[redis.asyncio.Redis, Pusher]] = self.__dict__.setdefault('_pushers', {})
+        entry = pushers.get(id(client))
+        if entry is None or entry[0] is not client:
+            entry = pushers[id(client)] = (client, Pusher(client))
+        return entry[1]
+
+    def reset_clients(self) -> None:
+        """Forget what may be stale after an error (a Sentinel master that moved); hosts never move."""
+        return None
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close every connection of this ring."""
+
+
+class AsyncStandardRing(AsyncRing):
+    """Redis servers addressed directly, as `StandardRedisClient` reads its `hosts` and `connection_kwargs`."""
+
+    def __init__(self, hosts: Iterable[object] | None = None, connection_kwargs: dict[str, Any] | None = None) -> None:
+        kwargs = async_connection_kwargs(connection_kwargs)
+        entries = parse_hosts(hosts, DEFAULT_REDIS_PORT) or [('localhost', DEFAULT_REDIS_PORT)]
+        self._clients = [self._make_client(entry, kwargs) for entry in entries]
+        super().__init__(len(self._clients))
+
+    @staticmethod
+    def _make_client(entry: Host, kwargs: dict[str, Any]) -> redis.asyncio.Redis:
+        pool_kwargs = _pool_kwargs(kwargs)
+        pool: redis.asyncio.BlockingConnectionPool
+        if isinstance(entry, str):
+            if entry.startswith('unix://'):
+                pool_kwargs.pop('socket_keepalive', None)
+            pool = redis.asyncio.BlockingConnectionPool.from_url(entry, **pool_kwargs)
+        else:
+            host, port = entry
+            pool = redis.asyncio.BlockingConnectionPool(host=host, port=port, **pool_kwargs)
+        return redis.asyncio.Redis.from_pool(pool)
+
+    async def _connection(self, index: int) -> redis.asyncio.Redis:
+        return self._clients[index]
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
+class AsyncSentinelRing(AsyncRing):
+    """Masters found through Sentinel, as `SentinelRedisClient` finds them: a master the Sentinels no longer
+    name (asked at most once per `MASTER_CHECK_SECONDS`) is dropped before it is used again."""
+
+    asks_for_servers = True
+
+    def __init__(
+        self,
+        hosts: Iterable[object] | None = None,
+        connection_kwargs: dict[str, Any] | None = None,
+        sentinel_services: Iterable[str] | None = None,
+        sentinel_failover_retries: int = 0,
+        sentinel_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self._failover_retries = sentinel_failover_retries
+        self._max_connections = (connection_kwargs or {}).get('max_connections')
+        sentinels = parse_hosts(hosts, SentinelRedisClient.DEFAULT_PORT, urls=False, what='Sentinel')
+        self._sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            sentinels or [('localhost', SentinelRedisClient.DEFAULT_PORT)],
+            sentinel_kwargs=async_connection_kwargs({'socket_timeout': 5.0, **(sentinel_kwargs or {})}),
+            **async_connection_kwargs(connection_kwargs),
+        )
+        self._services = list(sentinel_services or ())
+        self._masters: dict[str, tuple[redis.asyncio.Redis, object, float]] = {}  # client, address, confirmed at
+        self._dropped: list[redis.asyncio.Redis] = []
+        self._lock = asyncio.Lock()
+        super().__init__(max(len(self._services), 1))
+
+    async def connection(self, queue_key: str) -> redis.asyncio.Redis:
+        if not self._services:
+            async with self._lock:
+                if not self._services:
+                    # No `sentinel_services`: every master the Sentinels watch, asked once (on the loop).
+                    services = await self._discover_services()
+                    AsyncRing.__init__(self, len(services))
+                    self._services = services
+        return await super().connection(queue_key)
+
+    async def _discover_services(self) -> list[str]:
+        failures = []
+        for sentinel in self._sentinel.sentinels:
+            try:
+                masters = await sentinel.sentinel_masters()
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+                failures.append(f'{sentinel!r}: {error}')
+                continue
+            if isinstance(masters, dict) and masters:
+                return list(masters)
+            failures.append(f'{sentinel!r}: knows no masters')
+        raise CannotGetConnectionError('Could not get master info from Sentinel: ' + '; '.join(failures))
+
+    async def _connection(self, index: int) -> redis.asyncio.Redis:
+        service = self._services[index]
+        for attempt in range(self._failover_retries + 1):
+            try:
+                return await self._master(service)
+            except redis.asyncio.sentinel.MasterNotFoundError:
+                self.reset_clients()
+                _logger.warning('No Redis master found for %s (failover under way?)', service)
+                if attempt < self._failover_retries:
+                    await asyncio.sleep(0.25 * (attempt + 1))
+        raise CannotGetConnectionError('Master not found; gave up reloading master info after failover.')
+
+    async def _master(self, service: str) -> redis.asyncio.Redis:
+        known = self._masters.get(service)
+        if known is not None and time.monotonic() - known[2] < MASTER_CHECK_SECONDS:
+            return known[0]
+        # One task at a time asks the Sentinels: concurrent first calls must share one client, not each make one.
+        async with self._lock:
+            return await self._checked_master(service)
+
+    async def _checked_master(self, service: str) -> redis.asyncio.Redis:
+        now = time.monotonic()
+        known = self._masters.get(service)
+        if known is not None:
+            client, address, confirmed_at = known
+            if now - confirmed_at < MASTER_CHECK_SECONDS:
+                return client
+            current = await self._sentinel.discover_master(service)
+            if current == address:
+                self._masters[service] = (client, address, now)
+                return client
+            _logger.warning(
+                'Sentinel master for %s moved from %s to %s; dropping the old one', service, address, current
+            )
+            del self._masters[service]
+            await client.connection_pool.disconnect()  # connections to the old master must not be used again
+            self._dropped.append(client)
+        master: redis.asyncio.Redis = self._sentinel.master_for(
+            service,
+            connection_pool_class=_BlockingSentinelPool,
+            **_pool_kwargs({'max_connections': self._max_connections}),
+        )
+        address = await self._sentinel.discover_master(service)
+        _logger.info('Sentinel master for %s is at %s', service, address)
+        self._masters[service] = (master, address, time.monotonic())
+        return master
+
+    def reset_clients(self) -> None:
+        # Not closed here (a command may be under way on one); closed with the ring.
+        self._dropped.extend(client for client, _, _ in self._masters.values())
+        self._masters = {}
+
+    async def close(self) -> None:
+        clients, self._dropped = [*self._dropped, *(c for c, _, _ in self._masters.values())], []
+        self._masters = {}
+        for client in clients:
+            await client.aclose()
+        for sentinel in self._sentinel.sentinels:
+            await sentinel.aclose()
+
+
+_RING_CLASSES: dict[str, type[AsyncStandardRing] | type[AsyncSentinelRing]] = {
+    REDIS_BACKEND_TYPE_STANDARD: AsyncStandardRing,
+    REDIS_BACKEND_TYPE_SENTINEL: AsyncSentinelRing,
+}
+
+
+class _LoopRings:
+    """The rings of one event loop, closed when the loop finalizes its async generators."""
+
+    def __init__(self) -> None:
+        self.rings: dict[Hashable, AsyncRing] = {}
+        self.keeper: AsyncIterator[None] | None = None
+
+
+_rings_by_loop: 'weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopRings]' = weakref.WeakKeyDictionary()
+
+
+async def _keep(loop_rings: _LoopRings) -> AsyncIterator[None]:
+    try:
+        yield
+        yield  # never reached: the loop closes this generator at shutdown
+    finally:
+        rings = list(loop_rings.rings.values())
+        loop_rings.rings.clear()
+        for ring in rings:
+            try:
+                await ring.close()
+            except Exception:  # closing must not stop the loop's shutdown
+                _logger.warning('Could not close a Redis connection of the asyncio client', exc_info=True)
+
+
+async def ring_for(backend_type: str, backend_layer_kwargs: Mapping[str, Any]) -> AsyncRing:
+    """The ring for these settings on the running loop, made on first use there."""
+    loop = asyncio.get_running_loop()
+    loop_rings = _rings_by_loop.get(loop)
+    if loop_rings is None:
+        loop_rings = _rings_by_loop[loop] = _LoopRings()
+        keeper = _keep(loop_rings)
+        await keeper.__anext__()  # started, so the loop knows it and closes it at shutdown
+        loop_rings.keeper = keeper
+    try:
+        settings: dict[Hashable, object] = {name: value for name, value in backend_layer_kwargs.items()}
+        key: Hashable = (backend_type, dict_to_hashable(settings))
+        hash(key)
+    except TypeError:  # settings holding unhashable objects just do not share a ring
+        key = (backend_type, id(backend_layer_kwargs))
+    ring = loop_rings.rings.get(key)
+    if ring is None:
+        ring = loop_rings.rings[key] = _RING_CLASSES[backend_type](**backend_layer_kwargs)
+    return ring
