@@ -283,29 +283,15 @@ def test_concurrency_refuses_a_transport_other_than_redis() -> None:
         server.run()
 
 
-def test_concurrency_refuses_sentinel() -> None:
-    class SentinelServer(Server):
-        service_name = 'sentinel_concurrent'
-        action_class_map = {}
-
-    kwargs = {
-        'backend_type': 'redis.sentinel',
-        'backend_layer_kwargs': {'hosts': [('127.0.0.1', 1)], 'sentinel_services': ['primary']},
-    }
-    transport = {'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport', 'kwargs': kwargs}
-    server = SentinelServer(ServerSettings({'transport': transport, 'concurrency': 2}))
-    with pytest.raises(ServerSettings.ImproperlyConfigured, match="needs the 'redis.standard' Redis backend"):
-        server.run()
-
-
 @pytest.mark.timeout(60)
 def test_forked_workers_are_not_started_with_settings_they_would_refuse(start_service: StartService) -> None:
     # Refused once, by the supervisor, before any worker is forked (rather than by every worker, respawned).
     service = start_service(
-        workers=2, **SERVICE, env={'CONCURRENCY': '4', 'CONCURRENT_BACKEND': 'redis.sentinel'}, wait_for_workers=False
+        workers=2, **SERVICE, env={'CONCURRENCY': '4', 'CONCURRENT_TRANSPORT': 'local'}, wait_for_workers=False
     )
     assert service.wait(timeout=30) == 1
-    assert "concurrency=4 needs the 'redis.standard' Redis backend, not 'redis.sentinel'" in service.output()
+    assert 'concurrency=4 needs the Redis transport' in service.output()
+    assert 'not LocalServerTransport' in service.output()
 
 
 def test_concurrency_below_one_is_refused() -> None:

@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from pysoa.common.transport.errors import ConnectionError as TransportConnectionError
 from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
-from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
+from pysoa.common.transport.redis_gateway.backend.scripts import is_queue_full, send_call
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
 __all__ = (
@@ -112,11 +112,10 @@ class BaseRedisClient(abc.ABC):
         The queue then expires after `expiry` seconds. Returns False, pushing nothing, when the queue already
         holds `capacity` elements; a Redis failure raises what redis-py raises.
         """
-        arguments = (elements,) if isinstance(elements, bytes | bytearray | memoryview) else tuple(elements)
         try:
-            SEND_SCRIPT.run(connection, (queue_key,), (expiry, capacity, *arguments))
+            send_call(queue_key, elements, expiry, capacity).run(connection)
         except redis.ResponseError as error:
-            if 'queue full' in str(error):
+            if is_queue_full(error):
                 return False
             if isinstance(error, redis.exceptions.MovedError) and not self.QUEUE_HASH_TAG:
                 raise _cluster_node_error(error) from error
