@@ -1,7 +1,7 @@
 """The asyncio side of the Redis Cluster backend (`AsyncClusterRing`) on a real cluster of 3 masters and 3 replicas:
 the commands an asyncio transport sends (EVALSHA of the send script, BLPOP, under a time limit) reach the master of
 the key's slot, interoperate with the blocking backend, follow a `CLUSTER FAILOVER`, and refuse what the blocking
-backend refuses.
+backend refuses; a `Client`'s awaited calls of a service on the cluster run on the loop, with no thread.
 """
 
 import asyncio
@@ -19,7 +19,8 @@ from pysoa.common.transport.redis_gateway.backend.cluster import NotAClusterErro
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.test.redis_cluster import RedisClusterProcesses
-from tests.cluster_helpers import cluster_transport_kwargs, names_on_distinct_masters, request_queue
+from tests.cluster_fixture import StartClusterService
+from tests.cluster_helpers import cluster_client, cluster_transport_kwargs, names_on_distinct_masters, request_queue
 
 
 async def _push(ring: AsyncClusterRing, key: str, element: bytes) -> None:
@@ -121,3 +122,34 @@ def test_asyncio_ring_refuses_a_standalone_redis_and_untagged_queues(redis_url: 
         await ring.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.timeout(120)
+def test_awaited_calls_of_a_cluster_service_run_natively(
+    redis_cluster: RedisClusterProcesses,
+    cluster_hosts: list[str],
+    start_cluster_service: StartClusterService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = names_on_distinct_masters(redis_cluster, 2)
+    for name, _ in services:
+        start_cluster_service(name, cluster_hosts, workers=1)
+    client = cluster_client(cluster_hosts, [name for name, _ in services])
+
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError('asyncio.to_thread was used: the call did not run natively')
+
+    monkeypatch.setattr(asyncio, 'to_thread', refuse)
+
+    async def main() -> list[tuple[str, str]]:
+        calls = [
+            client.call_action_async(name, 'count', {'label': f'{name}-{n}'}, timeout=10)
+            for n in range(20)
+            for name, _ in services
+        ]
+        return [(response.body['label'], response.action) for response in await asyncio.gather(*calls)]
+
+    answers = asyncio.run(main())
+    assert answers == [(f'{name}-{n}', 'count') for n in range(20) for name, _ in services]
+    for name, master in services:
+        assert redis_cluster.client(master).exists(request_queue(name)) == 0
