@@ -114,8 +114,8 @@ class AsyncRedisServerTransport:
             await taker.aclose()
 
     async def _client(self, queue_key: str) -> redis.asyncio.Redis:
-        if self._ring is None:
-            self._ring = await ring_for(self._core.backend_type, self._core.backend_layer_kwargs)
+        # The ring of the running loop (a dict look-up): a ring, like its connections, belongs to one loop.
+        self._ring = await ring_for(self._core.backend_type, self._core.backend_layer_kwargs)
         return await self._ring.connection_within(queue_key, REPLY_SECONDS)
 
     def _run(self, client: redis.asyncio.Redis) -> commands.ScriptRunner:
