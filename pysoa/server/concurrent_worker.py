@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import TransientPySOATransportError
-from pysoa.common.transport.redis_gateway.async_server import AsyncRedisServerTransport, HeldRequest
+from pysoa.common.transport.redis_gateway.async_server import AsyncHeldRequest, AsyncRedisServerTransport
 from pysoa.common.transport.redis_gateway.delivery import IN_FLIGHT_META_KEY
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.server.internal import job_greenlets
@@ -108,7 +108,7 @@ class _LoopBridge(ServerTransport):
 
     def acknowledge_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
         """Acknowledge the request on the loop and wait for it (at-least-once delivery: nothing to do otherwise)."""
-        if isinstance(meta, dict) and isinstance(meta.get(IN_FLIGHT_META_KEY), HeldRequest):
+        if isinstance(meta, dict) and isinstance(meta.get(IN_FLIGHT_META_KEY), AsyncHeldRequest):
             self._wait(self._transport.acknowledge(meta))
 
 

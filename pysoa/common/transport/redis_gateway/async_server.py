@@ -41,7 +41,7 @@ from pysoa.common.transport.redis_gateway.backend.base import CannotGetConnectio
 from pysoa.common.transport.redis_gateway.backend.direct import remaining_seconds
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys, request_digest
 from pysoa.common.transport.redis_gateway.backend.legacy import driven
-from pysoa.common.transport.redis_gateway.backend.scripts import ScriptCall, is_queue_full
+from pysoa.common.transport.redis_gateway.backend.scripts import ScriptCall
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
 from pysoa.common.transport.redis_gateway.constants import (
     POP_MARGIN_SECONDS,
@@ -61,26 +61,18 @@ from pysoa.common.transport.redis_gateway.server import (
     reply_queue_of,
 )
 
-__all__ = ('AsyncRedisServerTransport', 'HeldRequest')
+__all__ = ('AsyncRedisServerTransport', 'AsyncHeldRequest')
 
 _logger = logging.getLogger(__name__)
 
 _COUNTS_KEEP_SECONDS = 24 * 3600  # as the blocking core keeps them (delivery.py)
 
 
-@attrs.define(eq=False)
-class HeldRequest:
-    """A request held in this worker's in-flight list (at-least-once delivery) until it is settled."""
+@attrs.define(eq=False, kw_only=True)
+class AsyncHeldRequest(in_flight.HeldRequest):
+    """A request held in this worker's in-flight list (at-least-once delivery), taken on `connection`."""
 
     connection: redis.asyncio.Redis
-    element: bytes
-    digest: str
-    deliveries: int
-    settled: bool = False
-    abandoned: bool = False
-    """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
-    acknowledging: bool = False
-    """Done with, but Redis failed to take the acknowledgement: retried before the next receive."""
 
 
 class AsyncRedisServerTransport:
@@ -97,7 +89,7 @@ class AsyncRedisServerTransport:
         self._sentinel = self._core.backend_type == REDIS_BACKEND_TYPE_SENTINEL
         self._takers: dict[int, tuple[redis.asyncio.Redis, redis.asyncio.Redis]] = {}
         self._alo_core = self._core if isinstance(self._core, AtLeastOnceServerCore) else None
-        self._open: dict[int, HeldRequest] = {}
+        self._open: dict[int, AsyncHeldRequest] = {}
         self._last_recovery: dict[int, float] = {}
         self._unknown_in_flight: set[int] = set()  # clients whose in-flight list may hold what `_open` does not
 
@@ -150,7 +142,7 @@ class AsyncRedisServerTransport:
         With at-most-once delivery, what is already queued is taken in one round trip (LPOP with a count, Redis 6.2
         and later); at-least-once delivery moves one request at a time into flight.
         """
-        held: HeldRequest | None = None
+        held: AsyncHeldRequest | None = None
         client: redis.asyncio.Redis | None = None
         try:
             client = await self._client(self._queue_key)
@@ -183,7 +175,7 @@ class AsyncRedisServerTransport:
 
     async def _move_to_in_flight(
         self, client: redis.asyncio.Redis, timeout: float
-    ) -> tuple[object, HeldRequest | None]:
+    ) -> tuple[object, AsyncHeldRequest | None]:
         assert self._alo_core is not None
         self._alo_core._ensure_heartbeat(self._keys)  # restarts a heartbeat thread that died; cheap otherwise
         await self._settle_leftovers(client)
@@ -202,7 +194,7 @@ class AsyncRedisServerTransport:
             # It may sit in this worker's in-flight list with no record here: the next receive returns it.
             self._unknown_in_flight.add(id(client))
             raise
-        held = HeldRequest(client, element, digest, deliveries)
+        held = AsyncHeldRequest(connection=client, element=element, digest=digest, deliveries=deliveries)
         self._open[id(held)] = held
         if deliveries > 1:
             self._core._count('delivery.redelivered')
@@ -242,7 +234,7 @@ class AsyncRedisServerTransport:
             except Exception:  # a broken connection: nothing to give back
                 _logger.debug('Could not close a taking connection', exc_info=True)
 
-    async def _open_request(self, element: object, held: HeldRequest | None) -> ReceivedMessage | None:
+    async def _open_request(self, element: object, held: AsyncHeldRequest | None) -> ReceivedMessage | None:
         core = self._core
         try:
             message = envelope.decode_request(
@@ -310,7 +302,7 @@ class AsyncRedisServerTransport:
         """
         core = self._core
         held = meta.get(IN_FLIGHT_META_KEY)
-        held = held if isinstance(held, HeldRequest) else None
+        held = held if isinstance(held, AsyncHeldRequest) else None
         try:
             queue_name = reply_queue_of(meta, self._metrics)
             with self._metrics.timer('server.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
@@ -323,7 +315,7 @@ class AsyncRedisServerTransport:
             raise
 
     async def _push_while_full(
-        self, queue_name: str, elements: bytes | list[bytes], expiry: int, held: HeldRequest | None
+        self, queue_name: str, elements: bytes | list[bytes], expiry: int, held: AsyncHeldRequest | None
     ) -> None:
         core = self._core
         queue_key = core.QUEUE_NAME_PREFIX + queue_name
@@ -353,7 +345,7 @@ class AsyncRedisServerTransport:
         queue_key: str,
         elements: bytes | list[bytes],
         expiry: int,
-        held: HeldRequest | None,
+        held: AsyncHeldRequest | None,
         seconds: float,
     ) -> bool:
         capacity = self._core.queue_capacity
@@ -364,28 +356,24 @@ class AsyncRedisServerTransport:
         call = in_flight.reply_and_acknowledge_call(
             queue_key, self._keys, self._worker, request, elements, expiry=expiry, capacity=capacity
         )
-        try:
-            await run(call, seconds)
-        except redis.ResponseError as error:
-            if is_queue_full(error):
-                return False
-            raise
-        self._forget(held)
-        return True
+        pushed = await commands.run_unless_full(run, call, seconds)
+        if pushed:
+            self._forget(held)
+        return pushed
 
     async def acknowledge(self, meta: dict[str, Any]) -> None:
         """The request is done (answered, or no answer will be sent): take it out of flight, if it is held."""
         held = meta.get(IN_FLIGHT_META_KEY) if isinstance(meta, dict) else None
-        if isinstance(held, HeldRequest):
+        if isinstance(held, AsyncHeldRequest):
             await self._settle(held)
 
     async def _script(self, client: redis.asyncio.Redis, call: ScriptCall) -> object:
         return await self._run(client)(call, REPLY_SECONDS)
 
-    def _acknowledge_call(self, held: HeldRequest) -> ScriptCall:
+    def _acknowledge_call(self, held: AsyncHeldRequest) -> ScriptCall:
         return in_flight.acknowledge_call(self._keys, self._worker, held.element, held.digest)
 
-    async def _settle(self, held: HeldRequest) -> None:
+    async def _settle(self, held: AsyncHeldRequest) -> None:
         if held.settled:
             return
         held.abandoned = False
@@ -398,9 +386,8 @@ class AsyncRedisServerTransport:
             return
         self._forget(held)
 
-    def _forget(self, held: HeldRequest) -> None:
-        held.settled = True
-        held.abandoned = held.acknowledging = False
+    def _forget(self, held: AsyncHeldRequest) -> None:
+        held.mark_settled()
         self._open.pop(id(held), None)
 
     async def _settle_leftovers(self, client: redis.asyncio.Redis) -> None:
@@ -433,7 +420,7 @@ class AsyncRedisServerTransport:
         for dead_worker, count in recovered:
             self._alo_core.report_recovered(dead_worker, count)
 
-    async def _dead_letter(self, held: HeldRequest, reason: str, request_id: object) -> None:
+    async def _dead_letter(self, held: AsyncHeldRequest, reason: str, request_id: object) -> None:
         assert self._alo_core is not None
         options = self._alo_core.options
         record = self._alo_core.dead_letter_record(reason, held.deliveries, request_id)

@@ -39,6 +39,7 @@ __all__ = (
     'push',
     'push_while_full',
     'run_script',
+    'run_unless_full',
 )
 
 DRAIN_COUNT = 128
@@ -103,8 +104,14 @@ async def push(
     The queue then expires after `expiry` seconds. Returns False, pushing nothing, when the queue already holds
     `capacity` elements; raises `TimeoutError` when Redis has not answered in time, else what redis-py raises.
     """
+    return await run_unless_full(run, send_call(queue_key, elements, expiry, capacity), seconds)
+
+
+async def run_unless_full(run: ScriptRunner, call: ScriptCall, seconds: float) -> bool:
+    """Run a script that pushes onto a queue (`send_call`, `in_flight.reply_and_acknowledge_call`) within `seconds`;
+    False, having done nothing, when the queue was full. Other errors raise."""
     try:
-        await run(send_call(queue_key, elements, expiry, capacity), seconds)
+        await run(call, seconds)
     except redis.ResponseError as error:
         if is_queue_full(error):
             return False

@@ -27,11 +27,12 @@ from pysoa.common.transport.redis_gateway.backend.direct import (
     execute_command,
     supports_direct_commands,
 )
-from pysoa.common.transport.redis_gateway.backend.scripts import ScriptCall, is_queue_full, load_script
+from pysoa.common.transport.redis_gateway.backend.scripts import ScriptCall, load_script
 
 __all__ = (
     'DeadLetterRecord',
     'DeliveryKeys',
+    'HeldRequest',
     'acknowledge',
     'acknowledge_call',
     'as_int',
@@ -49,7 +50,6 @@ __all__ = (
     'recovered',
     'release',
     'release_call',
-    'reply_and_acknowledge',
     'reply_and_acknowledge_call',
     'request_digest',
 )
@@ -115,6 +115,28 @@ class DeadLetterRecord:
     worker: str
 
 
+@attrs.define(eq=False, kw_only=True)
+class HeldRequest:
+    """A request a worker holds in its in-flight list until it is settled: what the blocking worker
+    (`delivery.InFlightRequest`) and the concurrent one (`async_server.AsyncHeldRequest`) record of it, beside the
+    connection it was taken on."""
+
+    element: bytes
+    digest: str
+    deliveries: int
+    settled: bool = False
+    """Acknowledged or dead-lettered: nothing left to do in Redis."""
+    abandoned: bool = False
+    """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
+    acknowledging: bool = False
+    """Done with, but Redis failed to take the acknowledgement: it is retried before the next receive."""
+
+    def mark_settled(self) -> None:
+        """Nothing is left to do for it in Redis."""
+        self.settled = True
+        self.abandoned = self.acknowledging = False
+
+
 def request_digest(element: bytes) -> str:
     """The SHA-1 (hex) of a request's bytes: its name in the delivery counts (Lua's `redis.sha1hex` agrees)."""
     return hashlib.sha1(element).hexdigest()
@@ -152,8 +174,8 @@ def reply_and_acknowledge_call(
 ) -> ScriptCall:
     """Push `response` onto `reply_queue` and acknowledge `request` (its bytes and digest) in one atomic step.
 
-    Both keys must live on one server. Redis refuses it (`scripts.is_queue_full`), doing nothing, when the reply
-    queue is full.
+    Both keys must live on one server. Redis refuses it, doing nothing, when the reply queue is full: run it with
+    `scripts.run_unless_full` (or `async_commands.run_unless_full`).
     """
     elements = (response,) if isinstance(response, bytes) else tuple(response)
     keys_used = (reply_queue, keys.in_flight(worker), keys.deliveries)
@@ -193,28 +215,6 @@ def count_delivery(connection: redis.Redis, keys: DeliveryKeys, digest: str, kee
 def acknowledge(connection: redis.Redis, keys: DeliveryKeys, worker: str, element: bytes, digest: str) -> None:
     """Remove the request from `worker`'s in-flight list and forget its delivery count."""
     acknowledge_call(keys, worker, element, digest).run(connection)
-
-
-def reply_and_acknowledge(
-    connection: redis.Redis,
-    reply_queue: str,
-    keys: DeliveryKeys,
-    worker: str,
-    request: tuple[bytes, str],
-    response: bytes | Sequence[bytes],
-    *,
-    expiry: int,
-    capacity: int,
-) -> bool:
-    """`reply_and_acknowledge_call` on `connection`; False, having done nothing, when the reply queue is full."""
-    call = reply_and_acknowledge_call(reply_queue, keys, worker, request, response, expiry=expiry, capacity=capacity)
-    try:
-        call.run(connection)
-    except redis.ResponseError as error:
-        if is_queue_full(error):
-            return False
-        raise
-    return True
 
 
 def heartbeat(connection: redis.Redis, keys: DeliveryKeys, worker: str, ttl_milliseconds: int) -> None:

@@ -19,7 +19,16 @@ from pysoa.common.transport.redis_gateway.backend.direct import (
     supports_direct_commands,
 )
 
-__all__ = ('SEND_SCRIPT', 'SEND_SCRIPT_SHA', 'LuaScript', 'ScriptCall', 'is_queue_full', 'load_script', 'send_call')
+__all__ = (
+    'SEND_SCRIPT',
+    'SEND_SCRIPT_SHA',
+    'LuaScript',
+    'ScriptCall',
+    'is_queue_full',
+    'load_script',
+    'run_unless_full',
+    'send_call',
+)
 
 
 @attrs.frozen
@@ -90,3 +99,15 @@ def send_call(queue_key: str, elements: bytes | Sequence[bytes], expiry: int, ca
 def is_queue_full(error: BaseException) -> bool:
     """Whether `error` is the refusal of `send.lua` (or `reply_and_acknowledge.lua`) to push onto a full queue."""
     return isinstance(error, redis.ResponseError) and 'queue full' in str(error)
+
+
+def run_unless_full(call: ScriptCall, connection: redis.Redis) -> bool:
+    """Run a script that pushes onto a queue (`send_call`, `in_flight.reply_and_acknowledge_call`) on `connection`;
+    False, having done nothing, when the queue was full. Other errors raise."""
+    try:
+        call.run(connection)
+    except redis.ResponseError as error:
+        if is_queue_full(error):
+            return False
+        raise
+    return True
