@@ -8,26 +8,22 @@ is served only when the failover guard, asked about the connection that took it,
 """
 
 import asyncio
-import signal
 from typing import Any
 
 import pytest
-import redis
 
 from pysoa.client import Client
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import TransientPySOATransportError
 from pysoa.common.transport.redis_gateway.async_server import AsyncRedisServerTransport
-from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.test.redis_cluster import RedisClusterProcesses
 from pysoa.test.service_process import ServiceProcess
-from pysoa.test.waiting import wait_until
 from tests.cluster_helpers import cluster_client, request_queue
 from tests.conftest import StartService
-from tests.test_concurrent_worker import SERVICE, barrier, collect
+from tests.test_concurrent_worker import SERVICE, barrier, killed_worker_s_jobs_are_answered_once
 from tests.test_redis_sentinel import JOB, MASTER_NAME, SentinelCluster
 from tests.test_redis_sentinel import cluster as sentinels  # noqa: F401  # the fixture, shared rather than copied
 
@@ -142,35 +138,15 @@ def test_a_request_taken_through_sentinel_is_served_only_when_the_failover_guard
     server.close()
 
 
-def in_flight_total(connection: 'redis.Redis[bytes]') -> int:
-    keys = DeliveryKeys(request_queue('concurrent'))
-    return sum(int(connection.llen(key)) for key in connection.scan_iter(keys.prefix + 'in-flight:*'))
-
-
 @pytest.mark.timeout(120)
 def test_at_least_once_on_a_cluster_a_killed_concurrent_worker_s_jobs_are_answered_once(
     redis_cluster: RedisClusterProcesses, cluster_hosts: list[str], start_service: StartService
 ) -> None:
     env = {'CONCURRENT_BACKEND': 'redis.cluster', 'CLUSTER_HOSTS': ','.join(cluster_hosts)}
-    victim = start_on(start_service, 'at-least-once', 5, **env)
-    client = cluster_client(cluster_hosts, ['concurrent'])
-    master = redis_cluster.client(redis_cluster.master_for_key(request_queue('concurrent')))
-    ids = [
-        client.send_request('concurrent', [{'action': 'sleep', 'body': {'seconds': 3, 'label': f'job-{i}'}}])
-        for i in range(5)
-    ]
-    assert wait_until(lambda: in_flight_total(master) == 5, timeout=10)  # all five held by the victim
-    victim.signal(signal.SIGKILL)
-    assert victim.wait(timeout=10) == -signal.SIGKILL
 
-    heir = start_on(start_service, 'at-least-once', 5, **env)
-    assert heir.process is not None
-    responses = collect(client, ids, timeout=40)  # fails on a second answer to any of them
-    assert sorted(responses) == sorted(ids)
-    assert {r.actions[0].body['pid'] for r in responses.values()} == {heir.process.pid}
-    assert sorted(r.actions[0].body['label'] for r in responses.values()) == [f'job-{i}' for i in range(5)]
-    # Nothing more can come: no answer waits in a reply queue, and no request is queued or in flight.
-    assert wait_until(lambda: in_flight_total(master) == 0, timeout=5)
-    assert master.llen(request_queue('concurrent')) == 0
-    replies = request_queue('concurrent') + '.*!*'
-    assert sum(int(master.llen(key)) for key in master.scan_iter(replies)) == 0
+    def start_worker() -> ServiceProcess:
+        return start_on(start_service, 'at-least-once', 5, **env)
+
+    queue = request_queue('concurrent')
+    master = redis_cluster.client(redis_cluster.master_for_key(queue))  # every key of the service lives there
+    killed_worker_s_jobs_are_answered_once(start_worker, cluster_client(cluster_hosts, ['concurrent']), master, queue)
