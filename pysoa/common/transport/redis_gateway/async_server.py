@@ -202,9 +202,12 @@ class AsyncRedisServerTransport:
 
     async def _check_taken(self, client: redis.asyncio.Redis) -> None:
         """On Sentinel, raise `ReplacedMasterError` unless what was just taken is safe from a failover (module)."""
-        master = self._ring.master_of(client) if self._sentinel and self._ring is not None else None
-        if master is None:
+        if not self._sentinel or self._ring is None:
             return
+        master = self._ring.master_of(client)  # None: dropped since (the Sentinels named another master)
+        if master is None:
+            raise ReplacedMasterError('A request was taken from a Redis master that the Sentinels no longer name')
+        service, address = master
         taker, loop = self._taker(client), asyncio.get_running_loop()
 
         def command(*args: Any) -> object:
@@ -218,7 +221,7 @@ class AsyncRedisServerTransport:
 
         def confirmed() -> bool:
             guard = driven(self._core.backend_layer)  # made on first use, asking the Sentinels: in this thread
-            return not isinstance(guard, SentinelRedisClient) or guard.confirm_taken_at(*master, command)
+            return not isinstance(guard, SentinelRedisClient) or guard.confirm_taken_at(service, address, command)
 
         if not await asyncio.to_thread(confirmed):
             raise ReplacedMasterError(
