@@ -41,6 +41,10 @@ _SERVICE_ATTRIBUTE = '_pysoa_sentinel_service'
 
 _logger = logging.getLogger(__name__)
 
+_REDIS_SENTINEL_CLASS = redis.sentinel.Sentinel
+"""redis-py's own class, kept at import: a 1.x test suite replaces `redis.sentinel.Sentinel` with a stand-in (whose
+`master_for` hands out test doubles), and this backend then drives it the 1.x way (`_StandInSentinel`)."""
+
 
 @attrs.define
 class _Master:
@@ -86,6 +90,8 @@ class SentinelRedisClient(BaseRedisClient):
             parse_hosts(hosts, self.DEFAULT_PORT, urls=False, what='Sentinel') or [('localhost', self.DEFAULT_PORT)],
             sentinel_kwargs=sentinel_connection_kwargs,
         )
+        self._stand_in = not isinstance(self._sentinel, _REDIS_SENTINEL_CLASS)
+        self._stand_in_clients: dict[str, redis.Redis] = {}
         if sentinel_services:
             self._validate_service_names(sentinel_services)
             self._services = list(sentinel_services)
@@ -112,7 +118,12 @@ class SentinelRedisClient(BaseRedisClient):
         failures = []
         for sentinel in self.sentinels:
             try:
-                masters = failover_guard.masters_known(sentinel)
+                # A stand-in's Sentinels are test doubles that answer as redis-py's clients do, not to raw commands.
+                masters = (
+                    [str(name) for name in sentinel.sentinel_masters()]
+                    if self._stand_in
+                    else failover_guard.masters_known(sentinel)
+                )
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 failures.append(f'{sentinel!r}: {error}')
                 continue
@@ -127,8 +138,11 @@ class SentinelRedisClient(BaseRedisClient):
         with self._lock:
             for master in self._masters.values():
                 master.confirmed_at = -1e9
+            self._stand_in_clients = {}
 
     def _master_for(self, service: str) -> redis.Redis:
+        if self._stand_in:
+            return self._stand_in_master_for(service)
         master = self._masters.get(service)
         now = time.monotonic()
         if master is not None and now - master.confirmed_at < MASTER_CHECK_SECONDS:
@@ -145,6 +159,15 @@ class SentinelRedisClient(BaseRedisClient):
         _logger.info('Sentinel master for %s is at %s:%s', service, *view.address)
         with self._lock:
             self._masters[service] = _Master(client, view.address, now, view.replicas)
+        return client
+
+    def _stand_in_master_for(self, service: str) -> redis.Redis:
+        """The 1.x way, for a stand-in Sentinel: its `master_for` client, kept until `reset_clients`."""
+        client = self._stand_in_clients.get(service)
+        if client is None:
+            # MasterNotFoundError is retried by `_connection_for`.
+            client = self._sentinel.master_for(service)  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            self._stand_in_clients[service] = client
         return client
 
     def _drop(self, service: str, master: _Master, why: str) -> None:
@@ -223,5 +246,6 @@ class SentinelRedisClient(BaseRedisClient):
             masters, self._masters = self._masters, {}
         for master in masters.values():
             master.client.close()
-        for sentinel in self.sentinels:
-            sentinel.close()
+        if not self._stand_in:
+            for sentinel in self.sentinels:
+                sentinel.close()
