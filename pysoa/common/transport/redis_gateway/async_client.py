@@ -166,7 +166,7 @@ class AsyncRedisClientTransport:
         core = self.core
         meta['reply_to'] = self.reply_queue_name
         expires_at, redis_expiry = envelope.expiry_times(
-            time.time(), message_expiry_in_seconds, core.message_expiry_in_seconds
+            time.time(), message_expiry_in_seconds, core.message_expiry_in_seconds, request=True
         )
         meta['__expiry__'] = expires_at
         version = envelope.reply_version(meta, core.protocol_version)

@@ -35,7 +35,7 @@ from pysoa.common.transport.redis_gateway.options import (
     ServerTransportOptions,
     TransportOptions,
 )
-from pysoa.common.transport.redis_gateway.queue_full import push_while_full
+from pysoa.common.transport.redis_gateway.queue_full import push_while_full, queue_full_error
 from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
 from pysoa.common.transport.redis_gateway.signing import Signer
 
@@ -106,15 +106,16 @@ class RedisTransportCore(OptionAttributes):
     ) -> None:
         """Send one message to `queue_name` (without the `pysoa:` prefix).
 
-        Sets `meta['__expiry__']`. `meta['serializer']` and `meta['protocol_version']` (as a server finds
-        them in a received request's meta) select the format of the reply and are not transmitted.
+        Sets `meta['__expiry__']`. `meta['serializer']` and `meta['protocol_version']` (as a server finds them in a
+        received request's meta) select the format of the reply and are not transmitted. A client's send keeps the
+        service queue at least `REQUEST_QUEUE_SECONDS`, a reply queue its message's expiry + 10 s (`expiry_times`).
         Raises InvalidMessageError, MessageTooLarge, MessageSendError; serializer errors pass through.
         """
         if request_id is None:
             raise errors.InvalidMessageError('No request ID')
         started = time.monotonic()  # the whole send, finding a master included, keeps within the caller's time
-        default_expiry = self.message_expiry_in_seconds
-        expires_at, redis_expiry = envelope.expiry_times(time.time(), message_expiry_in_seconds, default_expiry)
+        expiry = (time.time(), message_expiry_in_seconds, self.message_expiry_in_seconds)
+        expires_at, redis_expiry = envelope.expiry_times(*expiry, request=not self.is_server)
         meta['__expiry__'] = expires_at
         serializer = meta.get('serializer') or self.default_serializer
         version = envelope.reply_version(meta, self.protocol_version)
@@ -132,10 +133,7 @@ class RedisTransportCore(OptionAttributes):
             raise self._failure(error, sending=True)
         if not pushed:
             self._count('send.error.redis_queue_full')
-            elapsed = time.monotonic() - started
-            raise errors.QueueFullError(
-                f'Redis queue {queue_name} was full: {attempts} attempts over {elapsed:.2f} seconds'
-            )
+            raise queue_full_error(queue_name, attempts, started)
 
     def _send_seconds(self, message_expiry_in_seconds: float | None) -> float:
         """How long a send may take: the caller's timeout (its message's expiry), else the receive timeout."""

@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 
 from pysoa.common.backoff import jittered_backoff
+from pysoa.common.transport.errors import QueueFullError
 from pysoa.common.transport.redis_gateway.backend.direct import time_limit
 
-__all__ = ('push_while_full',)
+__all__ = ('push_while_full', 'queue_full_error')
 
 
 def push_while_full(
@@ -38,3 +39,9 @@ def push_while_full(
         count('send.queue_full_retry')
         count(f'send.queue_full_retry.retry_{attempts}')
         time.sleep(delay)
+
+
+def queue_full_error(queue_name: str, attempts: int, started: float) -> QueueFullError:
+    """The error for a send that gave up on a full queue after `attempts` attempts since the monotonic `started`."""
+    elapsed = time.monotonic() - started
+    return QueueFullError(f'Redis queue {queue_name} was full: {attempts} attempts over {elapsed:.2f} seconds')
