@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis
 
-from examples.echo_client import make_client
+from examples.echo_client import client_settings, make_client
 from pysoa.client import Client
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import MessageSendError, PySOATransportError, QueueFullError
@@ -342,6 +342,31 @@ def test_a_full_queue_without_a_caller_timeout_fails_within_the_receive_timeout(
         client.send_request_message(2, {}, dict(JOB))
     assert time.monotonic() - started < 2
     assert isinstance(caught.value, MessageSendError)
+
+
+def test_a_call_without_a_timeout_ends_within_the_receive_timeout_however_long_its_send_took(redis_url: str) -> None:
+    # A full queue holds the send up for a while; the wait for the response then gets only what is left of the
+    # receive timeout, so the whole call keeps within it (1.x waited the whole receive timeout after the send).
+    receive_timeout = 4
+    settings = client_settings(redis_url)
+    settings['transport']['kwargs'].update(queue_capacity=1, receive_timeout_in_seconds=receive_timeout)
+    client = Client({'echo': settings})
+    filler = RedisClientTransport('echo', noop_metrics, backend_layer_kwargs={'hosts': [redis_url]})
+    filler.send_request_message(1, {}, dict(JOB))
+    raw = redis.Redis.from_url(redis_url)
+    worker = threading.Timer(1.5, lambda: raw.lpop('pysoa:service.echo'))  # a worker taking the filler, late
+    worker.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(PySOATransportError):  # nobody answers: the call's own request stays queued
+            client.call_action('echo', 'echo', body={'message': 'hi'})
+        elapsed = time.monotonic() - started
+    finally:
+        worker.join()
+    assert raw.llen('pysoa:service.echo') == 1  # the send got in, after the filler was taken
+    raw.close()
+    print(f'a call without a timeout behind a full queue: {elapsed:.2f} s for a {receive_timeout} s receive timeout')
+    assert 1.5 < elapsed < receive_timeout + 1
 
 
 def test_a_second_response_is_dropped_and_a_timeout_forgets_no_other_request(redis_url: str) -> None:
