@@ -9,6 +9,7 @@ import pytest
 
 from pysoa.client import Client
 from pysoa.client.errors import CallActionError
+from pysoa.client.handler import ServiceHandler
 from pysoa.common.errors import Error
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.schema import fields
@@ -121,6 +122,38 @@ def test_async_twins_overlap_over_redis(client: Client) -> None:
     responses = asyncio.run(main())
 
     assert [r.body['body']['n'] for r in responses] == [0, 1]
+
+
+@pytest.mark.usefixtures('service')
+def test_threads_making_their_first_calls_at_once_share_one_handler(redis_url: str) -> None:
+    threads_count = 8
+    all_constructing = threading.Barrier(threads_count)
+
+    class HandlerBuiltSlowly(ServiceHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            # Every thread is inside here at once: each builds a handler of its own before any is stored.
+            all_constructing.wait(timeout=10)
+            super().__init__(*args, **kwargs)
+
+    class RacingClient(Client):
+        handler_class = HandlerBuiltSlowly
+
+    client = RacingClient({'redis_echo': {'transport': {'kwargs': _backend(redis_url)}}})
+    results: dict[int, Any] = {}
+
+    def call(n: int) -> None:
+        try:
+            results[n] = client.call_action('redis_echo', 'echo', {'n': n}, timeout=5).body['body']['n']
+        except Exception as error:  # reported below, by thread
+            results[n] = error
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert results == {n: n for n in range(threads_count)}
 
 
 def test_no_service_means_a_receive_timeout(client: Client) -> None:

@@ -155,7 +155,7 @@ def test_100_concurrent_jobs_keep_their_own_context(
     # Every line that names a label is stamped with that label's correlation id, and no line is stamped with
     # one label and names another.
     # The job log's response line comes after the response went out.
-    assert wait_until(lambda: log.read_text().count('Job response') == 100, timeout=10)
+    assert wait_until(lambda: log.read_text().count('Job done') == 100, timeout=10)
     checked = 0
     for line in log.read_text().splitlines():
         stamped = re.search(r'\[(cid-\d{3}-[0-9a-f]{6})\]', line)
@@ -165,8 +165,8 @@ def test_100_concurrent_jobs_keep_their_own_context(
         if stamped is not None:
             assert named == {stamped.group(1)}, line
             checked += 1
-    # A start and an end per job, and the job log's request and response lines.
-    assert checked >= 400
+    # A start and an end per job, and the job log's one line per job.
+    assert checked >= 300
 
 
 @pytest.mark.timeout(60)

@@ -333,4 +333,8 @@ def test_failover_with_requests_queued_answers_none_twice(
     )
     assert len(answered) == len(set(answered))  # the caller never saw a request answered twice
     assert set(answered) <= set(sent)
-    assert served_twice == [] and dropped == [], (served_twice, dropped)
+    # No request ran twice, so none was answered twice. The client may still read an answer a second time: when
+    # it took the answer from the old master just before the switch and that pop had not reached the replica, the
+    # promoted replica still holds the same answer. The client drops it (logged and counted, never handed to a
+    # caller), which is what `dropped` shows.
+    assert served_twice == [], (served_twice, dropped)

@@ -409,8 +409,8 @@ class Client:
             handler = shared_handler(self.handler_class, service_name, settings)
         else:
             handler = self.handler_class(service_name, settings)
-        self.handlers[service_name] = handler
-        return handler
+        # Threads making their first call at once may each build one; all must share the first stored.
+        return self.handlers.setdefault(service_name, handler)
 
     # 1.x code calls and patches these two.
     _make_control_header = staticmethod(make_control_header)

@@ -64,7 +64,14 @@ class WorkerHeartbeat:
     def beat(self) -> bool:
         """Refresh the heartbeat on every server; False (logged) when a server could not be reached."""
         healthy = True
-        for connection in self._connections():
+        try:
+            connections = self._connections()
+        except Exception as error:
+            # Finding the servers may itself need Redis (the Sentinels, mid-failover): the same outage, the same
+            # answer. The thread must outlive it, or the worker would be taken for dead once Redis is back.
+            _logger.warning('Could not find the servers to refresh the heartbeat of worker %s: %r', self.worker, error)
+            return False
+        for connection in connections:
             try:
                 with time_limit(self._interval):  # a frozen Redis must not stall the heartbeat past its next turn
                     heartbeat(connection, self.keys, self.worker, self._ttl_milliseconds)
