@@ -35,7 +35,7 @@ from pysoa.common.transport.errors import (
     MessageSendTimeout,
     TransientPySOATransportError,
 )
-from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
+from pysoa.common.transport.redis_gateway.backend.async_commands import ScriptBatcher
 from pysoa.common.types import ActionResponse, JobRequest, JobResponse
 from pysoa.schema import fields
 from pysoa.test.redis_server import RedisServerProcess
@@ -345,9 +345,9 @@ def test_a_response_that_comes_before_its_send_returns_is_not_lost(
 ) -> None:
     start_service(workers=2, **SERVICE)
     client = make_client(redis_url)
-    pushed = Pusher.push
+    pushed = ScriptBatcher.run
 
-    async def slow_to_return(self: Pusher, *args: Any, **kwargs: Any) -> bool:
+    async def slow_to_return(self: ScriptBatcher, *args: Any, **kwargs: Any) -> object:
         # As when the push's reply is read late (a long batch): the service answers before the send returns.
         result = await pushed(self, *args, **kwargs)
         await asyncio.sleep(0.3)
@@ -355,7 +355,7 @@ def test_a_response_that_comes_before_its_send_returns_is_not_lost(
 
     async def main() -> tuple[Any, Any]:
         await client.call_action_async('echo', 'echo', {'message': 'warm up'})
-        monkeypatch.setattr(Pusher, 'push', slow_to_return)
+        monkeypatch.setattr(ScriptBatcher, 'run', slow_to_return)
         # The first call keeps the reply reader busy waiting while the second is sent.
         waiting = asyncio.ensure_future(client.call_action_async('echo', 'sleep', {'seconds': 1.0}))
         await asyncio.sleep(0.4)

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,8 @@ def test_n_async_jobs_run_at_once(start_service: StartService, redis_url: str) -
     assert all(r.actions[0].body['met'] for r in responses.values()), responses
 
 
-def in_flight_total(connection: 'redis.Redis[bytes]') -> int:
-    keys = DeliveryKeys(QUEUE)
+def in_flight_total(connection: 'redis.Redis[bytes]', queue: str = QUEUE) -> int:
+    keys = DeliveryKeys(queue)
     return sum(int(connection.llen(key)) for key in connection.scan_iter(keys.prefix + 'in-flight:*'))
 
 
@@ -225,27 +226,37 @@ def test_sync_actions_run_side_by_side_on_the_job_threads(start_service: StartSe
 def test_at_least_once_a_killed_worker_s_jobs_are_answered_once_by_another(
     start_service: StartService, redis_url: str
 ) -> None:
-    victim = start(start_service, 5, CONCURRENT_DELIVERY='at-least-once')
-    client = make_client(redis_url)
-    connection = redis.Redis.from_url(redis_url)
+    def start_worker() -> ServiceProcess:
+        return start(start_service, 5, CONCURRENT_DELIVERY='at-least-once')
+
+    killed_worker_s_jobs_are_answered_once(start_worker, make_client(redis_url), redis.Redis.from_url(redis_url), QUEUE)
+
+
+def killed_worker_s_jobs_are_answered_once(
+    start_worker: Callable[[], ServiceProcess], client: Client, connection: 'redis.Redis[bytes]', queue: str
+) -> None:
+    """Five 3 s jobs held by a concurrent worker (at-least-once delivery) that is then SIGKILLed: the worker started
+    next answers each exactly once, and nothing is left queued, in flight or unread (`connection`: the queue's
+    Redis)."""
+    victim = start_worker()
     ids = [
         client.send_request('concurrent', [{'action': 'sleep', 'body': {'seconds': 3, 'label': f'job-{i}'}}])
         for i in range(5)
     ]
-    assert wait_until(lambda: in_flight_total(connection) == 5, timeout=10)  # all five held by the victim
+    assert wait_until(lambda: in_flight_total(connection, queue) == 5, timeout=10)  # all five held by the victim
     victim.signal(signal.SIGKILL)
     assert victim.wait(timeout=10) == -signal.SIGKILL
 
-    heir = start(start_service, 5, CONCURRENT_DELIVERY='at-least-once')
+    heir = start_worker()
     assert heir.process is not None
     responses = collect(client, ids, timeout=40)  # fails on a second answer to any of them
     assert sorted(responses) == sorted(ids)
     assert {r.actions[0].body['pid'] for r in responses.values()} == {heir.process.pid}
     assert sorted(r.actions[0].body['label'] for r in responses.values()) == [f'job-{i}' for i in range(5)]
     # Nothing more can come: no answer waits in a reply queue, and no request is queued or in flight.
-    assert wait_until(lambda: in_flight_total(connection) == 0, timeout=5)
-    assert connection.llen(QUEUE) == 0
-    assert sum(int(connection.llen(key)) for key in connection.scan_iter(QUEUE + '.*!*')) == 0
+    assert wait_until(lambda: in_flight_total(connection, queue) == 0, timeout=5)
+    assert connection.llen(queue) == 0
+    assert sum(int(connection.llen(key)) for key in connection.scan_iter(queue + '.*!*')) == 0
 
 
 @pytest.mark.timeout(60)
@@ -283,29 +294,15 @@ def test_concurrency_refuses_a_transport_other_than_redis() -> None:
         server.run()
 
 
-def test_concurrency_refuses_sentinel() -> None:
-    class SentinelServer(Server):
-        service_name = 'sentinel_concurrent'
-        action_class_map = {}
-
-    kwargs = {
-        'backend_type': 'redis.sentinel',
-        'backend_layer_kwargs': {'hosts': [('127.0.0.1', 1)], 'sentinel_services': ['primary']},
-    }
-    transport = {'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport', 'kwargs': kwargs}
-    server = SentinelServer(ServerSettings({'transport': transport, 'concurrency': 2}))
-    with pytest.raises(ServerSettings.ImproperlyConfigured, match="needs the 'redis.standard' Redis backend"):
-        server.run()
-
-
 @pytest.mark.timeout(60)
 def test_forked_workers_are_not_started_with_settings_they_would_refuse(start_service: StartService) -> None:
     # Refused once, by the supervisor, before any worker is forked (rather than by every worker, respawned).
     service = start_service(
-        workers=2, **SERVICE, env={'CONCURRENCY': '4', 'CONCURRENT_BACKEND': 'redis.sentinel'}, wait_for_workers=False
+        workers=2, **SERVICE, env={'CONCURRENCY': '4', 'CONCURRENT_TRANSPORT': 'local'}, wait_for_workers=False
     )
     assert service.wait(timeout=30) == 1
-    assert "concurrency=4 needs the 'redis.standard' Redis backend, not 'redis.sentinel'" in service.output()
+    assert 'concurrency=4 needs the Redis transport' in service.output()
+    assert 'not LocalServerTransport' in service.output()
 
 
 def test_concurrency_below_one_is_refused() -> None:

@@ -1,46 +1,37 @@
 """The asyncio side of the Redis Cluster backend (`AsyncClusterRing`) on a real cluster of 3 masters and 3 replicas:
 the commands an asyncio transport sends (EVALSHA of the send script, BLPOP, under a time limit) reach the master of
 the key's slot, interoperate with the blocking backend, follow a `CLUSTER FAILOVER`, and refuse what the blocking
-backend refuses.
+backend refuses; a `Client`'s awaited calls of a service on the cluster run on the loop, with no thread.
 """
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 import redis
 
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import InvalidMessageError
-from pysoa.common.transport.redis_gateway import envelope
+from pysoa.common.transport.redis_gateway.backend import async_commands
 from pysoa.common.transport.redis_gateway.backend.async_cluster import AsyncClusterRing
 from pysoa.common.transport.redis_gateway.backend.cluster import NotAClusterError
-from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
-from pysoa.common.transport.redis_gateway.constants import ProtocolVersion
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.test.redis_cluster import RedisClusterProcesses
-from tests.cluster_helpers import cluster_transport_kwargs, names_on_distinct_masters, request_queue
-
-VERSION_3 = ProtocolVersion.VERSION_3
+from tests.cluster_fixture import StartClusterService
+from tests.cluster_helpers import cluster_client, cluster_transport_kwargs, names_on_distinct_masters, request_queue
 
 
 async def _push(ring: AsyncClusterRing, key: str, element: bytes) -> None:
-    # What an asyncio transport sends: EVALSHA, and the source once on NOSCRIPT.
+    # What an asyncio transport sends: EVALSHA of the send script, and the source once on NOSCRIPT.
     connection = await ring.connection(key)
-    async with asyncio.timeout(2):
-        try:
-            await connection.execute_command('EVALSHA', SEND_SCRIPT.sha, 1, key, 60, 100, element)
-        except redis.exceptions.NoScriptError:
-            await connection.execute_command('SCRIPT', 'LOAD', SEND_SCRIPT.source)
-            await connection.execute_command('EVALSHA', SEND_SCRIPT.sha, 1, key, 60, 100, element)
+    assert await async_commands.push(ring.script_runner(connection), key, element, expiry=60, capacity=100, seconds=2)
 
 
 async def _pop(ring: AsyncClusterRing, key: str, timeout: float) -> object:
     connection = await ring.connection(key)
-    async with asyncio.timeout(timeout + 0.5):
-        reply = await connection.execute_command('BLPOP', key, timeout)
-    return reply[1] if reply else None
+    return await async_commands.pop(connection, key, timeout, timeout + 0.5)
 
 
 def test_asyncio_commands_reach_the_slot_master_and_meet_the_blocking_side(
@@ -52,9 +43,9 @@ def test_asyncio_commands_reach_the_slot_master_and_meet_the_blocking_side(
     client = RedisClientTransport(name, noop_metrics, **kwargs)
     reply_key = 'pysoa:' + client._reply_queue_name(client._thread_state)
 
-    meta = {'reply_to': reply_key[len('pysoa:') :], '__expiry__': time.time() + 60}
+    meta: dict[str, Any] = {'reply_to': reply_key[len('pysoa:') :]}
     body = {'actions': [{'action': 'echo', 'body': {}}]}
-    element = client.core._encode(envelope.wire_envelope(5, meta, body), client.core.default_serializer, VERSION_3)
+    element, _ = client.core.encode_message(5, meta, body, 60)
     assert isinstance(element, bytes)
 
     async def push() -> None:
@@ -131,3 +122,34 @@ def test_asyncio_ring_refuses_a_standalone_redis_and_untagged_queues(redis_url: 
         await ring.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.timeout(120)
+def test_awaited_calls_of_a_cluster_service_run_natively(
+    redis_cluster: RedisClusterProcesses,
+    cluster_hosts: list[str],
+    start_cluster_service: StartClusterService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = names_on_distinct_masters(redis_cluster, 2)
+    for name, _ in services:
+        start_cluster_service(name, cluster_hosts, workers=1)
+    client = cluster_client(cluster_hosts, [name for name, _ in services])
+
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError('asyncio.to_thread was used: the call did not run natively')
+
+    monkeypatch.setattr(asyncio, 'to_thread', refuse)
+
+    async def main() -> list[tuple[str, str]]:
+        calls = [
+            client.call_action_async(name, 'count', {'label': f'{name}-{n}'}, timeout=10)
+            for n in range(20)
+            for name, _ in services
+        ]
+        return [(response.body['label'], response.action) for response in await asyncio.gather(*calls)]
+
+    answers = asyncio.run(main())
+    assert answers == [(f'{name}-{n}', 'count') for n in range(20) for name, _ in services]
+    for name, master in services:
+        assert redis_cluster.client(master).exists(request_queue(name)) == 0

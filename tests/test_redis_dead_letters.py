@@ -9,6 +9,7 @@ import redis
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.backend import in_flight
+from pysoa.common.transport.redis_gateway.backend.scripts import run_unless_full
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.dead_letters import DeadLetters
 from pysoa.common.transport.redis_gateway.delivery import DELIVERY_COUNT_META_KEY, AtLeastOnceServerCore
@@ -126,10 +127,14 @@ def test_reply_and_acknowledge_is_all_or_nothing(connection: redis.Redis) -> Non
     connection.hset(KEYS.deliveries, digest, 1)
     connection.rpush('reply!', b'x')
     request = (b'request', digest)
-    assert not in_flight.reply_and_acknowledge(connection, 'reply!', KEYS, 'w', request, b'r', expiry=60, capacity=1)
+    assert not run_unless_full(
+        in_flight.reply_and_acknowledge_call('reply!', KEYS, 'w', request, b'r', expiry=60, capacity=1), connection
+    )
     assert connection.llen(KEYS.in_flight('w')) == 1 and connection.hexists(KEYS.deliveries, digest)
     chunks = [b'r1', b'r2']
-    assert in_flight.reply_and_acknowledge(connection, 'reply!', KEYS, 'w', request, chunks, expiry=60, capacity=5)
+    assert run_unless_full(
+        in_flight.reply_and_acknowledge_call('reply!', KEYS, 'w', request, chunks, expiry=60, capacity=5), connection
+    )
     assert connection.lrange('reply!', 0, -1) == [b'x', b'r1', b'r2']
     assert connection.llen(KEYS.in_flight('w')) == 0 and not connection.hexists(KEYS.deliveries, digest)
 

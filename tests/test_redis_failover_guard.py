@@ -41,15 +41,16 @@ def test_a_taking_the_replica_acknowledges_is_confirmed_and_one_it_does_not_is_n
     try:
         connection.rpush('pysoa:service.guard', b'request')
         assert connection.lpop('pysoa:service.guard') == b'request'
-        assert failover_guard.confirm(connection, 1, address, [], 'guard') == failover_guard.Verdict(True, replicas=1)
+        command = failover_guard.command_on(connection)
+        assert failover_guard.confirm(command, 1, address, [], 'guard') == failover_guard.Verdict(True, replicas=1)
         # The replica count comes from ROLE too: a master seen with no replica still waits for the one it has.
-        assert failover_guard.confirm(connection, 0, address, [], 'guard').replicas == 1
+        assert failover_guard.confirm(command, 0, address, [], 'guard').replicas == 1
 
         assert replica.pid is not None
         os.kill(replica.pid, signal.SIGSTOP)  # the replica stops acknowledging (as a promoted one would)
         connection.rpush('pysoa:service.guard', b'request')
         connection.lpop('pysoa:service.guard')
-        verdict = failover_guard.confirm(connection, 1, address, [], 'guard')
+        verdict = failover_guard.confirm(command, 1, address, [], 'guard')
         assert not verdict.confirmed and verdict.reason == 'no Sentinel answers'
     finally:
         connection.close()

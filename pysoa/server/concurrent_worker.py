@@ -2,10 +2,10 @@
 
 The worker's main thread runs an asyncio event loop. One receiver task takes a request from Redis only when a
 slot is free (so a full worker leaves the queue to idle workers) with redis-py's asyncio client
-(`redis_gateway.async_server`), and starts a task for each job. A job's task runs the request's whole path,
-`Server._serve_received` (job log, Django hooks, middleware, dispatch, reply), on one of `concurrency` job threads,
-so every override point, middleware and sync action works unchanged; what would block on Redis or on a coroutine
-comes back to the loop:
+(`redis_gateway.async_server`: standard hosts, Sentinel or Redis Cluster), and starts a task for each job. A job's
+task runs the request's whole path, `Server._serve_received` (job log, Django hooks, middleware, dispatch, reply), on
+one of `concurrency` job threads, so every override point, middleware and sync action works unchanged; what would
+block on Redis or on a coroutine comes back to the loop:
 
 - the coroutine of an `async def run` action (`request.run_coroutine`) runs as a task on this loop, under the
   job's harakiri deadline (`job_harakiri`); its job thread only waits for it, so N async jobs overlap on the loop;
@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pysoa.common.transport.base import ReceivedMessage, ServerTransport
 from pysoa.common.transport.errors import TransientPySOATransportError
-from pysoa.common.transport.redis_gateway.async_server import AsyncRedisServerTransport, HeldRequest
-from pysoa.common.transport.redis_gateway.constants import REDIS_BACKEND_TYPE_STANDARD
+from pysoa.common.transport.redis_gateway.async_server import AsyncHeldRequest, AsyncRedisServerTransport
 from pysoa.common.transport.redis_gateway.delivery import IN_FLIGHT_META_KEY
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.server.internal import job_greenlets
@@ -67,13 +66,7 @@ def concurrency_refusal(settings: Mapping[str, Any]) -> str | None:
     transport_class = transport.get('object')
     if not (isinstance(transport_class, type) and issubclass(transport_class, RedisServerTransport)):
         return _needs_redis(concurrency, getattr(transport_class, '__name__', repr(transport_class)))
-    backend_type = transport.get('kwargs', {}).get('backend_type', REDIS_BACKEND_TYPE_STANDARD)
-    if backend_type != REDIS_BACKEND_TYPE_STANDARD:
-        return (
-            f'Setting concurrency={concurrency} needs the {REDIS_BACKEND_TYPE_STANDARD!r} Redis backend, '
-            f'not {backend_type!r}; set concurrency to 1 to serve one job at a time'
-        )
-    return None
+    return None  # every Redis backend (standard, Sentinel, Cluster) has its asyncio side (`async_rings`)
 
 
 def _needs_redis(concurrency: int, transport_name: str) -> str:
@@ -115,7 +108,7 @@ class _LoopBridge(ServerTransport):
 
     def acknowledge_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
         """Acknowledge the request on the loop and wait for it (at-least-once delivery: nothing to do otherwise)."""
-        if isinstance(meta, dict) and isinstance(meta.get(IN_FLIGHT_META_KEY), HeldRequest):
+        if isinstance(meta, dict) and isinstance(meta.get(IN_FLIGHT_META_KEY), AsyncHeldRequest):
             self._wait(self._transport.acknowledge(meta))
 
 
@@ -150,10 +143,7 @@ class ConcurrentWorker:
     def run(self) -> None:
         """Serve until the server is shutting down, then wait for the jobs in flight."""
         transport = self._transport or self.check()
-        try:
-            transport.start()
-        except ValueError as error:
-            raise self.server.settings_class.ImproperlyConfigured(f'Setting concurrency={self.concurrency}: {error}')
+        transport.start()
         asyncio.run(self._serve(transport))
 
     def _run_coroutine(self, coroutine: Coroutine[Any, Any, Any]) -> 'concurrent.futures.Future[Any]':

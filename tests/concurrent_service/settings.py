@@ -1,6 +1,8 @@
 """Settings of the concurrent test service, from the environment.
 
-`PYSOA_REDIS_URL`; `CONCURRENCY` (default 10); `CONCURRENT_BACKEND` (`redis.sentinel` or unset);
+`PYSOA_REDIS_URL`; `CONCURRENCY` (default 10); `CONCURRENT_BACKEND`: unset (standard, on `PYSOA_REDIS_URL`),
+`redis.sentinel` (`SENTINELS`: comma-separated `host:port`, `SENTINEL_SERVICE`) or `redis.cluster` (`CLUSTER_HOSTS`:
+comma-separated URLs); `CONCURRENT_TRANSPORT=local` (the local transport, which a concurrent worker refuses);
 `CONCURRENT_DELIVERY` (`at-least-once` or unset);
 `CONCURRENT_HARAKIRI` (seconds, default 300) and `CONCURRENT_HARAKIRI_GRACE` (default 5);
 `ECHO_HEARTBEAT_FILE` (so `start_service` knows when it serves).
@@ -17,9 +19,23 @@ _TRANSPORT_KWARGS: dict[str, Any] = {
     'backend_layer_kwargs': {'hosts': [REDIS_URL]},
     'receive_timeout_in_seconds': 1,
 }
-if os.environ.get('CONCURRENT_BACKEND') == 'redis.sentinel':  # which a concurrent worker refuses
+if os.environ.get('CONCURRENT_BACKEND') == 'redis.sentinel':
+    _sentinels = [
+        (host, int(port)) for host, _, port in (h.rpartition(':') for h in os.environ['SENTINELS'].split(','))
+    ]
     _TRANSPORT_KWARGS.update(
-        {'backend_type': 'redis.sentinel', 'backend_layer_kwargs': {'hosts': [REDIS_URL], 'sentinel_services': ['x']}}
+        {
+            'backend_type': 'redis.sentinel',
+            'backend_layer_kwargs': {
+                'hosts': _sentinels,
+                'sentinel_services': [os.environ['SENTINEL_SERVICE']],
+                'sentinel_failover_retries': 8,
+            },
+        }
+    )
+elif os.environ.get('CONCURRENT_BACKEND') == 'redis.cluster':
+    _TRANSPORT_KWARGS.update(
+        {'backend_type': 'redis.cluster', 'backend_layer_kwargs': {'hosts': os.environ['CLUSTER_HOSTS'].split(',')}}
     )
 if os.environ.get('CONCURRENT_DELIVERY') == 'at-least-once':
     _TRANSPORT_KWARGS.update(
@@ -30,7 +46,9 @@ SOA_SERVER_SETTINGS: dict[str, Any] = {
     'transport': {
         'path': 'pysoa.common.transport.redis_gateway.server:RedisServerTransport',
         'kwargs': _TRANSPORT_KWARGS,
-    },
+    }
+    if os.environ.get('CONCURRENT_TRANSPORT') != 'local'
+    else {'path': 'pysoa.common.transport.local:LocalServerTransport'},
     'client_routing': {
         'callee': {
             'transport': {

@@ -42,6 +42,7 @@ from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS
 from pysoa.common.transport.redis_gateway.core import RedisTransportClientCore
 from pysoa.common.transport.redis_gateway.framing import locate_payload
+from pysoa.common.transport.redis_gateway.queue_full import queue_full_error
 
 __all__ = ('AsyncRedisClientTransport', 'serves_natively')
 
@@ -165,14 +166,8 @@ class AsyncRedisClientTransport:
         state = self._state()
         core = self.core
         meta['reply_to'] = self.reply_queue_name
-        expires_at, redis_expiry = envelope.expiry_times(
-            time.time(), message_expiry_in_seconds, core.message_expiry_in_seconds, request=True
-        )
-        meta['__expiry__'] = expires_at
-        version = envelope.reply_version(meta, core.protocol_version)
-        signer = envelope.signer_for_message(meta, core.options.signer)
-        serializer = meta.get('serializer') or core.default_serializer
-        elements = core._encode(envelope.wire_envelope(request_id, meta, body), serializer, version, signer)
+        elements, redis_expiry = core.encode_message(request_id, meta, body, message_expiry_in_seconds)
+        expires_at = meta['__expiry__']
         started = time.monotonic()
         deadline = started + float(message_expiry_in_seconds or core.receive_timeout_in_seconds)
         # Awaited before it is pushed: the reader may take the response before this task runs again. If the send
@@ -187,12 +182,8 @@ class AsyncRedisClientTransport:
             raise
         if not pushed:
             self._give_up(state, [request_id])
-            core._count('send.error.redis_queue_full')
-            elapsed = time.monotonic() - started
             queue_name = self._send_queue_key.removeprefix(core.QUEUE_NAME_PREFIX)
-            raise errors.QueueFullError(
-                f'Redis queue {queue_name} was full: {attempts} attempts over {elapsed:.2f} seconds'
-            )
+            raise queue_full_error(queue_name, attempts, started, core._count)
 
     async def _push(self, elements: bytes | list[bytes], redis_expiry: int, deadline: float) -> tuple[bool, int]:
         """Push the request's elements (batched with other tasks' pushes), retrying while the queue is full."""
@@ -200,12 +191,13 @@ class AsyncRedisClientTransport:
         ring = await self._get_ring()
         try:
             connection = await ring.connection_within(self._send_queue_key, deadline - time.monotonic())
-            pusher = ring.pusher(connection)
+            run = ring.script_runner(connection)
 
             async def push_once(seconds: float) -> bool:
-                capacity = core.queue_capacity
-                key = self._send_queue_key
-                return await pusher.push(key, elements, expiry=redis_expiry, capacity=capacity, seconds=seconds)
+                capacity, key = core.queue_capacity, self._send_queue_key
+                return await async_commands.push(
+                    run, key, elements, expiry=redis_expiry, capacity=capacity, seconds=seconds
+                )
 
             factor = core.EXPONENTIAL_BACK_OFF_FACTOR
             return await async_commands.push_while_full(

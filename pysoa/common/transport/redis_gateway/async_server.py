@@ -1,13 +1,19 @@
 """The receive and send of a `RedisServerTransport`, awaited on a concurrent worker's event loop.
 
 A concurrent worker (`pysoa.server.concurrent_worker`) keeps many requests open at once, so it cannot block in BLPOP
-or in a push: it receives and answers through this object, which reads the blocking transport's settings and backend
-and does what the blocking path does with the same pieces: the pure envelope functions (`envelope.decode_request`,
-`envelope.encode` through the core's `_encode`: size limits, signing, chunking), the same `.lua` scripts
-(`backend.async_server_commands`), and for at-least-once delivery (docs/delivery.rst) the same keys, the same
-heartbeat thread (`liveness`, started by the blocking core) and the same worker id, so a request held here is
-recovered by other workers when this one dies. Requests that are refused (unreadable, expired, delivered too often)
-never reach the worker: their senders are told, as the blocking transport tells them.
+or in a push: it receives and answers through this object, which reads the blocking transport's settings and does
+what the blocking path does with the same pieces: the servers of the asyncio client (`backend.async_rings`:
+standard hosts, Sentinel masters or a Redis Cluster, one pool set per loop), the core's encoding
+(`encode_message`: size limits, signing, chunking), the pure envelope functions (`envelope.decode_request`), the
+same commands and `.lua` scripts (`backend.async_commands`, `in_flight.*_call`), and for at-least-once delivery
+(docs/delivery.rst) the same keys, the same heartbeat thread (`liveness`, started by the blocking core) and the same
+worker id, so a request held here is recovered by other workers when this one dies. Requests that are refused
+(unreadable, expired, delivered too often) never reach the worker: their senders are told, as the blocking
+transport tells them.
+
+On Sentinel, a request is taken (BLPOP, BLMOVE) on a connection of its own, and run only once the blocking backend's
+guard (`SentinelRedisClient.confirm_taken_at`, in a thread, its commands sent on that connection) has found the
+taking safe from a failover, as the blocking worker's is (docs/delivery.rst, "Sentinel failover").
 
 Redis failures become the transport errors the blocking path raises (`reporting.transport_failure`), so the worker
 backs off the same way; every command runs under a time limit, so a frozen Redis cannot hold a job past it.
@@ -20,21 +26,34 @@ from typing import Any
 
 import attrs
 import redis
+import redis.asyncio
 
-from pysoa.common.backoff import jittered_backoff
 from pysoa.common.constants import ERROR_CODE_SERVER_ERROR
 from pysoa.common.errors import Error
+from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS
 from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import envelope, reporting
-from pysoa.common.transport.redis_gateway.backend import async_server_commands as commands
+from pysoa.common.transport.redis_gateway.backend import async_commands as commands
+from pysoa.common.transport.redis_gateway.backend import in_flight
+from pysoa.common.transport.redis_gateway.backend.async_rings import AsyncRing, ring_for
+from pysoa.common.transport.redis_gateway.backend.base import CannotGetConnectionError, ReplacedMasterError
+from pysoa.common.transport.redis_gateway.backend.direct import remaining_seconds
 from pysoa.common.transport.redis_gateway.backend.in_flight import DeliveryKeys, request_digest
-from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS, REPLY_SECONDS
+from pysoa.common.transport.redis_gateway.backend.legacy import driven
+from pysoa.common.transport.redis_gateway.backend.scripts import ScriptCall
+from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
+from pysoa.common.transport.redis_gateway.constants import (
+    POP_MARGIN_SECONDS,
+    REDIS_BACKEND_TYPE_SENTINEL,
+    REPLY_SECONDS,
+)
 from pysoa.common.transport.redis_gateway.delivery import (
     DELIVERY_COUNT_META_KEY,
     IN_FLIGHT_META_KEY,
     AtLeastOnceServerCore,
 )
+from pysoa.common.transport.redis_gateway.queue_full import queue_full_error
 from pysoa.common.transport.redis_gateway.server import (
     RedisServerTransport,
     discard_invalid_request,
@@ -42,26 +61,18 @@ from pysoa.common.transport.redis_gateway.server import (
     reply_queue_of,
 )
 
-__all__ = ('AsyncRedisServerTransport', 'HeldRequest')
+__all__ = ('AsyncRedisServerTransport', 'AsyncHeldRequest')
 
 _logger = logging.getLogger(__name__)
 
 _COUNTS_KEEP_SECONDS = 24 * 3600  # as the blocking core keeps them (delivery.py)
 
 
-@attrs.define(eq=False)
-class HeldRequest:
-    """A request held in this worker's in-flight list (at-least-once delivery) until it is settled."""
+@attrs.define(eq=False, kw_only=True)
+class AsyncHeldRequest(in_flight.HeldRequest):
+    """A request held in this worker's in-flight list (at-least-once delivery), taken on `connection`."""
 
-    connection: commands.AsyncRedis
-    element: bytes
-    digest: str
-    deliveries: int
-    settled: bool = False
-    abandoned: bool = False
-    """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
-    acknowledging: bool = False
-    """Done with, but Redis failed to take the acknowledgement: retried before the next receive."""
+    connection: redis.asyncio.Redis
 
 
 class AsyncRedisServerTransport:
@@ -74,41 +85,50 @@ class AsyncRedisServerTransport:
         self.service_name = transport.service_name
         self._queue_key = self._core.QUEUE_NAME_PREFIX + transport._receive_queue_name
         self._keys = DeliveryKeys(self._queue_key)
-        self._twins: dict[int, tuple[object, commands.AsyncRedis]] = {}
+        self._ring: AsyncRing | None = None
+        self._sentinel = self._core.backend_type == REDIS_BACKEND_TYPE_SENTINEL
+        self._takers: dict[int, tuple[redis.asyncio.Redis, redis.asyncio.Redis]] = {}
         self._alo_core = self._core if isinstance(self._core, AtLeastOnceServerCore) else None
-        self._open: dict[int, HeldRequest] = {}
+        self._open: dict[int, AsyncHeldRequest] = {}
         self._last_recovery: dict[int, float] = {}
-        self._batches = True
-        self._batchers: dict[int, commands.ScriptBatcher] = {}
+        self._unknown_in_flight: set[int] = set()  # clients whose in-flight list may hold what `_open` does not
 
     def start(self) -> None:
-        """Check that the backend can be mirrored and, for at-least-once delivery, start the heartbeat.
-
-        Raises ValueError naming the problem, so a worker that cannot serve concurrently stops at start-up.
-        """
-        self._connection(self._queue_key, for_send=False)
+        """For at-least-once delivery, start the heartbeat."""
         if self._alo_core is not None:
             self._alo_core._ensure_heartbeat(self._keys)
 
     async def close(self) -> None:
-        """Close the asyncio connections (the blocking transport's `close` stops the heartbeat)."""
-        for _, twin in self._twins.values():
-            await twin.aclose(close_connection_pool=True)
-        self._twins.clear()
+        """Give back the taking connections (the rings close with the loop; the blocking transport's `close` stops
+        the heartbeat)."""
+        takers, self._takers = list(self._takers.values()), {}
+        for _, taker in takers:
+            await taker.aclose()
 
-    def _connection(self, queue_key: str, for_send: bool) -> commands.AsyncRedis:
-        # The backend picks the server of the ring (no I/O); this keeps one asyncio client per server.
-        blocking = self._core._get_redis_connection(for_send, queue_key, REPLY_SECONDS)
-        known = self._twins.get(id(blocking))
-        if known is None or known[0] is not blocking:
-            known = self._twins[id(blocking)] = (blocking, commands.async_twin(blocking))
+    async def _client(self, queue_key: str) -> redis.asyncio.Redis:
+        # The ring of the running loop (a dict look-up): a ring, like its connections, belongs to one loop.
+        self._ring = await ring_for(self._core.backend_type, self._core.backend_layer_kwargs)
+        return await self._ring.connection_within(queue_key, REPLY_SECONDS)
+
+    def _run(self, client: redis.asyncio.Redis) -> commands.ScriptRunner:
+        assert self._ring is not None  # a client is had from the ring first
+        return self._ring.script_runner(client)
+
+    def _taker(self, client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+        """Where requests are taken: on Sentinel a connection of its own, since `WAIT` counts what it wrote."""
+        if not self._sentinel:
+            return client
+        known = self._takers.get(id(client))
+        if known is None or known[0] is not client:
+            known = self._takers[id(client)] = (client, client.client())
         return known[1]
 
-    def _batcher(self, connection: commands.AsyncRedis) -> commands.ScriptBatcher:
-        batcher = self._batchers.get(id(connection))
-        if batcher is None:
-            batcher = self._batchers[id(connection)] = commands.ScriptBatcher(connection, REPLY_SECONDS)
-        return batcher
+    def _failure(self, error: Exception, sending: bool) -> errors.TransientPySOATransportError:
+        if isinstance(error, CannotGetConnectionError):
+            return reporting.connection_failure(error, sending, self._core._count)
+        ring = self._ring
+        reset = ring.reset_clients if ring is not None else _nothing
+        return reporting.transport_failure(error, sending, self.service_name, self._core._count, reset)
 
     @property
     def _worker(self) -> str:
@@ -122,16 +142,21 @@ class AsyncRedisServerTransport:
         With at-most-once delivery, what is already queued is taken in one round trip (LPOP with a count, Redis 6.2
         and later); at-least-once delivery moves one request at a time into flight.
         """
-        connection = self._connection(self._queue_key, for_send=False)
-        held: HeldRequest | None = None
+        held: AsyncHeldRequest | None = None
+        client: redis.asyncio.Redis | None = None
         try:
+            client = await self._client(self._queue_key)
             if self._alo_core is not None:
-                element, held = await self._move_to_in_flight(connection, timeout)
+                element, held = await self._move_to_in_flight(client, timeout)
                 elements = [] if element is None else [element]
             else:
-                elements = await self._pop(connection, timeout, up_to)
+                elements = await self._pop(client, timeout, up_to)
+                if elements:
+                    await self._check_taken(client)
         except Exception as error:
-            raise self._core._failure(error, sending=False)
+            if client is not None:
+                await self._drop_taker(client)
+            raise self._failure(error, sending=False)
         received = []
         for element in elements:
             message = await self._open_request(element, held)
@@ -139,43 +164,80 @@ class AsyncRedisServerTransport:
                 received.append(message)
         return received
 
-    async def _pop(self, connection: commands.AsyncRedis, timeout: float, up_to: int) -> list[object]:
-        if up_to > 1 and self._batches:
-            async with asyncio.timeout(REPLY_SECONDS):
-                try:
-                    elements = await commands.pop_queued(connection, self._queue_key, up_to)
-                except redis.ResponseError:
-                    self._batches = False  # a Redis before 6.2: one request per round trip
-                    elements = []
+    async def _pop(self, client: redis.asyncio.Redis, timeout: float, up_to: int) -> list[object]:
+        taker = self._taker(client)
+        if up_to > 1:
+            elements = await commands.drain(taker, self._queue_key, up_to, REPLY_SECONDS)
             if elements:
                 return elements
-        async with asyncio.timeout(timeout + POP_MARGIN_SECONDS):
-            element = await commands.pop(connection, self._queue_key, timeout)
+        element = await commands.pop(taker, self._queue_key, timeout, timeout + POP_MARGIN_SECONDS)
         return [] if element is None else [element]
 
     async def _move_to_in_flight(
-        self, connection: commands.AsyncRedis, timeout: float
-    ) -> tuple[object, HeldRequest | None]:
+        self, client: redis.asyncio.Redis, timeout: float
+    ) -> tuple[object, AsyncHeldRequest | None]:
         assert self._alo_core is not None
         self._alo_core._ensure_heartbeat(self._keys)  # restarts a heartbeat thread that died; cheap otherwise
-        async with asyncio.timeout(REPLY_SECONDS):
-            await self._settle_leftovers(connection)
-            await self._recover(connection)
+        await self._settle_leftovers(client)
+        await self._recover(client)
         in_flight_list = self._keys.in_flight(self._worker)
-        async with asyncio.timeout(timeout + POP_MARGIN_SECONDS):
-            element = await commands.move_to_in_flight(connection, self._queue_key, in_flight_list, timeout)
+        limit = timeout + POP_MARGIN_SECONDS
+        element = await commands.move_to_in_flight(self._taker(client), self._queue_key, in_flight_list, timeout, limit)
         if not isinstance(element, bytes):
             return element, None  # nothing came, or something the envelope refuses (it stays in flight)
-        digest = request_digest(element)
-        async with asyncio.timeout(REPLY_SECONDS):
-            deliveries = await commands.count_delivery(connection, self._keys, digest, _COUNTS_KEEP_SECONDS)
-        held = HeldRequest(connection, element, digest, deliveries)
+        try:
+            await self._check_taken(client)
+            digest = request_digest(element)
+            call = in_flight.count_delivery_call(self._keys, digest, _COUNTS_KEEP_SECONDS)
+            deliveries = in_flight.as_int(await self._run(client)(call, REPLY_SECONDS))
+        except Exception:
+            # It may sit in this worker's in-flight list with no record here: the next receive returns it.
+            self._unknown_in_flight.add(id(client))
+            raise
+        held = AsyncHeldRequest(connection=client, element=element, digest=digest, deliveries=deliveries)
         self._open[id(held)] = held
         if deliveries > 1:
             self._core._count('delivery.redelivered')
         return element, held
 
-    async def _open_request(self, element: object, held: HeldRequest | None) -> ReceivedMessage | None:
+    async def _check_taken(self, client: redis.asyncio.Redis) -> None:
+        """On Sentinel, raise `ReplacedMasterError` unless what was just taken is safe from a failover (module)."""
+        if not self._sentinel or self._ring is None:
+            return
+        master = self._ring.master_of(client)  # None: dropped since (the Sentinels named another master)
+        if master is None:
+            raise ReplacedMasterError('A request was taken from a Redis master that the Sentinels no longer name')
+        service, address = master
+        taker, loop = self._taker(client), asyncio.get_running_loop()
+
+        def command(*args: Any) -> object:
+            # Run from the guard's thread, on the loop, under the guard's own time limit for this command.
+            seconds = remaining_seconds() or REPLY_SECONDS
+            running = asyncio.run_coroutine_threadsafe(commands.execute(taker, *args, seconds=seconds), loop)
+            try:
+                return running.result()
+            except TimeoutError as error:
+                raise redis.TimeoutError(f'Redis did not answer {args[0]} in time') from error
+
+        def confirmed() -> bool:
+            guard = driven(self._core.backend_layer)  # made on first use, asking the Sentinels: in this thread
+            return not isinstance(guard, SentinelRedisClient) or guard.confirm_taken_at(service, address, command)
+
+        if not await asyncio.to_thread(confirmed):
+            raise ReplacedMasterError(
+                'A request was taken from a Redis master that a failover has replaced (or is replacing); it is left '
+                'to be served from the new master'
+            )
+
+    async def _drop_taker(self, client: redis.asyncio.Redis) -> None:
+        known = self._takers.pop(id(client), None)
+        if known is not None:
+            try:
+                await known[1].aclose()
+            except Exception:  # a broken connection: nothing to give back
+                _logger.debug('Could not close a taking connection', exc_info=True)
+
+    async def _open_request(self, element: object, held: AsyncHeldRequest | None) -> ReceivedMessage | None:
         core = self._core
         try:
             message = envelope.decode_request(
@@ -243,71 +305,61 @@ class AsyncRedisServerTransport:
         """
         core = self._core
         held = meta.get(IN_FLIGHT_META_KEY)
-        held = held if isinstance(held, HeldRequest) else None
+        held = held if isinstance(held, AsyncHeldRequest) else None
         try:
-            queue_key = core.QUEUE_NAME_PREFIX + reply_queue_of(meta, self._metrics)
-            # What the blocking core's `send_message` does before it pushes, with the same envelope functions.
-            expires_at, expiry = envelope.expiry_times(time.time(), None, core.message_expiry_in_seconds)
-            meta['__expiry__'] = expires_at
-            serializer = meta.get('serializer') or core.default_serializer
-            version = envelope.reply_version(meta, core.protocol_version)
-            signer = envelope.signer_for_message(meta, core.options.signer)
-            elements = core._encode(envelope.wire_envelope(request_id, meta, body), serializer, version, signer)
-            connection = self._connection(queue_key, for_send=True)
-            await self._push_while_full(connection, queue_key, elements, expiry, held)
+            queue_name = reply_queue_of(meta, self._metrics)
+            with self._metrics.timer('server.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
+                elements, expiry = core.encode_message(request_id, meta, body, None)
+                envelope.note_sent_size(meta, elements)
+                await self._push_while_full(queue_name, elements, expiry, held)
         except Exception:
             if held is not None and not held.settled:
                 held.abandoned = True  # back to the queue, unless the worker acknowledges it after all
             raise
 
     async def _push_while_full(
-        self,
-        connection: commands.AsyncRedis,
-        queue_key: str,
-        elements: bytes | list[bytes],
-        expiry: int,
-        held: HeldRequest | None,
+        self, queue_name: str, elements: bytes | list[bytes], expiry: int, held: AsyncHeldRequest | None
     ) -> None:
         core = self._core
+        queue_key = core.QUEUE_NAME_PREFIX + queue_name
         started = time.monotonic()
-        deadline = started + REPLY_SECONDS
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
-                    if await self._push(connection, queue_key, elements, expiry, held):
-                        return
-            except Exception as error:
-                raise core._failure(error, sending=True)
-            delay = jittered_backoff(attempts - 1, core.EXPONENTIAL_BACK_OFF_FACTOR)
-            if attempts > core.queue_full_retries or time.monotonic() + delay >= deadline:
-                break
-            core._count('send.queue_full_retry')
-            core._count(f'send.queue_full_retry.retry_{attempts}')
-            await asyncio.sleep(delay)
-        core._count('send.error.redis_queue_full')
-        raise errors.QueueFullError(
-            f'Redis queue {queue_key} was full: {attempts} attempts over {time.monotonic() - started:.2f} seconds'
-        )
+        try:
+            client = await self._client(queue_key)
+            run = self._run(client)
+
+            async def push_once(seconds: float) -> bool:
+                return await self._push(run, client, queue_key, elements, expiry, held, seconds)
+
+            factor = core.EXPONENTIAL_BACK_OFF_FACTOR
+            pushed, attempts = await commands.push_while_full(
+                push_once, started + REPLY_SECONDS, core.queue_full_retries, factor, core._count
+            )
+        except errors.InvalidMessageError:
+            raise  # a reply queue the cluster backend refuses (no hash tag): the blocking path raises it too
+        except Exception as error:
+            raise self._failure(error, sending=True)
+        if not pushed:
+            raise queue_full_error(queue_name, attempts, started, core._count)
 
     async def _push(
         self,
-        connection: commands.AsyncRedis,
+        run: commands.ScriptRunner,
+        client: redis.asyncio.Redis,
         queue_key: str,
         elements: bytes | list[bytes],
         expiry: int,
-        held: HeldRequest | None,
+        held: AsyncHeldRequest | None,
+        seconds: float,
     ) -> bool:
         capacity = self._core.queue_capacity
-        run = self._batcher(connection).run
-        if held is None or held.settled or held.connection is not connection:
+        if held is None or held.settled or held.connection is not client:
             # Not held, or the reply queue lives on another server: answer, then acknowledge.
-            return await commands.push(run, queue_key, elements, expiry=expiry, capacity=capacity)
+            return await commands.push(run, queue_key, elements, expiry=expiry, capacity=capacity, seconds=seconds)
         request = (held.element, held.digest)
-        pushed = await commands.reply_and_acknowledge(
-            run, queue_key, self._keys, self._worker, request, elements, expiry=expiry, capacity=capacity
+        call = in_flight.reply_and_acknowledge_call(
+            queue_key, self._keys, self._worker, request, elements, expiry=expiry, capacity=capacity
         )
+        pushed = await commands.run_unless_full(run, call, seconds)
         if pushed:
             self._forget(held)
         return pushed
@@ -315,16 +367,21 @@ class AsyncRedisServerTransport:
     async def acknowledge(self, meta: dict[str, Any]) -> None:
         """The request is done (answered, or no answer will be sent): take it out of flight, if it is held."""
         held = meta.get(IN_FLIGHT_META_KEY) if isinstance(meta, dict) else None
-        if isinstance(held, HeldRequest):
+        if isinstance(held, AsyncHeldRequest):
             await self._settle(held)
 
-    async def _settle(self, held: HeldRequest) -> None:
+    async def _script(self, client: redis.asyncio.Redis, call: ScriptCall) -> object:
+        return await self._run(client)(call, REPLY_SECONDS)
+
+    def _acknowledge_call(self, held: AsyncHeldRequest) -> ScriptCall:
+        return in_flight.acknowledge_call(self._keys, self._worker, held.element, held.digest)
+
+    async def _settle(self, held: AsyncHeldRequest) -> None:
         if held.settled:
             return
         held.abandoned = False
         try:
-            async with asyncio.timeout(REPLY_SECONDS):
-                await commands.acknowledge(held.connection, self._keys, self._worker, held.element, held.digest)
+            await self._script(held.connection, self._acknowledge_call(held))
         except Exception as error:
             # Kept open: retried before the next receive, instead of being run again.
             _logger.warning('Could not acknowledge a request of service %s: %r', self.service_name, error)
@@ -332,23 +389,23 @@ class AsyncRedisServerTransport:
             return
         self._forget(held)
 
-    def _forget(self, held: HeldRequest) -> None:
-        held.settled = True
-        held.abandoned = held.acknowledging = False
+    def _forget(self, held: AsyncHeldRequest) -> None:
+        held.mark_settled()
         self._open.pop(id(held), None)
 
-    async def _settle_leftovers(self, connection: commands.AsyncRedis) -> None:
-        leftovers = [held for held in self._open.values() if held.connection is connection]
+    async def _settle_leftovers(self, client: redis.asyncio.Redis) -> None:
+        leftovers = [held for held in self._open.values() if held.connection is client]
         for held in leftovers:
             if held.acknowledging:
-                await commands.acknowledge(connection, self._keys, self._worker, held.element, held.digest)
+                await self._script(client, self._acknowledge_call(held))
                 self._forget(held)
         leftovers = [held for held in leftovers if not held.settled]
-        if not any(held.abandoned for held in leftovers):
+        if id(client) not in self._unknown_in_flight and not any(held.abandoned for held in leftovers):
             return
         # Every request still being served is kept; only those whose answer could not be sent go back.
         keep = [held.digest for held in leftovers if not held.abandoned]
-        released = await commands.release(connection, self._keys, self._worker, keep)
+        released = in_flight.as_int(await self._script(client, in_flight.release_call(self._keys, self._worker, keep)))
+        self._unknown_in_flight.discard(id(client))
         for held in leftovers:
             if held.abandoned:
                 self._forget(held)
@@ -356,31 +413,35 @@ class AsyncRedisServerTransport:
             self._metrics.counter('server.transport.redis_gateway.delivery.released').increment(released)
             _logger.warning('Returned %d request(s) whose answer could not be sent to the queue', released)
 
-    async def _recover(self, connection: commands.AsyncRedis) -> None:
+    async def _recover(self, client: redis.asyncio.Redis) -> None:
         assert self._alo_core is not None
         now = time.monotonic()
-        if now - self._last_recovery.get(id(connection), -1e9) < self._alo_core.options.heartbeat_interval_in_seconds:
+        if now - self._last_recovery.get(id(client), -1e9) < self._alo_core.options.heartbeat_interval_in_seconds:
             return
-        self._last_recovery[id(connection)] = now
-        for dead_worker, count in await commands.recover(connection, self._keys, self._worker):
+        self._last_recovery[id(client)] = now
+        recovered = in_flight.recovered(await self._script(client, in_flight.recover_call(self._keys, self._worker)))
+        for dead_worker, count in recovered:
             self._alo_core.report_recovered(dead_worker, count)
 
-    async def _dead_letter(self, held: HeldRequest, reason: str, request_id: object) -> None:
+    async def _dead_letter(self, held: AsyncHeldRequest, reason: str, request_id: object) -> None:
         assert self._alo_core is not None
         options = self._alo_core.options
         record = self._alo_core.dead_letter_record(reason, held.deliveries, request_id)
+        call = in_flight.dead_letter_call(
+            self._keys,
+            held.element,
+            record,
+            keep_seconds=options.dead_letter_expiry_in_seconds,
+            capacity=options.dead_letter_capacity,
+        )
         try:
-            async with asyncio.timeout(REPLY_SECONDS):
-                await commands.dead_letter(
-                    held.connection,
-                    self._keys,
-                    held.element,
-                    record,
-                    keep_seconds=options.dead_letter_expiry_in_seconds,
-                    capacity=options.dead_letter_capacity,
-                )
+            await self._script(held.connection, call)
         except Exception as error:
             self._alo_core.report_dead_letter(record, error)
             return
         self._forget(held)
         self._alo_core.report_dead_letter(record, None)
+
+
+def _nothing() -> None:
+    return None

@@ -31,6 +31,11 @@ __all__ = ('RedisClientTransport',)
 _LATE_RESPONSE_SECONDS = 60.0
 """How long after a request expires a late or second response to it is still recognised (and dropped)."""
 
+_ANSWER_AT_DEADLINE_SECONDS = 0.5
+"""How long past its requests' expiry a wait goes on: a service that gives up at the deadline it was given (its own
+calls to other services time out then) answers just after it, and that answer says why; the call still ends
+within its timeout plus 1 s."""
+
 
 _SLOW_SEND_SECONDS = 0.05
 """A send without a timeout that took longer shortens the wait for its response by as much (see `send_seconds`)."""
@@ -83,7 +88,7 @@ class _ThreadState(threading.local):
         return False
 
     def seconds_left(self) -> float | None:
-        """Until the last awaited request expires (None if unknown): no response to any of them can come after.
+        """Until just after the last awaited request expires (None if unknown): no response to any comes later.
 
         A call's wait for its response is cut to this, so that a slow send (a full queue, a Sentinel lookup, a
         frozen Redis) and a full receive wait together still end by the call's deadline (issue 10).
@@ -91,7 +96,7 @@ class _ThreadState(threading.local):
         if self.unnamed or not self.awaited:
             return None
         latest = max(self.awaited.values())
-        return None if latest == math.inf else max(latest - time.time(), 0.01)
+        return None if latest == math.inf else max(latest - time.time() + _ANSWER_AT_DEADLINE_SECONDS, 0.01)
 
     def send_seconds(self) -> float:
         """The least time the send of an awaited request without a timeout took (0: some request's was quick).

@@ -37,7 +37,6 @@ from pysoa.common.transport.redis_gateway.options import (
 )
 from pysoa.common.transport.redis_gateway.queue_full import push_while_full, queue_full_error
 from pysoa.common.transport.redis_gateway.serializers import SerializerChoice
-from pysoa.common.transport.redis_gateway.signing import Signer
 
 __all__ = ('RedisTransportClientCore', 'RedisTransportCore', 'RedisTransportServerCore')
 
@@ -106,21 +105,14 @@ class RedisTransportCore(OptionAttributes):
     ) -> None:
         """Send one message to `queue_name` (without the `pysoa:` prefix).
 
-        Sets `meta['__expiry__']`. `meta['serializer']` and `meta['protocol_version']` (as a server finds them in a
-        received request's meta) select the format of the reply and are not transmitted. A client's send keeps the
-        service queue at least `REQUEST_QUEUE_SECONDS`, a reply queue its message's expiry + 10 s (`expiry_times`).
+        Sets `meta['__expiry__']`. `meta['serializer']` and `meta['protocol_version']` (as a server finds
+        them in a received request's meta) select the format of the reply and are not transmitted.
         Raises InvalidMessageError, MessageTooLarge, MessageSendError; serializer errors pass through.
         """
         if request_id is None:
             raise errors.InvalidMessageError('No request ID')
         started = time.monotonic()  # the whole send, finding a master included, keeps within the caller's time
-        expiry = (time.time(), message_expiry_in_seconds, self.message_expiry_in_seconds)
-        expires_at, redis_expiry = envelope.expiry_times(*expiry, request=not self.is_server)
-        meta['__expiry__'] = expires_at
-        serializer = meta.get('serializer') or self.default_serializer
-        version = envelope.reply_version(meta, self.protocol_version)
-        signer = envelope.signer_for_message(meta, self.options.signer)
-        elements = self._encode(envelope.wire_envelope(request_id, meta, body), serializer, version, signer)
+        elements, redis_expiry = self.encode_message(request_id, meta, body, message_expiry_in_seconds)
         envelope.note_sent_size(meta, elements)
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         deadline = started + self._send_seconds(message_expiry_in_seconds)
@@ -132,8 +124,7 @@ class RedisTransportCore(OptionAttributes):
         except Exception as error:
             raise self._failure(error, sending=True)
         if not pushed:
-            self._count('send.error.redis_queue_full')
-            raise queue_full_error(queue_name, attempts, started)
+            raise queue_full_error(queue_name, attempts, started, self._count)
 
     def _send_seconds(self, message_expiry_in_seconds: float | None) -> float:
         """How long a send may take: the caller's timeout (its message's expiry), else the receive timeout."""
@@ -146,13 +137,19 @@ class RedisTransportCore(OptionAttributes):
         backend, capacity = driven(self.backend_layer), self.queue_capacity
         return backend.push(connection, queue_key, elements, expiry=expiry, capacity=capacity)
 
-    def _encode(
-        self,
-        message: envelope.Envelope,
-        serializer: Serializer,
-        version: constants.ProtocolVersion,
-        signer: Signer | None = None,
-    ) -> bytes | list[bytes]:
+    def encode_message(
+        self, request_id: int, meta: dict[str, Any], body: dict[str, Any], message_expiry_in_seconds: float | None
+    ) -> tuple[bytes | list[bytes], int]:
+        """The list elements of a message as `send_message` (and the asyncio sides) push it, and the queue's expiry in
+        Redis (seconds); sets `meta['__expiry__']`. Raises MessageTooLarge; serializer errors pass through."""
+        times = (time.time(), message_expiry_in_seconds, self.message_expiry_in_seconds)
+        # A client sends requests: their queue outlives an outage (`REQUEST_QUEUE_SECONDS`); a reply queue does not.
+        expires_at, redis_expiry = envelope.expiry_times(*times, request=not self.is_server)
+        meta['__expiry__'] = expires_at
+        serializer = meta.get('serializer') or self.default_serializer
+        version = envelope.reply_version(meta, self.protocol_version)
+        signer = envelope.signer_for_message(meta, self.options.signer)
+        message = envelope.wire_envelope(request_id, meta, body)
         size = self.metrics.histogram(self._metric_prefix + 'send.message_size')
         try:
             limits = (self.maximum_message_size_in_bytes, self.chunk_messages_larger_than_bytes)
@@ -166,7 +163,7 @@ class RedisTransportCore(OptionAttributes):
             reporting.log_oversized_message(message, encoded.size, threshold, self.service_name)
         if isinstance(encoded.elements, list):
             self.metrics.histogram(self._metric_prefix + 'send.chunk_count').set(len(encoded.elements))
-        return encoded.elements
+        return encoded.elements, redis_expiry
 
     def receive_message(self, queue_name: str, receive_timeout_in_seconds: float | None = None) -> ReceivedMessage:
         """Receive one message from `queue_name` (without the `pysoa:` prefix), blocking up to the timeout.

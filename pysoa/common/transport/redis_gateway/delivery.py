@@ -29,7 +29,7 @@ from pysoa.common.transport.redis_gateway.backend import in_flight
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient
 from pysoa.common.transport.redis_gateway.backend.direct import CommandArgument, time_limit
 from pysoa.common.transport.redis_gateway.backend.legacy import driven
-from pysoa.common.transport.redis_gateway.backend.scripts import load_script
+from pysoa.common.transport.redis_gateway.backend.scripts import load_script, run_unless_full
 from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS, REPLY_SECONDS
 from pysoa.common.transport.redis_gateway.core import RedisTransportServerCore
 from pysoa.common.transport.redis_gateway.liveness import WorkerHeartbeat, new_worker_id
@@ -69,21 +69,12 @@ def _address_of(connection: redis.Redis) -> object:
     return kwargs.get('host'), kwargs.get('port'), kwargs.get('path'), kwargs.get('db')
 
 
-@attrs.define(eq=False)
-class InFlightRequest:
+@attrs.define(eq=False, kw_only=True)
+class InFlightRequest(in_flight.HeldRequest):
     """A request in this worker's in-flight list on the server of `connection`, until it is settled."""
 
     connection: redis.Redis
     keys: in_flight.DeliveryKeys
-    element: bytes
-    digest: str
-    deliveries: int
-    settled: bool = False
-    """Acknowledged or dead-lettered: nothing left to do in Redis."""
-    abandoned: bool = False
-    """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
-    acknowledging: bool = False
-    """Done with, but Redis failed to take the acknowledgement: it is retried before the next receive."""
     answer: tuple[str, bytes | list[bytes], int, object] | None = None
     """The reply queue, elements and expiry of its answer, and the server it was sent to, while it is being sent."""
     answer_in_doubt: bool = False
@@ -188,7 +179,8 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
                 raise errors.MessageReceiveTimeout(f'No message received for service {self.service_name}')
             if not isinstance(element, bytes):
                 return element  # the envelope refuses it; it stays in flight and goes back if ever
-            request = InFlightRequest(connection, keys, element, in_flight.request_digest(element), 0)
+            digest = in_flight.request_digest(element)
+            request = InFlightRequest(connection=connection, keys=keys, element=element, digest=digest, deliveries=0)
             self._open[id(request)] = request
             # Not run if a failover may bring it back (Sentinel; `failover_guard`): it goes back to the queue of
             # whichever master serves next, if that one holds it at all.
@@ -325,8 +317,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         if not isinstance(request, InFlightRequest) or request.settled or request.connection is not connection:
             # Another server holds the reply queue: answer, then acknowledge (a crash in between answers twice).
             return super()._push(connection, queue_key, elements, expiry, meta)
-        pushed = in_flight.reply_and_acknowledge(
-            connection,
+        call = in_flight.reply_and_acknowledge_call(
             queue_key,
             request.keys,
             self.worker_id,
@@ -335,6 +326,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             expiry=expiry,
             capacity=self.queue_capacity,
         )
+        pushed = run_unless_full(call, connection)
         if pushed and not self._backend().confirm_taken(connection):
             # The master may have been replaced before the answer reached its replicas: sent again (once) later.
             request.answer_in_doubt = True
@@ -391,9 +383,8 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
         return backend.current_connection(request.connection)
 
     def _forget(self, request: InFlightRequest) -> None:
-        request.settled = True
-        request.abandoned = request.acknowledging = request.answer_in_doubt = False
-        request.answer = None
+        request.mark_settled()
+        request.answer_in_doubt, request.answer = False, None
         self._open.pop(id(request), None)
 
     def _dead_letter(self, request: InFlightRequest | None, reason: str, request_id: object) -> None:

@@ -11,7 +11,21 @@ from pysoa.common.backoff import jittered_backoff
 from pysoa.common.transport.errors import QueueFullError
 from pysoa.common.transport.redis_gateway.backend.direct import time_limit
 
-__all__ = ('push_while_full', 'queue_full_error')
+__all__ = ('push_while_full', 'queue_full_error', 'retry_delay')
+
+
+def retry_delay(
+    attempts: int, deadline: float, retries: int, factor: float, count: Callable[[str], None]
+) -> float | None:
+    """How long to wait before trying again after `attempts` pushes found the queue full; None: give up (`retries`
+    retries are spent, or the monotonic `deadline` would pass). Counts the retry. The blocking loop below and the
+    asyncio one (`async_commands.push_while_full`) both ask this."""
+    delay = jittered_backoff(attempts - 1, factor)
+    if attempts > retries or time.monotonic() + delay >= deadline:
+        return None
+    count('send.queue_full_retry')
+    count(f'send.queue_full_retry.retry_{attempts}')
+    return delay
 
 
 def push_while_full(
@@ -33,15 +47,14 @@ def push_while_full(
         with time_limit(deadline - time.monotonic()):
             if push():
                 return True, attempts
-        delay = jittered_backoff(attempts - 1, factor)
-        if attempts > retries or time.monotonic() + delay >= deadline:
+        delay = retry_delay(attempts, deadline, retries, factor, count)
+        if delay is None:
             return False, attempts
-        count('send.queue_full_retry')
-        count(f'send.queue_full_retry.retry_{attempts}')
         time.sleep(delay)
 
 
-def queue_full_error(queue_name: str, attempts: int, started: float) -> QueueFullError:
-    """The error for a send that gave up on a full queue after `attempts` attempts since the monotonic `started`."""
+def queue_full_error(queue_name: str, attempts: int, started: float, count: Callable[[str], None]) -> QueueFullError:
+    """Count a send that gave up on a full queue and say so (`started`: when the send began, monotonic)."""
+    count('send.error.redis_queue_full')
     elapsed = time.monotonic() - started
     return QueueFullError(f'Redis queue {queue_name} was full: {attempts} attempts over {elapsed:.2f} seconds')

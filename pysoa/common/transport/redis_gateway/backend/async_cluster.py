@@ -8,6 +8,8 @@ and failovers on its own, re-reading the slot map. So the asyncio Redis commands
 the loop that opened it.
 """
 
+import asyncio
+import functools
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -16,6 +18,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.connection import SSLConnection
 from redis.exceptions import RedisClusterException
 
+from pysoa.common.transport.redis_gateway.backend.async_commands import ScriptRunner, run_script
+from pysoa.common.transport.redis_gateway.backend.async_rings import AsyncRing
 from pysoa.common.transport.redis_gateway.backend.base import CannotGetConnectionError
 from pysoa.common.transport.redis_gateway.backend.cluster import ClusterRedisClient, check_queue_key, not_a_cluster
 
@@ -28,8 +32,6 @@ class _ClusterCommands:
     The cluster client routes a command by its name, and knows `SCRIPT LOAD` (to every master) only as one word.
     """
 
-    __slots__ = ('_cluster',)
-
     def __init__(self, cluster: RedisCluster) -> None:
         self._cluster = cluster
 
@@ -39,8 +41,13 @@ class _ClusterCommands:
         return await self._cluster.execute_command(*args)
 
 
-class AsyncClusterRing:
-    """Redis Cluster for one event loop; the settings are those of `ClusterRedisClient`."""
+class AsyncClusterRing(AsyncRing):
+    """Redis Cluster for one event loop; the settings are those of `ClusterRedisClient`.
+
+    One "server" for the ring: the cluster client, which routes each command to its slot's master itself.
+    """
+
+    asks_for_servers = True  # the first use reads the slot map
 
     def __init__(
         self,
@@ -59,26 +66,41 @@ class AsyncClusterRing:
         self._kwargs = {'require_full_coverage': False, **(cluster_kwargs or {}), **kwargs}
         self._cluster: RedisCluster | None = None
         self._commands: _ClusterCommands | None = None
+        self._lock = asyncio.Lock()
+        super().__init__(1)
 
     async def connection(self, queue_key: str) -> redis.asyncio.Redis:
         """The cluster client, for commands on `queue_key` (which must carry a hash tag)."""
         check_queue_key(queue_key)
-        if self._cluster is None:
-            startup_nodes = [ClusterNode(host, port) for host, port in self._startup]
-            try:
-                cluster = RedisCluster(startup_nodes=startup_nodes, **self._kwargs)
-            except TypeError as error:
-                raise ValueError(f'Invalid connection_kwargs for the asyncio Redis Cluster client: {error}') from None
-            try:
-                await cluster.initialize()
-            except (RedisClusterException, redis.RedisError, OSError) as error:
-                await cluster.aclose()
-                if isinstance(error, RedisClusterException):
-                    raise not_a_cluster(error, [f'{host}:{port}' for host, port in self._startup]) from error
-                raise CannotGetConnectionError(f'Cannot reach the Redis Cluster: {error!r}') from error
-            self._cluster, self._commands = cluster, _ClusterCommands(cluster)
+        if self._commands is None:
+            # One task reads the slot map: tasks that ask at once must share one cluster client, not each make one.
+            async with self._lock:
+                if self._commands is None:
+                    await self._connect()
         # Typed as a single server's client: only `execute_command` is used on it.
         return cast(redis.asyncio.Redis, self._commands)
+
+    async def _connect(self) -> None:
+        startup_nodes = [ClusterNode(host, port) for host, port in self._startup]
+        try:
+            cluster = RedisCluster(startup_nodes=startup_nodes, **self._kwargs)
+        except TypeError as error:
+            raise ValueError(f'Invalid connection_kwargs for the asyncio Redis Cluster client: {error}') from None
+        try:
+            await cluster.initialize()
+        except (RedisClusterException, redis.RedisError, OSError) as error:
+            await cluster.aclose()
+            if isinstance(error, RedisClusterException):
+                raise not_a_cluster(error, [f'{host}:{port}' for host, port in self._startup]) from error
+            raise CannotGetConnectionError(f'Cannot reach the Redis Cluster: {error!r}') from error
+        self._cluster, self._commands = cluster, _ClusterCommands(cluster)
+
+    async def _connection(self, index: int) -> redis.asyncio.Redis:
+        raise NotImplementedError('the cluster client is had by queue name (`connection`)')  # never called
+
+    def script_runner(self, client: redis.asyncio.Redis) -> ScriptRunner:
+        """Runs each script alone: the cluster client routes every command by its own keys (no shared pipeline)."""
+        return functools.partial(run_script, client)
 
     def reset_clients(self) -> None:
         """Nothing to forget: the cluster client re-reads the slot map itself after MOVED or a lost node."""

@@ -1,13 +1,13 @@
-"""The Redis commands of the asyncio client transport, on `redis.asyncio`: push a request, pop replies.
+"""The Redis commands of pysoa's asyncio side, on `redis.asyncio`: the client's and the concurrent worker's alike.
 
-The same commands as the blocking backend (`base.py`): a push is `send.lua` run with EVALSHA (the source is sent
-once to a server that answers NOSCRIPT, then the call is repeated), which checks the queue's capacity, pushes every
-element contiguously and refreshes the queue's expiry in one atomic step; a pop is BLPOP.
+They are the blocking backend's commands (`base.py`, `in_flight.py`) on the same keys: a push is `send.lua`, and
+every script runs with EVALSHA (the source is sent once to a server that answers NOSCRIPT, then the call is
+repeated), built by the same functions (`scripts.send_call`, `in_flight.*_call`); a pop is BLPOP, a taking into
+flight BLMOVE, and what is already queued is taken with one LPOP with a count (`drain`).
 
-Many calls share one loop, so their commands are batched where that saves round trips: the pushes of all the
-calls that send while an earlier batch is on the wire go out together, pipelined on one connection (`Pusher`), and a
-reader that finds replies waiting takes up to `DRAIN_COUNT` of them with one LPOP (`drain`). Each push stays its
-own script run, atomic and answered on its own (queue full, or an error, for that push alone).
+Many tasks share one loop, so script runs are batched where that saves round trips: the runs asked for while an
+earlier batch is on the wire go out together, pipelined on one connection (`ScriptBatcher`). Each stays its own
+script run, atomic and answered on its own (a full queue, or an error, for that run alone).
 
 Every command runs under a time limit taken from the caller's deadline (`asyncio.timeout`): a frozen or unreachable
 Redis makes the command fail with `TimeoutError` once its limit has passed instead of holding the caller. redis-py
@@ -24,20 +24,46 @@ from typing import Any, cast
 import redis
 import redis.asyncio
 
-from pysoa.common.backoff import jittered_backoff
 from pysoa.common.transport.redis_gateway.backend.direct import CommandArgument
-from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
+from pysoa.common.transport.redis_gateway.backend.scripts import ScriptCall, is_queue_full, send_call
+from pysoa.common.transport.redis_gateway.queue_full import retry_delay
 
-__all__ = ('DRAIN_COUNT', 'Pusher', 'drain', 'pop', 'push_while_full')
-
-
-def _command(connection: redis.asyncio.Redis) -> Callable[..., Awaitable[object]]:
-    # redis-py leaves `execute_command` unannotated; every reply here is read as an object.
-    return cast('Callable[..., Awaitable[object]]', connection.execute_command)
-
+__all__ = (
+    'DRAIN_COUNT',
+    'ScriptBatcher',
+    'ScriptRunner',
+    'drain',
+    'execute',
+    'move_to_in_flight',
+    'pop',
+    'push',
+    'push_while_full',
+    'run_script',
+    'run_unless_full',
+)
 
 DRAIN_COUNT = 128
-"""The most replies a reader takes in one LPOP after a BLPOP has found one."""
+"""The most elements taken in one LPOP."""
+
+ScriptRunner = Callable[[ScriptCall, float], Awaitable[object]]
+"""Runs a script call within a number of seconds: `ScriptBatcher.run`, or `run_script` bound to a connection."""
+
+
+async def execute(connection: redis.asyncio.Redis, *args: CommandArgument, seconds: float) -> object:
+    """Run one command on `connection`; `TimeoutError` when Redis has not answered within `seconds`."""
+    command = cast('Callable[..., Awaitable[object]]', connection.execute_command)  # unannotated in redis-py
+    async with asyncio.timeout(max(seconds, 0.001)):
+        return await command(*args)
+
+
+async def run_script(connection: redis.asyncio.Redis, call: ScriptCall, seconds: float) -> object:
+    """Run `call` on `connection`'s server, loading its script there first if that server lacks it."""
+    async with asyncio.timeout(max(seconds, 0.001)):
+        try:
+            return await execute(connection, *call.command, seconds=seconds)
+        except redis.exceptions.NoScriptError:
+            await execute(connection, 'SCRIPT', 'LOAD', call.script.source, seconds=seconds)
+            return await execute(connection, *call.command, seconds=seconds)
 
 
 async def drain(connection: redis.asyncio.Redis, queue_key: str, count: int, limit: float) -> list[object]:
@@ -46,53 +72,107 @@ async def drain(connection: redis.asyncio.Redis, queue_key: str, count: int, lim
     if connection.__dict__.get('_pysoa_no_count_lpop'):
         return []
     try:
-        async with asyncio.timeout(max(limit, 0.001)):
-            reply = await _command(connection)('LPOP', queue_key, count)
+        reply = await execute(connection, 'LPOP', queue_key, count, seconds=limit)
     except redis.ResponseError:
         connection.__dict__['_pysoa_no_count_lpop'] = True
         return []
     return list(cast('Sequence[object]', reply)) if reply else []
 
 
-_Push = tuple[tuple[CommandArgument, ...], float, 'asyncio.Future[bool]']
-"""One push waiting for a batch: the EVALSHA arguments, its monotonic deadline, and its outcome."""
+async def pop(connection: redis.asyncio.Redis, queue_key: str, timeout: float, limit: float) -> object:
+    """Take the first element of `queue_key`, waiting up to `timeout` seconds (BLPOP); None if none came.
+
+    Raises `TimeoutError` when Redis has not answered within `limit` seconds (more than `timeout`).
+    """
+    reply = await execute(connection, 'BLPOP', queue_key, timeout, seconds=limit)
+    return cast('Sequence[object]', reply)[1] if reply else None  # a BLPOP reply is [key, element]
 
 
-class Pusher:
-    """Pushes for one Redis client, batched: one pipeline per round trip (see the module docstring)."""
+async def move_to_in_flight(
+    connection: redis.asyncio.Redis, queue_key: str, in_flight_list: str, timeout: float, limit: float
+) -> object:
+    """BLMOVE the first request of `queue_key` into `in_flight_list`, waiting up to `timeout`; None when none came
+    (Redis 6.2 and later). Raises `TimeoutError` when Redis has not answered within `limit` seconds."""
+    return await execute(connection, 'BLMOVE', queue_key, in_flight_list, 'LEFT', 'RIGHT', timeout, seconds=limit)
+
+
+async def push(
+    run: ScriptRunner, queue_key: str, elements: bytes | Sequence[bytes], *, expiry: int, capacity: int, seconds: float
+) -> bool:
+    """Push one element, or every element of a sequence contiguously, onto `queue_key` within `seconds`.
+
+    The queue then expires after `expiry` seconds. Returns False, pushing nothing, when the queue already holds
+    `capacity` elements; raises `TimeoutError` when Redis has not answered in time, else what redis-py raises.
+    """
+    return await run_unless_full(run, send_call(queue_key, elements, expiry, capacity), seconds)
+
+
+async def run_unless_full(run: ScriptRunner, call: ScriptCall, seconds: float) -> bool:
+    """Run a script that pushes onto a queue (`send_call`, `in_flight.reply_and_acknowledge_call`) within `seconds`;
+    False, having done nothing, when the queue was full. Other errors raise."""
+    try:
+        await run(call, seconds)
+    except redis.ResponseError as error:
+        if is_queue_full(error):
+            return False
+        raise
+    return True
+
+
+async def push_while_full(
+    push_once: Callable[[float], Awaitable[bool]],
+    deadline: float,
+    retries: int,
+    factor: float,
+    count: Callable[[str], None],
+) -> tuple[bool, int]:
+    """Run `push_once(seconds left)` (False: the queue was full) until it succeeds or `queue_full.retry_delay` gives
+    up; return whether it was pushed and how many attempts were made. What `push_once` raises propagates."""
+    attempts = 0
+    while True:
+        attempts += 1
+        if await push_once(deadline - time.monotonic()):
+            return True, attempts
+        delay = retry_delay(attempts, deadline, retries, factor, count)
+        if delay is None:
+            return False, attempts
+        await asyncio.sleep(delay)
+
+
+_Pending = tuple[ScriptCall, float, 'asyncio.Future[object]']
+"""One script run waiting for a batch: the call, its monotonic deadline, and its outcome."""
+
+
+class ScriptBatcher:
+    """Script runs on one Redis client, batched: one pipeline per round trip (see the module docstring)."""
 
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self._client = client
-        self._pending: list[_Push] = []
+        self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def push(
-        self, queue_key: str, elements: bytes | Sequence[bytes], *, expiry: int, capacity: int, seconds: float
-    ) -> bool:
-        """Push one element, or every element of a sequence contiguously, onto `queue_key` within `seconds`.
+    async def run(self, call: ScriptCall, seconds: float) -> object:
+        """Run `call` with the runs other tasks ask for meanwhile, within `seconds`; its reply, or its error raised.
 
-        The queue then expires after `expiry` seconds. Returns False, pushing nothing, when the queue already holds
-        `capacity` elements; raises `TimeoutError` when Redis has not answered in time, else what redis-py raises.
+        Raises `TimeoutError` when Redis has not answered in time (a batch not yet sent then leaves it out).
         """
-        arguments = (elements,) if isinstance(elements, bytes | bytearray | memoryview) else tuple(elements)
         loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[bool] = loop.create_future()
-        command = ('EVALSHA', SEND_SCRIPT.sha, 1, queue_key, expiry, capacity, *arguments)
-        self._pending.append((command, time.monotonic() + seconds, outcome))
+        outcome: asyncio.Future[object] = loop.create_future()
+        self._pending.append((call, time.monotonic() + seconds, outcome))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
         async with asyncio.timeout(max(seconds, 0.001)):
-            return await outcome  # cancelled by the time limit: a batch not yet sent leaves it out
+            return await outcome
 
     async def _flush(self) -> None:
         while self._pending:
-            batch = [push for push in self._pending if not push[2].done()]
+            batch = [pending for pending in self._pending if not pending[2].done()]
             self._pending = []
             if not batch:
                 continue
             try:
-                async with asyncio.timeout(max(max(push[1] for push in batch) - time.monotonic(), 0.001)):
-                    results = await _run_pushes(self._client, [push[0] for push in batch])
+                async with asyncio.timeout(max(max(pending[1] for pending in batch) - time.monotonic(), 0.001)):
+                    results = await _run_pipelined(self._client, [pending[0] for pending in batch])
             except BaseException as error:
                 for _, _, outcome in batch:
                     if not outcome.done():
@@ -103,34 +183,36 @@ class Pusher:
                 continue
             for (_, _, outcome), result in zip(batch, results, strict=True):
                 if outcome.done():
-                    continue
-                if isinstance(result, redis.ResponseError) and 'queue full' in str(result):
-                    outcome.set_result(False)
-                elif isinstance(result, Exception):
+                    continue  # its caller gave up waiting
+                if isinstance(result, Exception):
                     outcome.set_exception(result)
                 else:
-                    outcome.set_result(True)
+                    outcome.set_result(result)
 
 
-async def _run_pushes(client: redis.asyncio.Redis, commands: list[tuple[CommandArgument, ...]]) -> list[object]:
-    """Run `commands` (EVALSHA of the send script) pipelined on one connection; each result or its error reply."""
+async def _run_pipelined(client: redis.asyncio.Redis, calls: list[ScriptCall]) -> list[object]:
+    """Run `calls` pipelined on one connection; each reply or its error reply. A script the server lacks is loaded
+    and its runs repeated."""
     pool = client.connection_pool
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated in redis-py
     try:
-        results = await _pipeline(connection, commands)
+        results = await _pipeline(connection, [call.command for call in calls])
         missing = [i for i, result in enumerate(results) if isinstance(result, redis.exceptions.NoScriptError)]
         if missing:
-            (loaded,) = await _pipeline(connection, [('SCRIPT', 'LOAD', SEND_SCRIPT.source)])
-            if isinstance(loaded, Exception):
-                raise loaded
-            for index, result in zip(missing, await _pipeline(connection, [commands[i] for i in missing]), strict=True):
+            scripts = {calls[i].script.sha: calls[i].script for i in missing}
+            loads = [('SCRIPT', 'LOAD', script.source) for script in scripts.values()]
+            for loaded in await _pipeline(connection, loads):
+                if isinstance(loaded, Exception):
+                    raise loaded
+            again = await _pipeline(connection, [calls[i].command for i in missing])
+            for index, result in zip(missing, again, strict=True):
                 results[index] = result
         return results
     finally:
         await pool.release(connection)
 
 
-async def _pipeline(connection: Any, commands: list[tuple[CommandArgument, ...]]) -> list[object]:
+async def _pipeline(connection: Any, commands: Sequence[tuple[CommandArgument, ...]]) -> list[object]:
     """Send every command in one write, then read each reply; an error reply is returned in its place."""
     await connection.send_packed_command(connection.pack_commands(commands))
     results: list[object] = []
@@ -140,38 +222,3 @@ async def _pipeline(connection: Any, commands: list[tuple[CommandArgument, ...]]
         except redis.ResponseError as error:  # the whole error reply was read: the connection is in step
             results.append(error)
     return results
-
-
-async def pop(connection: redis.asyncio.Redis, queue_key: str, timeout: float, limit: float) -> object:
-    """Take the first element of `queue_key`, waiting up to `timeout` seconds (BLPOP); None if none came.
-
-    Raises `TimeoutError` when Redis has not answered within `limit` seconds (more than `timeout`).
-    """
-    async with asyncio.timeout(max(limit, 0.001)):
-        reply = await _command(connection)('BLPOP', queue_key, timeout)
-    return cast('Sequence[object]', reply)[1] if reply else None  # a BLPOP reply is [key, element]
-
-
-async def push_while_full(
-    push_once: Callable[[float], Awaitable[bool]],
-    deadline: float,
-    retries: int,
-    factor: float,
-    count: Callable[[str], None],
-) -> tuple[bool, int]:
-    """Run `push_once(seconds left)` (False: the queue was full) until it succeeds, `retries` retries are spent or
-    the monotonic `deadline` would pass; return whether it was pushed and how many attempts were made.
-
-    The awaiting twin of `queue_full.push_while_full`, with the same metrics; what `push_once` raises propagates.
-    """
-    attempts = 0
-    while True:
-        attempts += 1
-        if await push_once(deadline - time.monotonic()):
-            return True, attempts
-        delay = jittered_backoff(attempts - 1, factor)
-        if attempts > retries or time.monotonic() + delay >= deadline:
-            return False, attempts
-        count('send.queue_full_retry')
-        count(f'send.queue_full_retry.retry_{attempts}')
-        await asyncio.sleep(delay)

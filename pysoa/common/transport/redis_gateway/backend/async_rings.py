@@ -1,4 +1,5 @@
-"""The Redis servers of the asyncio client transport: standard hosts or Sentinel masters, one pool set per event loop.
+"""The Redis servers of pysoa's asyncio side (the client and the concurrent worker): standard hosts, Sentinel masters
+or a Redis Cluster (`async_cluster`), one pool set per event loop.
 
 A ring places queues as the blocking backends do (`base.py`): a reply queue on the server its name hashes to (the
 CRC-32 formula every peer uses), a request queue on the next server of a shuffled round robin. Its clients are
@@ -27,12 +28,13 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from pysoa.common.transport.redis_gateway.backend.async_commands import Pusher
+from pysoa.common.transport.redis_gateway.backend.async_commands import ScriptBatcher, ScriptRunner
 from pysoa.common.transport.redis_gateway.backend.base import CannotGetConnectionError, consistent_hash_index
 from pysoa.common.transport.redis_gateway.backend.hosts import Host, parse_hosts
 from pysoa.common.transport.redis_gateway.backend.sentinel import MASTER_CHECK_SECONDS, SentinelRedisClient
 from pysoa.common.transport.redis_gateway.backend.standard import DEFAULT_REDIS_PORT
 from pysoa.common.transport.redis_gateway.constants import (
+    REDIS_BACKEND_TYPE_CLUSTER,
     REDIS_BACKEND_TYPE_SENTINEL,
     REDIS_BACKEND_TYPE_STANDARD,
     RESPONSE_QUEUE_SPECIFIER,
@@ -43,7 +45,7 @@ __all__ = ('ASYNC_BACKEND_TYPES', 'AsyncRing', 'AsyncSentinelRing', 'AsyncStanda
 
 _logger = logging.getLogger(__name__)
 
-ASYNC_BACKEND_TYPES = (REDIS_BACKEND_TYPE_STANDARD, REDIS_BACKEND_TYPE_SENTINEL)
+ASYNC_BACKEND_TYPES = (REDIS_BACKEND_TYPE_STANDARD, REDIS_BACKEND_TYPE_SENTINEL, REDIS_BACKEND_TYPE_CLUSTER)
 """The `backend_type`s the asyncio transport serves; a transport of any other type calls in a thread."""
 
 
@@ -107,13 +109,17 @@ class AsyncRing(abc.ABC):
     async def _connection(self, index: int) -> redis.asyncio.Redis:
         """The client of server number `index`."""
 
-    def pusher(self, client: redis.asyncio.Redis) -> Pusher:
-        """The batching pusher of `client` (one of this ring's)."""
-        pushers: dict[int, tuple[redis.asyncio.Redis, Pusher]] = self.__dict__.setdefault('_pushers', {})
-        entry = pushers.get(id(client))
+    def script_runner(self, client: redis.asyncio.Redis) -> ScriptRunner:
+        """Runs scripts on `client` (one of this ring's), batched with the runs other tasks ask for meanwhile."""
+        batchers: dict[int, tuple[redis.asyncio.Redis, ScriptBatcher]] = self.__dict__.setdefault('_batchers', {})
+        entry = batchers.get(id(client))
         if entry is None or entry[0] is not client:
-            entry = pushers[id(client)] = (client, Pusher(client))
-        return entry[1]
+            entry = batchers[id(client)] = (client, ScriptBatcher(client))
+        return entry[1].run
+
+    def master_of(self, client: redis.asyncio.Redis) -> tuple[str, tuple[str, int]] | None:
+        """The Sentinel service and the address of the master `client` talks to; None where servers never move."""
+        return None
 
     def reset_clients(self) -> None:
         """Forget what may be stale after an error (a Sentinel master that moved); hosts never move."""
@@ -252,6 +258,12 @@ class AsyncSentinelRing(AsyncRing):
         self._masters[service] = (master, address, time.monotonic())
         return master
 
+    def master_of(self, client: redis.asyncio.Redis) -> tuple[str, tuple[str, int]] | None:
+        for service, (known, address, _) in self._masters.items():
+            if known is client and isinstance(address, tuple):
+                return service, (str(address[0]), int(address[1]))
+        return None
+
     def reset_clients(self) -> None:
         # Not closed here (a command may be under way on one); closed with the ring.
         self._dropped.extend(client for client, _, _ in self._masters.values())
@@ -266,7 +278,15 @@ class AsyncSentinelRing(AsyncRing):
             await sentinel.aclose()
 
 
-_RING_CLASSES: dict[str, type[AsyncStandardRing] | type[AsyncSentinelRing]] = {
+def _ring_class(backend_type: str) -> type[AsyncRing]:
+    if backend_type == REDIS_BACKEND_TYPE_CLUSTER:
+        from pysoa.common.transport.redis_gateway.backend.async_cluster import AsyncClusterRing  # imports this module
+
+        return AsyncClusterRing
+    return _RING_CLASSES[backend_type]
+
+
+_RING_CLASSES: dict[str, type[AsyncRing]] = {
     REDIS_BACKEND_TYPE_STANDARD: AsyncStandardRing,
     REDIS_BACKEND_TYPE_SENTINEL: AsyncSentinelRing,
 }
@@ -314,5 +334,5 @@ async def ring_for(backend_type: str, backend_layer_kwargs: Mapping[str, Any]) -
         key = (backend_type, id(backend_layer_kwargs))
     ring = loop_rings.rings.get(key)
     if ring is None:
-        ring = loop_rings.rings[key] = _RING_CLASSES[backend_type](**backend_layer_kwargs)
+        ring = loop_rings.rings[key] = _ring_class(backend_type)(**backend_layer_kwargs)
     return ring

@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from pysoa.common.transport.errors import ConnectionError as TransportConnectionError
 from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
-from pysoa.common.transport.redis_gateway.backend.scripts import SEND_SCRIPT
+from pysoa.common.transport.redis_gateway.backend.scripts import run_unless_full, send_call
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
 __all__ = (
@@ -112,16 +112,12 @@ class BaseRedisClient(abc.ABC):
         The queue then expires after `expiry` seconds. Returns False, pushing nothing, when the queue already
         holds `capacity` elements; a Redis failure raises what redis-py raises.
         """
-        arguments = (elements,) if isinstance(elements, bytes | bytearray | memoryview) else tuple(elements)
         try:
-            SEND_SCRIPT.run(connection, (queue_key,), (expiry, capacity, *arguments))
-        except redis.ResponseError as error:
-            if 'queue full' in str(error):
-                return False
-            if isinstance(error, redis.exceptions.MovedError) and not self.QUEUE_HASH_TAG:
-                raise _cluster_node_error(error) from error
-            raise
-        return True
+            return run_unless_full(send_call(queue_key, elements, expiry, capacity), connection)
+        except redis.exceptions.MovedError as error:
+            if self.QUEUE_HASH_TAG:
+                raise
+            raise _cluster_node_error(error) from error
 
     def pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
         """Take the first element of `queue_key`, waiting up to `timeout` seconds (BLPOP); None if none came.

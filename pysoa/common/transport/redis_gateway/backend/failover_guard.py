@@ -18,6 +18,7 @@ Anything else (another master named, a failover under way, a demoted or unreacha
 request is not run there; the copy on the promoted replica is served there, once.
 """
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -32,8 +33,10 @@ __all__ = (
     'CONFIRM_SECONDS',
     'FAST_WAIT_SECONDS',
     'SENTINEL_SECONDS',
+    'MasterCommand',
     'MasterView',
     'Verdict',
+    'command_on',
     'confirm',
     'discover',
     'masters_known',
@@ -92,6 +95,15 @@ def _fields(reply: object) -> dict[str, str]:
     if not isinstance(reply, list):
         raise redis.ResponseError(f'Unexpected Sentinel reply {reply!r}')
     return {_text(reply[i]): _text(reply[i + 1]) for i in range(0, len(reply) - 1, 2)}
+
+
+MasterCommand = Callable[..., object]
+"""Runs one command (`'WAIT', 1, 100`) on the connection that took a request, and returns its reply."""
+
+
+def command_on(connection: redis.Redis) -> MasterCommand:
+    """The `MasterCommand` of a blocking connection (the calling thread's own, as the taking was)."""
+    return functools.partial(_command, connection)
 
 
 def _command(connection: redis.Redis, *args: str | int) -> object:
@@ -164,42 +176,44 @@ def _newest_view(sentinels: Sequence[redis.Redis], service: str) -> tuple[Master
     return newest, failing_over
 
 
-def _replicated(connection: redis.Redis, replicas: int, seconds: float) -> bool:
-    """Whether `replicas` replicas acknowledge everything this connection wrote, within `seconds` (WAIT)."""
+def _replicated(command: MasterCommand, replicas: int, seconds: float) -> bool:
+    """Whether `replicas` replicas acknowledge everything the taking connection wrote, within `seconds` (WAIT)."""
     with time_limit(seconds + 0.5):
-        acknowledged = _command(connection, 'WAIT', replicas, max(1, int(seconds * 1000)))
+        acknowledged = command('WAIT', replicas, max(1, int(seconds * 1000)))
     return isinstance(acknowledged, int) and acknowledged >= replicas
 
 
-def _role(connection: redis.Redis) -> tuple[bool, int]:
+def _role(command: MasterCommand) -> tuple[bool, int]:
     """Whether the server says it is a master, and how many replicas are attached to it (`INFO replication`).
 
     Replicas still in their first sync count (unlike in `ROLE`): Sentinel may promote one, and it acknowledges
     nothing until the sync is done, so a taking is not confirmed by `WAIT` meanwhile.
     """
     with time_limit(SENTINEL_SECONDS):
-        reply = _command(connection, 'INFO', 'replication')
-    fields = dict(line.split(':', 1) for line in _text(reply).splitlines() if ':' in line)
+        reply = command('INFO', 'replication')
+    if isinstance(reply, dict):  # parsed by redis-py (an asyncio client's `execute_command`)
+        fields = {_text(key): _text(value) for key, value in reply.items()}
+    else:
+        fields = dict(line.split(':', 1) for line in _text(reply).splitlines() if ':' in line)
     if fields.get('role', '').strip() != 'master':
         return False, 0
     return True, int(fields.get('connected_slaves', '0').strip() or '0')
 
 
 def confirm(
-    connection: redis.Redis, replicas: int, address: tuple[str, int], sentinels: Sequence[redis.Redis], service: str
+    command: MasterCommand, replicas: int, address: tuple[str, int], sentinels: Sequence[redis.Redis], service: str
 ) -> Verdict:
-    """Whether a request just taken on `connection` (master `address` of `service`) may be run (module docstring).
+    """Whether a request just taken on a connection to master `address` of `service` may be run (module docstring);
+    `command` runs commands on that connection (`WAIT` counts what it wrote: the taking).
 
     `replicas` is the most replicas this master has been seen with (the Sentinels' count, or `INFO replication`'s):
     a count that drops is not believed on the fast path, since the replica promoted by a failover drops out of both.
     Never raises: a master or Sentinels that cannot be reached give a "no".
     """
-    if not supports_direct_commands(connection):
-        return Verdict(True, replicas=replicas)  # a test double: there is no replication to ask about
     try:
-        is_master, connected = _role(connection)
+        is_master, connected = _role(command)
         wanted = max(replicas, connected)
-        if is_master and (wanted == 0 or _replicated(connection, wanted, FAST_WAIT_SECONDS)):
+        if is_master and (wanted == 0 or _replicated(command, wanted, FAST_WAIT_SECONDS)):
             return Verdict(True, replicas=wanted)
         give_up_at = time.monotonic() + CONFIRM_SECONDS
         while True:
@@ -210,13 +224,13 @@ def confirm(
                 return Verdict(False, f'the Sentinels now name {view.address[0]}:{view.address[1]}')
             if failing_over:
                 return Verdict(False, 'a failover is under way')
-            is_master, connected = _role(connection)
+            is_master, connected = _role(command)
             if not is_master:
                 return Verdict(False, 'it is no longer a master')
             # Here every Sentinel that answers agrees that this is the master and none is failing over: their
             # count (with INFO's) is believed, even when it dropped (a replica removed for good).
             wanted = max(view.replicas, connected)
-            if wanted == 0 or _replicated(connection, wanted, 0.25):
+            if wanted == 0 or _replicated(command, wanted, 0.25):
                 return Verdict(True, replicas=wanted)
             if time.monotonic() >= give_up_at:
                 _logger.warning(

@@ -1,4 +1,7 @@
-"""The Redis commands of at-least-once delivery, each on one server's connection, and the keys they use.
+"""The Redis commands of at-least-once delivery, and the keys they use.
+
+Each script run is built once here (`*_call`, a `scripts.ScriptCall`): the blocking functions below run it on one
+server's connection, the asyncio worker (`async_server`) awaits the same call (`async_commands`).
 
 For a service queue `Q` (`pysoa:service.<name>`), every Redis server of the ring holds, beside `Q`:
 
@@ -24,23 +27,30 @@ from pysoa.common.transport.redis_gateway.backend.direct import (
     execute_command,
     supports_direct_commands,
 )
-from pysoa.common.transport.redis_gateway.backend.scripts import load_script
+from pysoa.common.transport.redis_gateway.backend.scripts import ScriptCall, load_script
 
 __all__ = (
     'DeadLetterRecord',
     'DeliveryKeys',
+    'HeldRequest',
     'acknowledge',
+    'acknowledge_call',
     'as_int',
     'as_list',
     'as_text',
     'count_delivery',
+    'count_delivery_call',
     'dead_letter',
     'dead_letter_arguments',
+    'dead_letter_call',
     'heartbeat',
     'move_to_in_flight',
     'recover',
+    'recover_call',
+    'recovered',
     'release',
-    'reply_and_acknowledge',
+    'release_call',
+    'reply_and_acknowledge_call',
     'request_digest',
 )
 
@@ -105,6 +115,28 @@ class DeadLetterRecord:
     worker: str
 
 
+@attrs.define(eq=False, kw_only=True)
+class HeldRequest:
+    """A request a worker holds in its in-flight list until it is settled: what the blocking worker
+    (`delivery.InFlightRequest`) and the concurrent one (`async_server.AsyncHeldRequest`) record of it, beside the
+    connection it was taken on."""
+
+    element: bytes
+    digest: str
+    deliveries: int
+    settled: bool = False
+    """Acknowledged or dead-lettered: nothing left to do in Redis."""
+    abandoned: bool = False
+    """Its answer could not be sent: unless it is acknowledged after all, it goes back to the queue."""
+    acknowledging: bool = False
+    """Done with, but Redis failed to take the acknowledgement: it is retried before the next receive."""
+
+    def mark_settled(self) -> None:
+        """Nothing is left to do for it in Redis."""
+        self.settled = True
+        self.abandoned = self.acknowledging = False
+
+
 def request_digest(element: bytes) -> str:
     """The SHA-1 (hex) of a request's bytes: its name in the delivery counts (Lua's `redis.sha1hex` agrees)."""
     return hashlib.sha1(element).hexdigest()
@@ -120,18 +152,17 @@ def move_to_in_flight(connection: redis.Redis, queue: str, in_flight: str, timeo
     return connection.blmove(queue, in_flight, math.ceil(timeout), 'LEFT', 'RIGHT')  # a test double's own method
 
 
-def count_delivery(connection: redis.Redis, keys: DeliveryKeys, digest: str, keep_seconds: int) -> int:
-    """Count one more delivery of the request named `digest`; returns how often it has now been delivered."""
-    return as_int(_COUNT.run(connection, (keys.deliveries,), (digest, keep_seconds)))
+def count_delivery_call(keys: DeliveryKeys, digest: str, keep_seconds: int) -> ScriptCall:
+    """Count one more delivery of the request named `digest` (the reply, `as_int`: how often it has been delivered)."""
+    return ScriptCall(_COUNT, (keys.deliveries,), (digest, keep_seconds))
 
 
-def acknowledge(connection: redis.Redis, keys: DeliveryKeys, worker: str, element: bytes, digest: str) -> None:
+def acknowledge_call(keys: DeliveryKeys, worker: str, element: bytes, digest: str) -> ScriptCall:
     """Remove the request from `worker`'s in-flight list and forget its delivery count."""
-    _ACKNOWLEDGE.run(connection, (keys.in_flight(worker), keys.deliveries), (element, digest))
+    return ScriptCall(_ACKNOWLEDGE, (keys.in_flight(worker), keys.deliveries), (element, digest))
 
 
-def reply_and_acknowledge(
-    connection: redis.Redis,
+def reply_and_acknowledge_call(
     reply_queue: str,
     keys: DeliveryKeys,
     worker: str,
@@ -140,20 +171,50 @@ def reply_and_acknowledge(
     *,
     expiry: int,
     capacity: int,
-) -> bool:
+) -> ScriptCall:
     """Push `response` onto `reply_queue` and acknowledge `request` (its bytes and digest) in one atomic step.
 
-    Both keys must live on `connection`'s server. Returns False, doing nothing, when the reply queue is full.
+    Both keys must live on one server. Redis refuses it, doing nothing, when the reply queue is full: run it with
+    `scripts.run_unless_full` (or `async_commands.run_unless_full`).
     """
-    elements = (response,) if isinstance(response, bytes | bytearray | memoryview) else tuple(response)
+    elements = (response,) if isinstance(response, bytes) else tuple(response)
     keys_used = (reply_queue, keys.in_flight(worker), keys.deliveries)
-    try:
-        _REPLY_AND_ACKNOWLEDGE.run(connection, keys_used, (expiry, capacity, *request, *elements))
-    except redis.ResponseError as error:
-        if 'queue full' in str(error):
-            return False
-        raise
-    return True
+    return ScriptCall(_REPLY_AND_ACKNOWLEDGE, keys_used, (expiry, capacity, *request, *elements))
+
+
+def recover_call(keys: DeliveryKeys, worker: str) -> ScriptCall:
+    """Return the in-flight requests of the workers whose heartbeat lapsed (never `worker`'s) to the front of the
+    queue; `recovered` reads the reply."""
+    return ScriptCall(_RECOVER, (keys.queue, keys.workers), (keys.prefix, worker))
+
+
+def recovered(reply: object) -> list[tuple[str, int]]:
+    """`(worker id, requests returned)` for each worker recovered by `recover_call`."""
+    flat = as_list(reply)
+    return [(as_text(flat[i]), as_int(flat[i + 1])) for i in range(0, len(flat) - 1, 2)]
+
+
+def release_call(keys: DeliveryKeys, worker: str, keep: Sequence[str]) -> ScriptCall:
+    """Return `worker`'s in-flight requests except those named in `keep` (digests) to the front of the queue (the
+    reply, `as_int`: how many)."""
+    return ScriptCall(_RELEASE, (keys.in_flight(worker), keys.queue), tuple(keep))
+
+
+def dead_letter_call(
+    keys: DeliveryKeys, element: bytes, record: DeadLetterRecord, *, keep_seconds: int, capacity: int
+) -> ScriptCall:
+    """Move the request from its worker's in-flight list to the dead letters, described by `record`."""
+    return ScriptCall(_DEAD_LETTER, *dead_letter_arguments(keys, element, record, keep_seconds, capacity))
+
+
+def count_delivery(connection: redis.Redis, keys: DeliveryKeys, digest: str, keep_seconds: int) -> int:
+    """Count one more delivery of the request named `digest`; returns how often it has now been delivered."""
+    return as_int(count_delivery_call(keys, digest, keep_seconds).run(connection))
+
+
+def acknowledge(connection: redis.Redis, keys: DeliveryKeys, worker: str, element: bytes, digest: str) -> None:
+    """Remove the request from `worker`'s in-flight list and forget its delivery count."""
+    acknowledge_call(keys, worker, element, digest).run(connection)
 
 
 def heartbeat(connection: redis.Redis, keys: DeliveryKeys, worker: str, ttl_milliseconds: int) -> None:
@@ -166,14 +227,12 @@ def recover(connection: redis.Redis, keys: DeliveryKeys, worker: str) -> list[tu
 
     `worker` (the caller) is never recovered. Returns `(worker id, requests returned)` for each worker recovered.
     """
-    reply = _RECOVER.run(connection, (keys.queue, keys.workers), (keys.prefix, worker))
-    flat = as_list(reply)
-    return [(as_text(flat[i]), as_int(flat[i + 1])) for i in range(0, len(flat) - 1, 2)]
+    return recovered(recover_call(keys, worker).run(connection))
 
 
 def release(connection: redis.Redis, keys: DeliveryKeys, worker: str, keep: Sequence[str]) -> int:
     """Return `worker`'s in-flight requests except those named in `keep` (digests) to the front of the queue."""
-    return as_int(_RELEASE.run(connection, (keys.in_flight(worker), keys.queue), tuple(keep)))
+    return as_int(release_call(keys, worker, keep).run(connection))
 
 
 def dead_letter(
@@ -186,7 +245,7 @@ def dead_letter(
     capacity: int,
 ) -> None:
     """Move the request from its worker's in-flight list to the dead letters, described by `record`."""
-    _DEAD_LETTER.run(connection, *dead_letter_arguments(keys, element, record, keep_seconds, capacity))
+    dead_letter_call(keys, element, record, keep_seconds=keep_seconds, capacity=capacity).run(connection)
 
 
 def dead_letter_arguments(

@@ -19,7 +19,16 @@ from pysoa.common.transport.redis_gateway.backend.direct import (
     supports_direct_commands,
 )
 
-__all__ = ('SEND_SCRIPT', 'SEND_SCRIPT_SHA', 'LuaScript', 'load_script')
+__all__ = (
+    'SEND_SCRIPT',
+    'SEND_SCRIPT_SHA',
+    'LuaScript',
+    'ScriptCall',
+    'is_queue_full',
+    'load_script',
+    'run_unless_full',
+    'send_call',
+)
 
 
 @attrs.frozen
@@ -43,6 +52,25 @@ class LuaScript:
             return execute_command(connection, 'EVALSHA', self.sha, len(keys), *keys, *args)
 
 
+@attrs.frozen
+class ScriptCall:
+    """One run of a script with its keys and arguments: what the blocking (`run`) and the asyncio commands
+    (`async_commands`) send alike."""
+
+    script: LuaScript
+    keys: tuple[str, ...]
+    args: tuple[CommandArgument, ...]
+
+    def run(self, connection: redis.Redis) -> object:
+        """Run it on `connection`'s server (see `LuaScript.run`)."""
+        return self.script.run(connection, self.keys, self.args)
+
+    @property
+    def command(self) -> tuple[CommandArgument, ...]:
+        """The EVALSHA command that runs it."""
+        return ('EVALSHA', self.script.sha, len(self.keys), *self.keys, *self.args)
+
+
 @functools.cache
 def load_script(name: str) -> LuaScript:
     """The script in `<name>.lua` beside this module, read once per process."""
@@ -55,3 +83,31 @@ SEND_SCRIPT = load_script('send')
 
 SEND_SCRIPT_SHA = SEND_SCRIPT.sha
 """What Redis calls the send script (`SCRIPT EXISTS`, EVALSHA)."""
+
+
+def send_call(queue_key: str, elements: bytes | Sequence[bytes], expiry: int, capacity: int) -> ScriptCall:
+    """The run of `send.lua` that pushes one element, or every element of a sequence contiguously, onto `queue_key`
+    below `capacity`, then makes the queue expire after `expiry` seconds."""
+    chunks: tuple[CommandArgument, ...]
+    if isinstance(elements, bytes | bytearray | memoryview):
+        chunks = (elements if isinstance(elements, bytes) else bytes(elements),)
+    else:
+        chunks = tuple(elements)
+    return ScriptCall(SEND_SCRIPT, (queue_key,), (expiry, capacity, *chunks))
+
+
+def is_queue_full(error: BaseException) -> bool:
+    """Whether `error` is the refusal of `send.lua` (or `reply_and_acknowledge.lua`) to push onto a full queue."""
+    return isinstance(error, redis.ResponseError) and 'queue full' in str(error)
+
+
+def run_unless_full(call: ScriptCall, connection: redis.Redis) -> bool:
+    """Run a script that pushes onto a queue (`send_call`, `in_flight.reply_and_acknowledge_call`) on `connection`;
+    False, having done nothing, when the queue was full. Other errors raise."""
+    try:
+        call.run(connection)
+    except redis.ResponseError as error:
+        if is_queue_full(error):
+            return False
+        raise
+    return True

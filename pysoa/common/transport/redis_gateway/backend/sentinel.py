@@ -28,7 +28,7 @@ import redis.sentinel
 from pysoa.common.backoff import jittered_backoff
 from pysoa.common.transport.redis_gateway.backend import failover_guard
 from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, CannotGetConnectionError
-from pysoa.common.transport.redis_gateway.backend.direct import remaining_seconds, time_limit
+from pysoa.common.transport.redis_gateway.backend.direct import remaining_seconds, supports_direct_commands, time_limit
 from pysoa.common.transport.redis_gateway.backend.hosts import parse_hosts
 
 __all__ = ('MASTER_CHECK_SECONDS', 'SentinelRedisClient')
@@ -186,15 +186,31 @@ class SentinelRedisClient(BaseRedisClient):
         `failover_guard.confirm` for the rule and what is left.
         """
         service = getattr(connection, _SERVICE_ATTRIBUTE, None)
-        if service is None:
-            return True
+        if service is None or not supports_direct_commands(connection):
+            return True  # not one of this backend's masters, or a test double: no replication to ask about
         master = self._masters.get(service)
         if master is None or master.client is not connection:
             return False  # dropped: the Sentinels named another master since it was taken
+        return self._confirm(service, master, failover_guard.command_on(connection))
+
+    def confirm_taken_at(self, service: str, address: tuple[str, int], command: failover_guard.MasterCommand) -> bool:
+        """`confirm_taken` for a taking made on another client of master `address` of `service` (a concurrent
+        worker's asyncio connection), whose commands `command` runs. False when the Sentinels name another master."""
+        try:
+            with time_limit(2 * failover_guard.SENTINEL_SECONDS, within_outer=False):
+                self._master_for(service)
+        except (redis.RedisError, OSError):
+            return False
+        master = self._masters.get(service)
+        if master is None or master.address != address:
+            return False
+        return self._confirm(service, master, command)
+
+    def _confirm(self, service: str, master: _Master, command: failover_guard.MasterCommand) -> bool:
         # Its own budget: the worker that took the request may be at the end of its receive time, and a "no" for
         # want of time would drop the request (at-most-once delivery) although nothing failed over.
         with time_limit(failover_guard.CONFIRM_SECONDS + 2 * failover_guard.SENTINEL_SECONDS, within_outer=False):
-            verdict = failover_guard.confirm(connection, master.replicas, master.address, self.sentinels, service)
+            verdict = failover_guard.confirm(command, master.replicas, master.address, self.sentinels, service)
         if not verdict.confirmed:
             self._drop(service, master, verdict.reason)
         else:

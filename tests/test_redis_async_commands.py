@@ -1,4 +1,4 @@
-"""`backend.async_server_commands.ScriptBatcher`: scripts asked for in one turn of the event loop go out together,
+"""`backend.async_commands.ScriptBatcher`: script runs asked for while a batch is on the wire go out together,
 and each caller gets its own result or error; a server that lacks a script is sent it."""
 
 import asyncio
@@ -8,8 +8,8 @@ import uuid
 import redis
 import redis.asyncio
 
-from pysoa.common.transport.redis_gateway.backend.async_server_commands import ScriptBatcher
-from pysoa.common.transport.redis_gateway.backend.scripts import LuaScript
+from pysoa.common.transport.redis_gateway.backend.async_commands import ScriptBatcher
+from pysoa.common.transport.redis_gateway.backend.scripts import LuaScript, ScriptCall
 
 
 def script(source: str) -> LuaScript:
@@ -25,16 +25,18 @@ def test_each_caller_gets_its_own_result_or_error(redis_url: str) -> None:
     async def main() -> list[object]:
         connection = redis.asyncio.Redis.from_url(redis_url)
         try:
-            batcher = ScriptBatcher(connection, 5.0)
+            batcher = ScriptBatcher(connection)
             first = await asyncio.gather(
-                batcher.run(echo, (), ('a',)),
-                batcher.run(refuse, (), ('b',)),
-                batcher.run(echo, (), ('c',)),
+                batcher.run(ScriptCall(echo, (), ('a',)), 5.0),
+                batcher.run(ScriptCall(refuse, (), ('b',)), 5.0),
+                batcher.run(ScriptCall(echo, (), ('c',)), 5.0),
                 return_exceptions=True,
             )
             # Now known to the server: the batch runs in one pipeline without falling back.
-            second = await asyncio.gather(batcher.run(echo, (), ('d',)), batcher.run(echo, (), ('e',)))
-            alone = await batcher.run(echo, (), ('f',))
+            second = await asyncio.gather(
+                batcher.run(ScriptCall(echo, (), ('d',)), 5.0), batcher.run(ScriptCall(echo, (), ('e',)), 5.0)
+            )
+            alone = await batcher.run(ScriptCall(echo, (), ('f',)), 5.0)
             return [*first, *second, alone]
         finally:
             await connection.aclose()
@@ -50,9 +52,9 @@ def test_a_caller_that_gave_up_does_not_disturb_the_others(redis_url: str) -> No
     async def main() -> object:
         connection = redis.asyncio.Redis.from_url(redis_url)
         try:
-            batcher = ScriptBatcher(connection, 5.0)
-            impatient = asyncio.ensure_future(batcher.run(echo, (), ('x',)))
-            patient = asyncio.ensure_future(batcher.run(echo, (), ('y',)))
+            batcher = ScriptBatcher(connection)
+            impatient = asyncio.ensure_future(batcher.run(ScriptCall(echo, (), ('x',)), 5.0))
+            patient = asyncio.ensure_future(batcher.run(ScriptCall(echo, (), ('y',)), 5.0))
             await asyncio.sleep(0)  # both have asked; the batch has not gone out yet
             impatient.cancel()
             result = await patient
