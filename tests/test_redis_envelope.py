@@ -112,6 +112,10 @@ def test_wire_envelope_leaves_local_meta_keys_out_without_touching_the_meta() ->
 def test_expiry_times() -> None:
     assert expiry_times(NOW, None, 60) == (NOW + 60, 60)
     assert expiry_times(NOW, 2.5, 60) == (NOW + 2.5, 13)  # the queue outlives the message by 10 s, whole seconds
+    # A service's request queue is kept an hour at least (`REQUEST_QUEUE_SECONDS`), longer when the message is.
+    assert expiry_times(NOW, None, 60, request=True) == (NOW + 60, 3600)
+    assert expiry_times(NOW, 2.5, 60, request=True) == (NOW + 2.5, 3600)
+    assert expiry_times(NOW, 7200, 60, request=True) == (NOW + 7200, 7210)
 
 
 def test_reply_version_follows_the_request() -> None:

@@ -6,6 +6,7 @@ Redis stays stopped or frozen for `OUTAGE_SECONDS` (20 s, as issue 10 asks), wit
 after another all the while, so a worker sees many failed attempts in a row and its back-off reaches its cap.
 """
 
+import logging
 import math
 import os
 import select
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 import redis
 
-from examples.echo_client import make_client
+from examples.echo_client import client_settings, make_client
 from pysoa.client import Client
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import MessageSendError, PySOATransportError, QueueFullError
@@ -254,6 +255,48 @@ def test_a_single_worker_rides_out_a_redis_outage_and_exits_0_when_asked(
         restarted.stop()
 
 
+@pytest.mark.timeout(60)
+def test_requests_queued_through_a_freeze_longer_than_their_expiry_plus_10_s_are_refused_as_expired_not_lost(
+    private_redis: RedisServerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 1.x gave a service queue a lifetime of its request's expiry + 10 s: Redis dropped the whole queue during a longer
+    # outage, the requests with it, unlogged and without a dead letter. Now it outlives the outage, and the service
+    # refuses each request as expired the way the delivery mode promises.
+    from pysoa.common.transport.errors import MessageReceiveTimeout
+    from pysoa.common.transport.redis_gateway.dead_letters import DeadLetters
+    from pysoa.common.transport.redis_gateway.server import RedisServerTransport
+
+    kwargs: dict[str, Any] = {'backend_layer_kwargs': {'hosts': [private_redis.url]}}
+    servers = {
+        delivery: RedisServerTransport(f'lifetime-{delivery}', noop_metrics, delivery=delivery, **kwargs)
+        for delivery in ('at-most-once', 'at-least-once')
+    }
+    timeout = 1.0
+    for delivery in servers:
+        client = RedisClientTransport(f'lifetime-{delivery}', noop_metrics, **kwargs)
+        client.send_request_message(7, {}, dict(JOB), message_expiry_in_seconds=timeout)
+    assert private_redis.pid is not None
+    os.kill(private_redis.pid, signal.SIGSTOP)
+    # The fault itself: Redis's clock passes 1.x's queue lifetime while nothing can reach it.
+    time.sleep(math.ceil(timeout) + 10 + 1.5)
+    os.kill(private_redis.pid, signal.SIGCONT)
+
+    raw = redis.Redis.from_url(private_redis.url)
+    assert [raw.llen(f'pysoa:service.lifetime-{delivery}') for delivery in servers] == [1, 1]
+    raw.close()
+    caplog.set_level(logging.WARNING, logger='pysoa.common.transport.redis_gateway.core')
+    for server in servers.values():
+        with pytest.raises(MessageReceiveTimeout, match='expired'):
+            server.receive_request_message()
+    discarded = [record for record in caplog.records if 'Discarding message 7' in record.getMessage()]
+    assert len(discarded) == 2, caplog.text  # logged in both modes
+    [letter] = DeadLetters('lifetime-at-least-once', **kwargs).list()
+    assert (letter.request_id, letter.reason) == ('7', 'expired')
+    assert DeadLetters('lifetime-at-most-once', **kwargs).list() == []
+    for server in servers.values():
+        server.close()
+
+
 def _send_with_reply_queue(redis_url: str, reply_to: str, request_id: int) -> None:
     sender = RedisClientTransport('echo', noop_metrics, backend_layer_kwargs={'hosts': [redis_url]})
     sender.core.send_message('service.echo', request_id, {'reply_to': reply_to}, dict(JOB))
@@ -299,6 +342,31 @@ def test_a_full_queue_without_a_caller_timeout_fails_within_the_receive_timeout(
         client.send_request_message(2, {}, dict(JOB))
     assert time.monotonic() - started < 2
     assert isinstance(caught.value, MessageSendError)
+
+
+def test_a_call_without_a_timeout_ends_within_the_receive_timeout_however_long_its_send_took(redis_url: str) -> None:
+    # A full queue holds the send up for a while; the wait for the response then gets only what is left of the
+    # receive timeout, so the whole call keeps within it (1.x waited the whole receive timeout after the send).
+    receive_timeout = 4
+    settings = client_settings(redis_url)
+    settings['transport']['kwargs'].update(queue_capacity=1, receive_timeout_in_seconds=receive_timeout)
+    client = Client({'echo': settings})
+    filler = RedisClientTransport('echo', noop_metrics, backend_layer_kwargs={'hosts': [redis_url]})
+    filler.send_request_message(1, {}, dict(JOB))
+    raw = redis.Redis.from_url(redis_url)
+    worker = threading.Timer(1.5, lambda: raw.lpop('pysoa:service.echo'))  # a worker taking the filler, late
+    worker.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(PySOATransportError):  # nobody answers: the call's own request stays queued
+            client.call_action('echo', 'echo', body={'message': 'hi'})
+        elapsed = time.monotonic() - started
+    finally:
+        worker.join()
+    assert raw.llen('pysoa:service.echo') == 1  # the send got in, after the filler was taken
+    raw.close()
+    print(f'a call without a timeout behind a full queue: {elapsed:.2f} s for a {receive_timeout} s receive timeout')
+    assert 1.5 < elapsed < receive_timeout + 1
 
 
 def test_a_second_response_is_dropped_and_a_timeout_forgets_no_other_request(redis_url: str) -> None:

@@ -37,6 +37,10 @@ calls to other services time out then) answers just after it, and that answer sa
 within its timeout plus 1 s."""
 
 
+_SLOW_SEND_SECONDS = 0.05
+"""A send without a timeout that took longer shortens the wait for its response by as much (see `send_seconds`)."""
+
+
 class _ThreadState(threading.local):
     """Per-thread bookkeeping: each thread has its own reply queue, so its own awaited responses."""
 
@@ -46,6 +50,7 @@ class _ThreadState(threading.local):
         self.awaited: dict[int, float] = {}  # request id -> when it expires (Unix seconds)
         self.finished: dict[int, float] = {}  # answered or given up on -> until when a response may still come
         self.unnamed = 0  # responses awaited without a known request id (1.x code sets the count directly)
+        self.slow_sends: dict[int, float] = {}  # awaited, sent without a timeout -> seconds its send took, if long
 
     def outstanding(self) -> int:
         now = time.time()
@@ -53,6 +58,7 @@ class _ThreadState(threading.local):
         for request_id in [key for key, expires_at in awaited.items() if expires_at < now]:
             # Its caller has given up: a response now would be too late, and is dropped when it comes.
             finished[request_id] = awaited.pop(request_id) + _LATE_RESPONSE_SECONDS
+            self.slow_sends.pop(request_id, None)
         if finished:
             for request_id in [key for key, until in finished.items() if until < now]:
                 del finished[request_id]
@@ -61,6 +67,8 @@ class _ThreadState(threading.local):
     def claim(self, request_id: int | None) -> bool:
         """Whether a response to `request_id` is to be handed on (after this, a response to it no longer is)."""
         if request_id is not None:
+            if self.slow_sends:
+                self.slow_sends.pop(request_id, None)
             expires_at = self.awaited.pop(request_id, None)
             if expires_at is not None:
                 self.finished[request_id] = expires_at + _LATE_RESPONSE_SECONDS
@@ -89,6 +97,16 @@ class _ThreadState(threading.local):
             return None
         latest = max(self.awaited.values())
         return None if latest == math.inf else max(latest - time.time() + _ANSWER_AT_DEADLINE_SECONDS, 0.01)
+
+    def send_seconds(self) -> float:
+        """The least time the send of an awaited request without a timeout took (0: some request's was quick).
+
+        Taken off the transport's receive timeout when the caller gives none: a call without a timeout ends within
+        the receive timeout however long its send took (a full queue, a Sentinel lookup, a frozen Redis), as a
+        call with one ends within its timeout (issue 10); the most patient request awaited sets the wait.
+        """
+        slow = self.slow_sends
+        return min((slow.get(request_id, 0.0) for request_id in self.awaited), default=0.0) if slow else 0.0
 
     def consumed_unreadable(self, request_id: int | None) -> None:
         """A response was taken from the queue but cannot be read: do not wait for it again."""
@@ -140,6 +158,7 @@ class RedisClientTransport(ClientTransport):
         """Send a job request; its response will arrive on the calling thread's reply queue."""
         state = self._thread_state
         meta['reply_to'] = self._reply_queue_name(state)
+        started = time.monotonic()
         with self.metrics.timer(self._send_timer_name, **MICROSECOND_TIMER_KWARGS):
             try:
                 self.core.send_message(self._send_queue_name, request_id, meta, body, message_expiry_in_seconds)
@@ -153,6 +172,8 @@ class RedisClientTransport(ClientTransport):
         except ValueError:
             expires_at = None
         state.awaited[request_id] = math.inf if expires_at is None else expires_at
+        if message_expiry_in_seconds is None and (spent := time.monotonic() - started) > _SLOW_SEND_SECONDS:
+            state.slow_sends[request_id] = spent
 
     def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
         """Receive the next awaited response for the calling thread, or `(None, None, None)` when none is awaited."""
@@ -161,9 +182,13 @@ class RedisClientTransport(ClientTransport):
             return ReceivedMessage(None, None, None)
         started = time.monotonic()
         with self.metrics.timer(self._receive_timer_name, **MICROSECOND_TIMER_KWARGS):
-            # The caller's timeout goes to the core as given (None: the transport's own), as 1.x passed it, unless
-            # every awaited request expires sooner.
+            # The caller's timeout goes to the core as given (None: the transport's own, less the time a slow send
+            # took), as 1.x passed it, unless every awaited request expires sooner.
             timeout: float | None = receive_timeout_in_seconds
+            spent = 0.0 if receive_timeout_in_seconds else state.send_seconds()
+            budget = float(receive_timeout_in_seconds or self.core.receive_timeout_in_seconds) - spent
+            if spent:
+                timeout = max(budget, 0.01)
             while True:
                 left = state.seconds_left()
                 if left is not None and left < (timeout or self.core.receive_timeout_in_seconds):
@@ -179,7 +204,7 @@ class RedisClientTransport(ClientTransport):
                     self.service_name,
                 )
                 waited = time.monotonic() - started
-                timeout = float(receive_timeout_in_seconds or self.core.receive_timeout_in_seconds) - waited
+                timeout = budget - waited
                 if timeout <= 0:
                     self.metrics.counter('client.transport.redis_gateway.receive.error.timeout').increment()
                     raise MessageReceiveTimeout(f'No message received for service {self.service_name}')

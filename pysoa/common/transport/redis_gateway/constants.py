@@ -6,6 +6,7 @@ import re
 __all__ = (
     'POP_MARGIN_SECONDS',
     'REPLY_SECONDS',
+    'REQUEST_QUEUE_SECONDS',
     'DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT',
     'DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER',
     'DEFAULT_MESSAGE_EXPIRY_IN_SECONDS',
@@ -43,6 +44,12 @@ POP_MARGIN_SECONDS = 0.5
 REPLY_SECONDS = 1.0
 """How long a server tries to deliver one response (a full or frozen reply queue): a client that stops reading
 its replies must not hold a worker up."""
+
+REQUEST_QUEUE_SECONDS = 3600
+"""The least time Redis keeps a service's request queue after the last send to it (a reply queue: its message's
+expiry + 10 s, as 1.x). The queue outlives any outage or absence of workers shorter than this, so its requests
+are still there to be found expired (logged, counted, dead-lettered) instead of dropped with the key unseen; a queue
+no one sends to any more still goes away within the hour."""
 
 QUEUE_NAME_PREFIX = 'pysoa:'
 """Every Redis key this transport touches starts with this."""

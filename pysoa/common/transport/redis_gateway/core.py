@@ -142,9 +142,9 @@ class RedisTransportCore(OptionAttributes):
     ) -> tuple[bytes | list[bytes], int]:
         """The list elements of a message as `send_message` (and the asyncio sides) push it, and the queue's expiry in
         Redis (seconds); sets `meta['__expiry__']`. Raises MessageTooLarge; serializer errors pass through."""
-        expires_at, redis_expiry = envelope.expiry_times(
-            time.time(), message_expiry_in_seconds, self.message_expiry_in_seconds
-        )
+        times = (time.time(), message_expiry_in_seconds, self.message_expiry_in_seconds)
+        # A client sends requests: their queue outlives an outage (`REQUEST_QUEUE_SECONDS`); a reply queue does not.
+        expires_at, redis_expiry = envelope.expiry_times(*times, request=not self.is_server)
         meta['__expiry__'] = expires_at
         serializer = meta.get('serializer') or self.default_serializer
         version = envelope.reply_version(meta, self.protocol_version)

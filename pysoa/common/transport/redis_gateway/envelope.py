@@ -15,7 +15,7 @@ from pysoa.common.log_text import preview
 from pysoa.common.serializer.base import Serializer
 from pysoa.common.transport.base import RECEIVED_BYTES_META_KEY, SENT_BYTES_META_KEY, ReceivedMessage
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, MessageTooLarge
-from pysoa.common.transport.redis_gateway.constants import ProtocolFeature, ProtocolVersion
+from pysoa.common.transport.redis_gateway.constants import REQUEST_QUEUE_SECONDS, ProtocolFeature, ProtocolVersion
 from pysoa.common.transport.redis_gateway.framing import frame_chunks, frame_message, locate_payload
 from pysoa.common.transport.redis_gateway.salvage import salvage_envelope
 from pysoa.common.transport.redis_gateway.signing import SIGNATURE_HEADER, SignatureError, Signer
@@ -126,11 +126,14 @@ class MessageExpiredError(MessageReceiveTimeout):
 # ---- encoding
 
 
-def expiry_times(now: float, requested: float | None, default: int) -> tuple[float, int]:
-    """When a message sent at `now` expires (its `__expiry__`), and how many seconds Redis keeps its queue."""
-    if requested:
-        return now + requested, math.ceil(requested) + 10
-    return now + default, default
+def expiry_times(now: float, requested: float | None, default: int, *, request: bool = False) -> tuple[float, int]:
+    """When a message sent at `now` expires (its `__expiry__`), and how many seconds Redis keeps its queue.
+
+    A reply queue: the message's expiry plus 10 s (without a requested expiry, the default alone), as 1.x. A
+    `request` queue: at least `REQUEST_QUEUE_SECONDS`, so that a long outage does not drop queued requests unseen.
+    """
+    expires_at, queue_seconds = (now + requested, math.ceil(requested) + 10) if requested else (now + default, default)
+    return expires_at, max(queue_seconds, REQUEST_QUEUE_SECONDS) if request else queue_seconds
 
 
 def reply_version(meta: Mapping[str, Any], default: ProtocolVersion) -> ProtocolVersion:
