@@ -8,20 +8,51 @@ Jobs go out through `Client.send_request` and responses come in through `Client.
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
-from pysoa.client.arguments import JobRequestArgument, job_parts
+from pysoa.client.arguments import (
+    ActionRequestArgument,
+    JobRequestArgument,
+    check_mapping,
+    check_timeout,
+    job_parts,
+    make_job_request,
+)
 from pysoa.client.future import FutureSOAResponse
+from pysoa.client.headers import with_expiry
 from pysoa.client.matching import Responses
-from pysoa.client.options import CallOptions
+from pysoa.client.options import CallOptions, Switches
 from pysoa.client.results import JobResult, Slot, parallel_results
 from pysoa.common.transport.errors import PySOATransportError
-from pysoa.common.types import JobResponse
+from pysoa.common.types import Context, Control, JobRequest, JobResponse
 
 if TYPE_CHECKING:  # the client imports this module
     from pysoa.client.client import Client
 
-__all__ = ('job_future', 'jobs_future')
+__all__ = ('job_future', 'job_request', 'jobs_future')
 
 _T = TypeVar('_T')
+
+
+def job_request(
+    client: 'Client',
+    actions: Iterable[ActionRequestArgument],
+    switches: Switches | None,
+    correlation_id: str | None,
+    continue_on_error: bool,
+    context: Context | None,
+    control_extra: Control | None,
+    expiry: float | None,
+    suppress_response: bool,
+) -> JobRequest:
+    """The job request `Client.send_request` sends (the asyncio calls build theirs here too).
+
+    The headers come from the client's own `_make_control_header` and `_make_context_header`, which 1.x code
+    patches. `expiry` is the request's `message_expiry_in_seconds`.
+    """
+    check_timeout(expiry, 'message_expiry_in_seconds')
+    check_mapping(control_extra, 'control_extra')
+    control = client._make_control_header(continue_on_error, with_expiry(control_extra, expiry), suppress_response)
+    context_header = client._make_context_header(switches, correlation_id, context)
+    return make_job_request(control, context_header, actions)
 
 
 def job_future(
