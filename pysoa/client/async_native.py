@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from pysoa.client.arguments import ActionRequestArgument, JobRequestArgument, job_parts, one_action, one_action_jobs
 from pysoa.client.async_handler import AsyncServiceHandler
-from pysoa.client.calls import job_request
+from pysoa.client.calls import SentJobs, caught, job_request
 from pysoa.client.expansion_runner import apply_round, expansion_plan, plan_round
 from pysoa.client.handler import ServiceHandler
 from pysoa.client.matching import Responses
 from pysoa.client.options import CallOptions
 from pysoa.client.results import (
     JobResult,
-    Slot,
     expansion_options,
     first_action,
     first_actions,
@@ -174,33 +173,25 @@ async def _job(
 
 async def _jobs(client: 'Client', jobs: Iterable[JobRequestArgument], options: CallOptions) -> list[JobResult]:
     """Send every job, then receive every response: `call_jobs_parallel`, awaited."""
-    slots: list[Slot] = []
-    outstanding: dict[str, set[int]] = {}
+    sent = SentJobs()
     received: dict[str, Responses] = {}
     receive_errors: dict[str, PySOATransportError] = {}
     try:
         for index, job in enumerate(jobs):
             service_name, job_actions = job_parts(index, job)
             try:
-                request_id = await _send(client, service_name, job_actions, options)
+                sent.add(service_name, await _send(client, service_name, job_actions, options))
             except PySOATransportError as e:
-                if not options.catch_transport_errors:
-                    raise
-                slots.append((service_name, e))
-                continue
-            slots.append((service_name, request_id))
-            outstanding.setdefault(service_name, set()).add(request_id)
-        for service_name, request_ids in outstanding.items():
+                sent.add(service_name, caught(options, e))
+        for service_name, request_ids in sent.outstanding.items():
             received[service_name] = {}
             try:
                 await _receive(client, service_name, request_ids, options.timeout, received[service_name])
             except PySOATransportError as e:
-                if not options.catch_transport_errors:
-                    raise
-                receive_errors[service_name] = e
+                receive_errors[service_name] = caught(options, e)
     finally:
-        _abandon(client, outstanding)
-    results = parallel_results(client, slots, received, receive_errors, options, expand=False)
+        _abandon(client, sent.outstanding)
+    results = parallel_results(client, sent.slots, received, receive_errors, options, expand=False)
     if options.expansions:
         await _expand(client, parallel_actions(results), options)
     return results

@@ -8,6 +8,8 @@ Jobs go out through `Client.send_request` and responses come in through `Client.
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
+import attrs
+
 from pysoa.client.arguments import (
     ActionRequestArgument,
     JobRequestArgument,
@@ -27,7 +29,7 @@ from pysoa.common.types import Context, Control, JobRequest, JobResponse
 if TYPE_CHECKING:  # the client imports this module
     from pysoa.client.client import Client
 
-__all__ = ('job_future', 'job_request', 'jobs_future')
+__all__ = ('SentJobs', 'caught', 'job_future', 'job_request', 'jobs_future')
 
 _T = TypeVar('_T')
 
@@ -75,41 +77,46 @@ def jobs_future(
     client: 'Client', jobs: Iterable[JobRequestArgument], options: CallOptions
 ) -> FutureSOAResponse[list[JobResult]]:
     """Send every job now; the future receives all their responses and makes the results of them."""
-    slots, outstanding = _send_jobs(client, jobs, options)
+    sent = SentJobs()
+    for index, job in enumerate(jobs):
+        service_name, job_actions = job_parts(index, job)
+        try:
+            sent.add(service_name, client._send(service_name, job_actions, options))
+        except PySOATransportError as e:
+            sent.add(service_name, caught(options, e))
     # Kept across calls of get_response, so that a retry after a receive timeout loses nothing.
-    received: dict[str, Responses] = {name: {} for name in outstanding}
+    received: dict[str, Responses] = {name: {} for name in sent.outstanding}
 
     def get_response(result_timeout: float | None) -> list[JobResult]:
         receive_errors: dict[str, PySOATransportError] = {}
-        for name, request_ids in outstanding.items():
+        for name, request_ids in sent.outstanding.items():
             try:
                 client._receive_job_responses(name, request_ids, result_timeout or options.timeout, received[name])
             except PySOATransportError as e:
-                if not options.catch_transport_errors:
-                    raise
-                receive_errors[name] = e
-        return parallel_results(client, slots, received, receive_errors, options)
+                receive_errors[name] = caught(options, e)
+        return parallel_results(client, sent.slots, received, receive_errors, options)
 
     return FutureSOAResponse(get_response)
 
 
-def _send_jobs(
-    client: 'Client',
-    jobs: Iterable[JobRequestArgument],
-    options: CallOptions,
-) -> tuple[list[Slot], dict[str, set[int]]]:
-    """Send each job; return a slot per job in order, and the request ids sent to each service."""
-    slots: list[Slot] = []
-    outstanding: dict[str, set[int]] = {}
-    for index, job in enumerate(jobs):
-        service_name, job_actions = job_parts(index, job)
-        try:
-            request_id = client._send(service_name, job_actions, options)
-        except PySOATransportError as e:
-            if not options.catch_transport_errors:
-                raise
-            slots.append((service_name, e))
-            continue
-        slots.append((service_name, request_id))
-        outstanding.setdefault(service_name, set()).add(request_id)
-    return slots, outstanding
+@attrs.define
+class SentJobs:
+    """The jobs of a parallel call as they are sent (by the blocking and the asyncio calls alike)."""
+
+    slots: list[Slot] = attrs.Factory(list)
+    """A slot per job, in order."""
+    outstanding: dict[str, set[int]] = attrs.Factory(dict)
+    """The request ids sent to each service."""
+
+    def add(self, service_name: str, outcome: int | PySOATransportError) -> None:
+        """Note the next job: its request id, or the transport error caught in its place."""
+        self.slots.append((service_name, outcome))
+        if not isinstance(outcome, PySOATransportError):
+            self.outstanding.setdefault(service_name, set()).add(outcome)
+
+
+def caught(options: CallOptions, error: PySOATransportError) -> PySOATransportError:
+    """`error`, to stand in its job's place, when the call catches transport errors; else it is raised again."""
+    if not options.catch_transport_errors:
+        raise error
+    return error
