@@ -21,6 +21,7 @@ from tests.cluster_fixture import (  # noqa: F401  # fixtures, registered by bei
     start_cluster_service,
     start_redis_cluster,
 )
+from tests.interop_fixture import upstream_env, upstream_python  # noqa: F401  # fixtures, registered by being imported here
 from tests.paths import PROJECT_ROOT
 from tests.statsd_listener import listening_udp_socket
 

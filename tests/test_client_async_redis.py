@@ -63,12 +63,18 @@ def make_client(redis_url: str, **transport: Any) -> Client:
     return Client({'echo': settings})
 
 
-def test_many_concurrent_calls_each_get_their_own_response(
-    start_service: StartService, redis_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def two_worker_client(start_service: StartService, redis_url: str, caplog: pytest.LogCaptureFixture) -> Client:
+    """A client of the library service running 2 workers, with the async transport's warnings captured."""
     start_service(workers=2, **SERVICE)
-    client = make_client(redis_url)
     caplog.set_level(logging.WARNING, logger='pysoa.common.transport.redis_gateway.async_client')
+    return make_client(redis_url)
+
+
+def test_many_concurrent_calls_each_get_their_own_response(
+    two_worker_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = two_worker_client
 
     async def one_caller(caller: int) -> list[Any]:
         # Calls one after another, so that responses keep arriving while other tasks send.
@@ -310,11 +316,9 @@ def test_a_plain_response_wrapper_sees_the_receive_error(start_service: StartSer
 
 
 def test_a_late_response_is_dropped_and_never_given_to_another_call(
-    start_service: StartService, redis_url: str, caplog: pytest.LogCaptureFixture
+    two_worker_client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    start_service(workers=2, **SERVICE)
-    client = make_client(redis_url)
-    caplog.set_level(logging.WARNING, logger='pysoa.common.transport.redis_gateway.async_client')
+    client = two_worker_client
 
     async def given_up() -> Any:
         try:

@@ -20,7 +20,7 @@ import msgpack  # type: ignore[import-untyped]
 import pytest
 import redis
 from interop.peer.values import describe, fingerprint, large_payload, sample_values
-from interop.peers import PeerServer, our_environ, require_upstream_env, run_peer_client
+from interop.peers import PeerServer, our_environ, run_peer_client
 
 import pysoa
 from pysoa.test.redis_server import RedisServerProcess
@@ -37,18 +37,6 @@ UNCHUNKED_SIZE = 50_000
 # (serializer, protocol version). v1 carries no content type, so it works only with the server's default, msgpack.
 COMBINATIONS = [('msgpack', 3), ('msgpack', 2), ('msgpack', 1), ('json', 3), ('json', 2)]
 PLAIN_BODY = {'text': 'h\u00e9llo \u2603', 'n': 42, 'f': 1.5, 'list': [1, 'a', None, True], 'nested': {'k': {'e': []}}}
-
-
-@pytest.fixture(scope='module')
-def upstream_python() -> str:
-    """The upstream venv's interpreter (built and cached on first use)."""
-    return str(require_upstream_env().python)
-
-
-@pytest.fixture(scope='module')
-def upstream_env(upstream_python: str) -> dict[str, str]:
-    """The environment for upstream's processes."""
-    return require_upstream_env().environ()
 
 
 @pytest.fixture(scope='module')

@@ -16,7 +16,7 @@ from tests.ci import require_module
 
 require_module('opentelemetry.sdk')
 
-from interop.peers import PeerServer, require_upstream_env, run_peer_client  # noqa: E402
+from interop.peers import PeerServer, run_peer_client  # noqa: E402
 
 from pysoa.client.client import Client  # noqa: E402
 from pysoa.client.errors import CallActionError  # noqa: E402
@@ -36,16 +36,6 @@ TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
 @pytest.fixture
 def spans() -> Iterator[Spans]:
     yield from caught_spans()
-
-
-@pytest.fixture(scope='module')
-def upstream_python() -> str:
-    return str(require_upstream_env().python)
-
-
-@pytest.fixture(scope='module')
-def upstream_env(upstream_python: str) -> dict[str, str]:
-    return require_upstream_env().environ()
 
 
 def test_a_pysoa_1_server_answers_a_traced_clients_requests(

@@ -24,7 +24,15 @@ from pysoa.client.errors import CallActionError  # noqa: E402
 from pysoa.common.transport.errors import MessageReceiveTimeout  # noqa: E402
 from pysoa.test.waiting import wait_until  # noqa: E402
 from tests.conftest import StartService  # noqa: E402
-from tests.tracing_support import SpanRecord, Spans, assert_chain, caught_spans, key_of, only  # noqa: E402
+from tests.tracing_support import (  # noqa: E402
+    SpanRecord,
+    Spans,
+    assert_chain,
+    assert_server_error,
+    caught_spans,
+    key_of,
+    only,
+)
 
 REDIS_CLIENT_TRANSPORT = 'pysoa.common.transport.redis_gateway.client:RedisClientTransport'
 
@@ -125,13 +133,7 @@ def test_a_failure_at_the_end_of_the_chain_shows_on_every_span_with_its_code(
     assert [error.code for error in raised.value.actions[0].errors] == ['SERVER_ERROR']
     records = spans.records() + span_file.wait_for(8)
     assert_chain(records, CHAIN[1:])
-    for key in CHAIN[1:]:
-        record = only(records, key)
-        assert record['status'] == 'ERROR', key
-        assert record['attributes']['pysoa.error_codes'] == ['SERVER_ERROR'], key  # type: ignore[index]
-    failed = only(records, 'INTERNAL run c/relay')
-    assert failed['events'] == ['exception']
-    assert failed['status_description'] == 'ValueError: c was told to fail'
+    assert_server_error(records, CHAIN[1:], 'INTERNAL run c/relay', 'ValueError: c was told to fail')
 
 
 def test_awaited_and_parallel_calls_and_untraced_callers_over_redis(

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.tracing_service.span_file import span_record
 
-__all__ = ('SpanRecord', 'Spans', 'assert_chain', 'caught_spans', 'key_of', 'only')
+__all__ = ('SpanRecord', 'Spans', 'assert_chain', 'assert_server_error', 'caught_spans', 'key_of', 'only')
 
 SpanRecord = dict[str, object]
 
@@ -67,3 +67,15 @@ def assert_chain(records: list[SpanRecord], keys: list[str]) -> None:
     for parent, child in zip(chain, chain[1:], strict=False):
         assert child['trace_id'] == parent['trace_id'], f'{child["name"]} is in another trace than {parent["name"]}'
         assert child['parent_id'] == parent['span_id'], f'{child["name"]} is not a child of {parent["name"]}'
+
+
+def assert_server_error(records: list[SpanRecord], keys: list[str], action_key: str, exception: str) -> None:
+    """The spans `keys` all failed with `SERVER_ERROR`, and the action span `action_key` holds `exception`
+    (`'Type: message'`), the one that escaped the action."""
+    for key in keys:
+        record = only(records, key)
+        assert record['status'] == 'ERROR', key
+        assert record['attributes']['pysoa.error_codes'] == ['SERVER_ERROR'], key  # type: ignore[index]
+    failed = only(records, action_key)
+    assert failed['events'] == ['exception']
+    assert failed['status_description'] == exception

@@ -4,10 +4,10 @@ The checks on the call path are a handful of `isinstance` tests; the detailed di
 `actions` or job argument only runs once building the request has already failed.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import Any, NoReturn
 
-from pysoa.common.types import ActionRequest, Context, Control, JobRequest
+from pysoa.common.types import ActionRequest, Body, Context, Control, JobRequest
 
 __all__ = (
     'ActionRequestArgument',
@@ -20,6 +20,8 @@ __all__ = (
     'job_error',
     'job_parts',
     'make_job_request',
+    'one_action',
+    'one_action_jobs',
     'switches_error',
 )
 
@@ -84,6 +86,19 @@ def check_body(body: object) -> None:
     """Raise `TypeError` unless `body` is None or a dict."""
     if body is not None and not isinstance(body, dict):
         raise TypeError(f'body must be a dict or None, not {_kind(body)} {body!r}')
+
+
+def one_action(action: str, body: Body | None) -> list[ActionRequest]:
+    """The actions of a `call_action`: its one action, with its body (checked first)."""
+    check_body(body)
+    return [ActionRequest(action=action, body=body or {})]
+
+
+def one_action_jobs(
+    service_name: str, actions: Iterable[ActionRequestArgument]
+) -> Generator[JobRequestArgument, None, None]:
+    """The jobs of a `call_actions_parallel`: each action a job of its own, made as the actions are read."""
+    return ({'service_name': service_name, 'actions': [a]} for a in actions)
 
 
 def check_mapping(value: object, name: str) -> None:

@@ -13,6 +13,7 @@ three ways, chosen per call:
 """
 
 import asyncio
+import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -77,10 +78,16 @@ def async_twin(
     def make(
         method: 'Callable[Concatenate[Client, _P], _R]',
     ) -> 'Callable[Concatenate[Client, _P], Coroutine[Any, Any, _R]]':
+        signature = inspect.signature(method)
+        native_coroutine = NATIVE_CALLS[method.__name__]
+
         async def twin(self: 'Client', /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
             names, call_args, call_kwargs = services(args, kwargs)
             if native_call(self, method.__name__, names):
-                native: _R = await NATIVE_CALLS[method.__name__](self, *call_args, **call_kwargs)  # type: ignore[assignment]  # the blocking twin's result
+                # Bound as the blocking twin binds them (a wrong argument raises the same `TypeError`).
+                bound = signature.bind(self, *call_args, **call_kwargs)
+                bound.apply_defaults()
+                native: _R = await native_coroutine(self, bound.arguments)  # type: ignore[assignment]  # the blocking twin's result
                 return native
             # Looked up on the instance, so that a patched or stubbed method is the one that runs.
             blocking = getattr(self, method.__name__)

@@ -29,7 +29,7 @@ from pysoa.client.middleware import (
     ClientResponseMiddlewareTask,
 )
 from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS
-from pysoa.common.transport.errors import MessageReceiveTimeout, MessageSendTimeout
+from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.async_client import AsyncRedisClientTransport
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.types import JobRequest, JobResponse
@@ -160,15 +160,7 @@ class AsyncServiceHandler:
     ) -> int:
         """Send `job_request` through the awaited middleware stack; return its request id (see `ServiceHandler`)."""
         handler = self.handler
-        if deadline is not None:
-            wanted = message_expiry_in_seconds or handler._default_expiry
-            refusal = f'Not calling service "{self.service_name}"'
-            left = _time_left(deadline, wanted, MessageSendTimeout, refusal)
-            if left is not None:
-                message_expiry_in_seconds = left
-        request_id = next(handler._request_ids)
-        meta: dict[str, Any] = {'client_version': handler._client_version}
-        expiry = _seconds(message_expiry_in_seconds)
+        request_id, meta, expiry = handler._new_request(message_expiry_in_seconds, deadline)
         if not handler._measured:
             await self._send(request_id, meta, job_request, expiry)
             return request_id

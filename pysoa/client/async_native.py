@@ -1,7 +1,8 @@
 """The native asyncio calls: `Client.call_*_async` over Redis, awaiting Redis on the event loop (no thread per call).
 
-They take the blocking calls' arguments and end the same way: the request is built by the same header functions
-(`Client._make_control_header`, `_make_context_header`), sent through the same middleware objects (awaited stacks:
+They take the blocking calls' arguments (bound to the blocking call's signature by `async_calls`) and end the
+same way: the request is built by the same function (`calls.job_request`, through `Client._make_control_header`
+and `_make_context_header`), sent through the same middleware objects (awaited stacks:
 `async_handler`), and the responses are turned into results and errors by `pysoa.client.results`, expansions
 planned and applied by `pysoa.client.expansion_runner`; only the waiting is awaited.
 
@@ -13,28 +14,20 @@ their code, as before.
 """
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pysoa.client.arguments import (
-    ActionRequestArgument,
-    JobRequestArgument,
-    check_body,
-    check_mapping,
-    job_parts,
-    make_job_request,
-)
+from pysoa.client.arguments import ActionRequestArgument, JobRequestArgument, job_parts, one_action, one_action_jobs
 from pysoa.client.async_handler import AsyncServiceHandler
-from pysoa.client.expander import Expansions
+from pysoa.client.calls import SentJobs, caught, job_request
 from pysoa.client.expansion_runner import apply_round, expansion_plan, plan_round
 from pysoa.client.handler import ServiceHandler
-from pysoa.client.headers import with_expiry
 from pysoa.client.matching import Responses
-from pysoa.client.options import CallOptions, Switches
+from pysoa.client.options import CallOptions
 from pysoa.client.results import (
     JobResult,
-    Slot,
     expansion_options,
+    first_action,
     first_actions,
     parallel_actions,
     parallel_results,
@@ -42,12 +35,12 @@ from pysoa.client.results import (
 )
 from pysoa.common.transport.errors import PySOATransportError
 from pysoa.common.transport.redis_gateway.async_client import serves_natively
-from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Control, JobResponse
+from pysoa.common.types import ActionResponse, JobResponse
 
 if TYPE_CHECKING:  # the client imports this module (through async_calls)
     from pysoa.client.client import Client
 
-__all__ = ('NATIVE_CALLS', 'native_call')
+__all__ = ('NATIVE_CALLS', 'CallArguments', 'native_call')
 
 _PATH_METHODS = ('send_request', 'get_all_responses', '_send', '_receive_job_response', '_receive_job_responses')
 """The `Client` methods every blocking call goes through."""
@@ -123,12 +116,9 @@ async def _send(
 ) -> int:
     """Build and send one job as `Client.send_request` does; return its request id."""
     handler = client.handlers.get(service_name) or client._get_handler(service_name)
-    check_mapping(options.control_extra, 'control_extra')
-    control_extra = with_expiry(options.control_extra, options.expiry)
-    control = client._make_control_header(options.continue_on_error, control_extra, False)
-    context = client._make_context_header(options.switches, options.correlation_id, options.context)
-    job_request = make_job_request(control, context, actions)
-    return await AsyncServiceHandler.of(handler).send_request(job_request, options.expiry, deadline=client._deadline)
+    headers = (options.switches, options.correlation_id, options.continue_on_error, options.context)
+    request = job_request(client, actions, *headers, options.control_extra, options.expiry, False)
+    return await AsyncServiceHandler.of(handler).send_request(request, options.expiry, deadline=client._deadline)
 
 
 async def _receive(
@@ -183,120 +173,61 @@ async def _job(
 
 async def _jobs(client: 'Client', jobs: Iterable[JobRequestArgument], options: CallOptions) -> list[JobResult]:
     """Send every job, then receive every response: `call_jobs_parallel`, awaited."""
-    slots: list[Slot] = []
-    outstanding: dict[str, set[int]] = {}
+    sent = SentJobs()
     received: dict[str, Responses] = {}
     receive_errors: dict[str, PySOATransportError] = {}
     try:
         for index, job in enumerate(jobs):
             service_name, job_actions = job_parts(index, job)
             try:
-                request_id = await _send(client, service_name, job_actions, options)
+                sent.add(service_name, await _send(client, service_name, job_actions, options))
             except PySOATransportError as e:
-                if not options.catch_transport_errors:
-                    raise
-                slots.append((service_name, e))
-                continue
-            slots.append((service_name, request_id))
-            outstanding.setdefault(service_name, set()).add(request_id)
-        for service_name, request_ids in outstanding.items():
+                sent.add(service_name, caught(options, e))
+        for service_name, request_ids in sent.outstanding.items():
             received[service_name] = {}
             try:
                 await _receive(client, service_name, request_ids, options.timeout, received[service_name])
             except PySOATransportError as e:
-                if not options.catch_transport_errors:
-                    raise
-                receive_errors[service_name] = e
+                receive_errors[service_name] = caught(options, e)
     finally:
-        _abandon(client, outstanding)
-    results = parallel_results(client, slots, received, receive_errors, options, expand=False)
+        _abandon(client, sent.outstanding)
+    results = parallel_results(client, sent.slots, received, receive_errors, options, expand=False)
     if options.expansions:
         await _expand(client, parallel_actions(results), options)
     return results
 
 
-# The calls, with the parameters of their blocking twins (see `Client`).
+# The calls. Each takes the arguments of its blocking twin as bound to that twin's signature (defaults applied):
+# the parameters are declared once, on `Client`.
+
+CallArguments = Mapping[str, Any]
+"""A call's arguments by parameter name, as `inspect.BoundArguments.arguments` gives them."""
 
 
-async def call_action(
-    client: 'Client',
-    service_name: str,
-    action: str,
-    body: Body | None = None,
-    expansions: Expansions | None = None,
-    raise_job_errors: bool = True,
-    raise_action_errors: bool = True,
-    timeout: float | None = None,
-    switches: Switches | None = None,
-    correlation_id: str | None = None,
-    context: Context | None = None,
-    control_extra: Control | None = None,
-) -> object:
+async def call_action(client: 'Client', arguments: CallArguments) -> object:
     """`Client.call_action`, awaited."""
-    options = CallOptions.of(locals())
-    check_body(body)
-    response = await _job(client, service_name, [ActionRequest(action=action, body=body or {})], options)
-    # As `results.action_result`: the job's errors when they are not raised, else the action's response.
-    return response.errors if response.errors else response.actions[0]
+    options = CallOptions.of(arguments)
+    actions = one_action(arguments['action'], arguments['body'])
+    return first_action(await _job(client, arguments['service_name'], actions, options))
 
 
-async def call_actions(
-    client: 'Client',
-    service_name: str,
-    actions: Iterable[ActionRequestArgument],
-    expansions: Expansions | None = None,
-    raise_job_errors: bool = True,
-    raise_action_errors: bool = True,
-    timeout: float | None = None,
-    switches: Switches | None = None,
-    correlation_id: str | None = None,
-    continue_on_error: bool = False,
-    context: Context | None = None,
-    control_extra: Control | None = None,
-) -> object:
+async def call_actions(client: 'Client', arguments: CallArguments) -> object:
     """`Client.call_actions`, awaited."""
-    return await _job(client, service_name, actions, CallOptions.of(locals()))
+    return await _job(client, arguments['service_name'], arguments['actions'], CallOptions.of(arguments))
 
 
-async def call_actions_parallel(
-    client: 'Client',
-    service_name: str,
-    actions: Iterable[ActionRequestArgument],
-    expansions: Expansions | None = None,
-    raise_job_errors: bool = True,
-    raise_action_errors: bool = True,
-    catch_transport_errors: bool = False,
-    timeout: float | None = None,
-    switches: Switches | None = None,
-    correlation_id: str | None = None,
-    context: Context | None = None,
-    control_extra: Control | None = None,
-) -> object:
+async def call_actions_parallel(client: 'Client', arguments: CallArguments) -> object:
     """`Client.call_actions_parallel`, awaited."""
-    options = CallOptions.of(locals())
-    singles: list[JobRequestArgument] = [{'service_name': service_name, 'actions': [a]} for a in actions]
-    return first_actions(await _jobs(client, singles, options))
+    singles = list(one_action_jobs(arguments['service_name'], arguments['actions']))
+    return first_actions(await _jobs(client, singles, CallOptions.of(arguments)))
 
 
-async def call_jobs_parallel(
-    client: 'Client',
-    jobs: Iterable[JobRequestArgument],
-    expansions: Expansions | None = None,
-    raise_job_errors: bool = True,
-    raise_action_errors: bool = True,
-    catch_transport_errors: bool = False,
-    timeout: float | None = None,
-    switches: Switches | None = None,
-    correlation_id: str | None = None,
-    continue_on_error: bool = False,
-    context: Context | None = None,
-    control_extra: Control | None = None,
-) -> object:
+async def call_jobs_parallel(client: 'Client', arguments: CallArguments) -> object:
     """`Client.call_jobs_parallel`, awaited."""
-    return await _jobs(client, jobs, CallOptions.of(locals()))
+    return await _jobs(client, arguments['jobs'], CallOptions.of(arguments))
 
 
-NATIVE_CALLS: dict[str, Callable[..., Awaitable[object]]] = {
+NATIVE_CALLS: dict[str, Callable[['Client', CallArguments], Awaitable[object]]] = {
     'call_action': call_action,
     'call_actions': call_actions,
     'call_actions_parallel': call_actions_parallel,

@@ -8,20 +8,53 @@ Jobs go out through `Client.send_request` and responses come in through `Client.
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
-from pysoa.client.arguments import JobRequestArgument, job_parts
+import attrs
+
+from pysoa.client.arguments import (
+    ActionRequestArgument,
+    JobRequestArgument,
+    check_mapping,
+    check_timeout,
+    job_parts,
+    make_job_request,
+)
 from pysoa.client.future import FutureSOAResponse
+from pysoa.client.headers import with_expiry
 from pysoa.client.matching import Responses
-from pysoa.client.options import CallOptions
+from pysoa.client.options import CallOptions, Switches
 from pysoa.client.results import JobResult, Slot, parallel_results
 from pysoa.common.transport.errors import PySOATransportError
-from pysoa.common.types import JobResponse
+from pysoa.common.types import Context, Control, JobRequest, JobResponse
 
 if TYPE_CHECKING:  # the client imports this module
     from pysoa.client.client import Client
 
-__all__ = ('job_future', 'jobs_future')
+__all__ = ('SentJobs', 'caught', 'job_future', 'job_request', 'jobs_future')
 
 _T = TypeVar('_T')
+
+
+def job_request(
+    client: 'Client',
+    actions: Iterable[ActionRequestArgument],
+    switches: Switches | None,
+    correlation_id: str | None,
+    continue_on_error: bool,
+    context: Context | None,
+    control_extra: Control | None,
+    expiry: float | None,
+    suppress_response: bool,
+) -> JobRequest:
+    """The job request `Client.send_request` sends (the asyncio calls build theirs here too).
+
+    The headers come from the client's own `_make_control_header` and `_make_context_header`, which 1.x code
+    patches. `expiry` is the request's `message_expiry_in_seconds`.
+    """
+    check_timeout(expiry, 'message_expiry_in_seconds')
+    check_mapping(control_extra, 'control_extra')
+    control = client._make_control_header(continue_on_error, with_expiry(control_extra, expiry), suppress_response)
+    context_header = client._make_context_header(switches, correlation_id, context)
+    return make_job_request(control, context_header, actions)
 
 
 def job_future(
@@ -44,41 +77,46 @@ def jobs_future(
     client: 'Client', jobs: Iterable[JobRequestArgument], options: CallOptions
 ) -> FutureSOAResponse[list[JobResult]]:
     """Send every job now; the future receives all their responses and makes the results of them."""
-    slots, outstanding = _send_jobs(client, jobs, options)
+    sent = SentJobs()
+    for index, job in enumerate(jobs):
+        service_name, job_actions = job_parts(index, job)
+        try:
+            sent.add(service_name, client._send(service_name, job_actions, options))
+        except PySOATransportError as e:
+            sent.add(service_name, caught(options, e))
     # Kept across calls of get_response, so that a retry after a receive timeout loses nothing.
-    received: dict[str, Responses] = {name: {} for name in outstanding}
+    received: dict[str, Responses] = {name: {} for name in sent.outstanding}
 
     def get_response(result_timeout: float | None) -> list[JobResult]:
         receive_errors: dict[str, PySOATransportError] = {}
-        for name, request_ids in outstanding.items():
+        for name, request_ids in sent.outstanding.items():
             try:
                 client._receive_job_responses(name, request_ids, result_timeout or options.timeout, received[name])
             except PySOATransportError as e:
-                if not options.catch_transport_errors:
-                    raise
-                receive_errors[name] = e
-        return parallel_results(client, slots, received, receive_errors, options)
+                receive_errors[name] = caught(options, e)
+        return parallel_results(client, sent.slots, received, receive_errors, options)
 
     return FutureSOAResponse(get_response)
 
 
-def _send_jobs(
-    client: 'Client',
-    jobs: Iterable[JobRequestArgument],
-    options: CallOptions,
-) -> tuple[list[Slot], dict[str, set[int]]]:
-    """Send each job; return a slot per job in order, and the request ids sent to each service."""
-    slots: list[Slot] = []
-    outstanding: dict[str, set[int]] = {}
-    for index, job in enumerate(jobs):
-        service_name, job_actions = job_parts(index, job)
-        try:
-            request_id = client._send(service_name, job_actions, options)
-        except PySOATransportError as e:
-            if not options.catch_transport_errors:
-                raise
-            slots.append((service_name, e))
-            continue
-        slots.append((service_name, request_id))
-        outstanding.setdefault(service_name, set()).add(request_id)
-    return slots, outstanding
+@attrs.define
+class SentJobs:
+    """The jobs of a parallel call as they are sent (by the blocking and the asyncio calls alike)."""
+
+    slots: list[Slot] = attrs.Factory(list)
+    """A slot per job, in order."""
+    outstanding: dict[str, set[int]] = attrs.Factory(dict)
+    """The request ids sent to each service."""
+
+    def add(self, service_name: str, outcome: int | PySOATransportError) -> None:
+        """Note the next job: its request id, or the transport error caught in its place."""
+        self.slots.append((service_name, outcome))
+        if not isinstance(outcome, PySOATransportError):
+            self.outstanding.setdefault(service_name, set()).add(outcome)
+
+
+def caught(options: CallOptions, error: PySOATransportError) -> PySOATransportError:
+    """`error`, to stand in its job's place, when the call catches transport errors; else it is raised again."""
+    if not options.catch_transport_errors:
+        raise error
+    return error

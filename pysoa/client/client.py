@@ -15,25 +15,23 @@ from typing import Any, Literal, overload
 from pysoa.client.arguments import (
     ActionRequestArgument,
     JobRequestArgument,
-    check_body,
     check_client_config,
-    check_mapping,
-    check_timeout,
-    make_job_request,
+    one_action,
+    one_action_jobs,
 )
 from pysoa.client.async_calls import async_twin, jobs_services, single_service
-from pysoa.client.calls import job_future, jobs_future
+from pysoa.client.calls import job_future, job_request, jobs_future
 from pysoa.client.errors import CallActionError, CallJobError, ImproperlyConfigured, InvalidExpansionKey
 from pysoa.client.expander import ExpansionConverter, Expansions
 from pysoa.client.future import FutureSOAResponse, blocking_twin
 from pysoa.client.handler import ServiceHandler, shared_handler
-from pysoa.client.headers import make_context_header, make_control_header, new_correlation_id, with_expiry
+from pysoa.client.headers import make_context_header, make_control_header, new_correlation_id
 from pysoa.client.matching import ResponseMatcher, Responses
 from pysoa.client.options import CallOptions, Switches
 from pysoa.client.results import ActionResult, JobResult, ParallelActionResult, action_result, first_actions, job_result
 from pysoa.client.settings import ClientSettings
 from pysoa.common.transport.errors import PySOATransportError
-from pysoa.common.types import ActionRequest, ActionResponse, Body, Context, Control, JobResponse
+from pysoa.common.types import ActionResponse, Body, Context, Control, JobResponse
 
 __all__ = (
     'ActionRequestArgument',
@@ -143,8 +141,7 @@ class Client:
     ) -> FutureSOAResponse[ActionResult]:
         """Like `call_action`, but return once the request is sent; the future's `result()` gives the response."""
         options = CallOptions.of(locals())
-        check_body(body)
-        request_id = self._send(service_name, [ActionRequest(action=action, body=body or {})], options)
+        request_id = self._send(service_name, one_action(action, body), options)
         return job_future(self, service_name, request_id, options, action_result)
 
     def call_actions_future(
@@ -244,7 +241,7 @@ class Client:
         response (raising errors then) and returns a generator of the action responses."""
         options = CallOptions.of(locals())
         # Through the public method, as in 1.x: a subclass that overrides it changes parallel actions too.
-        singles = ({'service_name': service_name, 'actions': [a]} for a in actions)
+        singles = one_action_jobs(service_name, actions)
         jobs: FutureSOAResponse[list[JobResult]] = self.call_jobs_parallel_future(singles, **options.as_kwargs())
 
         def get_response(result_timeout: float | None) -> Generator[ParallelActionResult, None, None]:
@@ -362,16 +359,12 @@ class Client:
         `suppress_response` the service runs the job but sends no response.
         """
         handler = self.handlers.get(service_name) or self._get_handler(service_name)
-        check_timeout(message_expiry_in_seconds, 'message_expiry_in_seconds')
-        check_mapping(control_extra, 'control_extra')
-        control_extra = with_expiry(control_extra, message_expiry_in_seconds)
-        control = self._make_control_header(continue_on_error, control_extra, suppress_response)
-        context_header = self._make_context_header(switches, correlation_id, context)
-        job_request = make_job_request(control, context_header, actions)
+        headers = (switches, correlation_id, continue_on_error, context, control_extra)
+        request = job_request(self, actions, *headers, message_expiry_in_seconds, suppress_response)
         deadline = self._deadline
         if deadline is not None:
-            return handler.send_request(job_request, message_expiry_in_seconds, deadline=deadline)
-        return handler.send_request(job_request, message_expiry_in_seconds)
+            return handler.send_request(request, message_expiry_in_seconds, deadline=deadline)
+        return handler.send_request(request, message_expiry_in_seconds)
 
     def get_all_responses(
         self,

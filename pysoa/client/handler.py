@@ -155,18 +155,7 @@ class ServiceHandler:
         With a `deadline` (Unix seconds) the request expires by then at the latest; once it has passed,
         `MessageSendTimeout` is raised and nothing is sent.
         """
-        if deadline is not None:
-            left = _time_left(
-                deadline,
-                message_expiry_in_seconds or self._default_expiry,
-                MessageSendTimeout,
-                f'Not calling service "{self.service_name}"',
-            )
-            if left is not None:
-                message_expiry_in_seconds = left
-        request_id = next(self._request_ids)
-        meta: dict[str, Any] = {'client_version': self._client_version}
-        expiry = _seconds(message_expiry_in_seconds)
+        request_id, meta, expiry = self._new_request(message_expiry_in_seconds, deadline)
         if not self._measured:
             self._middleware_send_request_wrapper(request_id, meta, job_request, expiry)
             return request_id
@@ -176,6 +165,22 @@ class ServiceHandler:
             return request_id
         finally:
             self.metrics.publish_all()
+
+    def _new_request(
+        self, message_expiry_in_seconds: float | None, deadline: float | None
+    ) -> tuple[int, dict[str, Any], int | None]:
+        """A new request's id, meta and expiry (cut to end by `deadline`); the asyncio handler sends with these too."""
+        if deadline is not None:
+            left = _time_left(
+                deadline,
+                message_expiry_in_seconds or self._default_expiry,
+                MessageSendTimeout,
+                f'Not calling service "{self.service_name}"',
+            )
+            if left is not None:
+                message_expiry_in_seconds = left
+        meta: dict[str, Any] = {'client_version': self._client_version}
+        return next(self._request_ids), meta, _seconds(message_expiry_in_seconds)
 
     def _base_get_response(
         self,

@@ -27,6 +27,7 @@ __all__ = (
     'Slot',
     'action_result',
     'expansion_options',
+    'first_action',
     'first_actions',
     'job_result',
     'parallel_actions',
@@ -74,10 +75,12 @@ def expansion_options(response: JobResponse, options: CallOptions) -> CallOption
 
 def action_result(client: 'Client', response: JobResponse, options: CallOptions) -> ActionResult:
     """The result of a single-action call: its response, or the job's errors when they are not raised."""
-    job = job_result(client, response, options)
-    if job.errors:
-        return job.errors
-    return job.actions[0]
+    return first_action(job_result(client, response, options))
+
+
+def first_action(job: JobResponse) -> ActionResult:
+    """What a single-action call returns of its (checked) job response: the job's errors if any, else its action."""
+    return job.errors if job.errors else job.actions[0]
 
 
 def parallel_results(
@@ -120,9 +123,4 @@ def parallel_actions(results: list[JobResult]) -> list[ActionResponse]:
 def first_actions(results: list[JobResult]) -> Generator[ParallelActionResult, None, None]:
     """Each one-action job's result as `call_actions_parallel` yields it: its action, its errors, or a caught error."""
     for job in results:
-        if isinstance(job, PySOATransportError):
-            yield job
-        elif job.errors:
-            yield job.errors
-        else:
-            yield job.actions[0]
+        yield job if isinstance(job, PySOATransportError) else first_action(job)

@@ -1,11 +1,33 @@
 """Child processes that a test, benchmark or fixture started: listing their children, stopping them by PID."""
 
+import abc
 import os
 import signal
 import subprocess
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-__all__ = ('child_pids', 'terminate')
+__all__ = ('StartStop', 'child_pids', 'terminate')
+
+
+class StartStop(abc.ABC):
+    """Base of the helpers that run child processes: `with helper:` starts them, and stops them at the end."""
+
+    @abc.abstractmethod
+    def start(self) -> Self:
+        """Start the processes; return this helper."""
+
+    @abc.abstractmethod
+    def stop(self) -> object:
+        """Stop the processes by their PIDs."""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 def terminate(process: 'subprocess.Popen[Any]', timeout: float) -> None:

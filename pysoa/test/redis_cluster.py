@@ -12,12 +12,12 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, Self, cast
 
 import redis
 from redis.crc import key_slot
 
+from pysoa.test.processes import StartStop
 from pysoa.test.redis_server import LOOPBACK, RedisServerError, RedisServerProcess
 from pysoa.test.waiting import wait_until
 
@@ -51,7 +51,7 @@ def free_cluster_port() -> int:
     raise RedisServerError('No free pair of loopback ports (node and cluster bus) found')
 
 
-class RedisClusterProcesses:
+class RedisClusterProcesses(StartStop):
     """`masters` masters, each with `replicas` replicas; `start()` returns once the cluster serves every slot."""
 
     def __init__(
@@ -257,14 +257,6 @@ class RedisClusterProcesses:
         for node in self.nodes:
             self._forget_client(node)
             node.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         ports = ','.join(str(node.port) for node in self.nodes)

@@ -13,10 +13,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
-from pysoa.test.processes import terminate
+from pysoa.test.processes import StartStop, terminate
 
 __all__ = ('RedisServerError', 'RedisServerProcess', 'find_redis_server_binary', 'get_free_port')
 
@@ -63,7 +62,7 @@ def _ping(host: str, port: int, timeout: float) -> bool:
         return False
 
 
-class RedisServerProcess:
+class RedisServerProcess(StartStop):
     """One `redis-server` child process; pass `--sentinel` in `extra_args` to run a Sentinel instead.
 
     Replicas take the usual arguments, e.g. `extra_args=('--replicaof', '127.0.0.1', '7000')`.
@@ -167,14 +166,6 @@ class RedisServerProcess:
             shutil.rmtree(self._directory, ignore_errors=True)
         self._process = None
         self._directory = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         kind = 'sentinel' if self.sentinel else 'redis'

@@ -14,10 +14,9 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
-from pysoa.test.processes import child_pids
+from pysoa.test.processes import StartStop, child_pids
 from pysoa.test.waiting import wait_until
 
 __all__ = ('ServiceProcess',)
@@ -25,7 +24,7 @@ __all__ = ('ServiceProcess',)
 _HEARTBEAT_NAME = re.compile(r'hb-(?P<fid>\d+|\{\{fid\}\})-(?P<pid>\d+)')
 
 
-class ServiceProcess:
+class ServiceProcess(StartStop):
     """A service in a child process: `start()`, `stop()`, or use it as a context manager.
 
     `workers` > 1 runs it with `--fork`; `extra_args` are appended to its command line; `env` adds environment
@@ -145,11 +144,3 @@ class ServiceProcess:
         """Remove the log file, if this object created it."""
         if self._own_log:
             Path(self.log_path).unlink(missing_ok=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -10,12 +10,11 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import redis
 
-from pysoa.test.processes import terminate
+from pysoa.test.processes import StartStop, terminate
 from pysoa.test.waiting import wait_until
 from tests.ci import unavailable
 from tests.interop.upstream_env import UpstreamEnv, UpstreamEnvError, ensure_upstream_env
@@ -50,7 +49,7 @@ def _connected(connection: redis.Redis, name: str) -> int:
     return sum(1 for client in connection.client_list() if client.get('name') == name)
 
 
-class PeerServer:
+class PeerServer(StartStop):
     """The echo service in a child process, under `python`, serving `service` on the Redis at host:port."""
 
     def __init__(self, python: Path | str, env: dict[str, str], host: str, port: int, service: str) -> None:
@@ -104,14 +103,6 @@ class PeerServer:
     def remove_log(self) -> None:
         """Delete the log file."""
         Path(self._log.name).unlink(missing_ok=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def run_peer_client(python: Path | str, env: dict[str, str], plan: dict[str, Any], timeout: float = 60) -> Any:

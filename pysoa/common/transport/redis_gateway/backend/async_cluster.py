@@ -63,7 +63,7 @@ class AsyncClusterRing(AsyncRing):
         # blocking pop must wait as long as it was asked to.
         kwargs['socket_timeout'] = (connection_kwargs or {}).get('socket_timeout')
         self._startup = [(node.host, node.port) for node in nodes]
-        self._kwargs = {'require_full_coverage': False, **(cluster_kwargs or {}), **kwargs}
+        self._kwargs = {**ClusterRedisClient.cluster_options(cluster_kwargs), **kwargs}
         self._cluster: RedisCluster | None = None
         self._commands: _ClusterCommands | None = None
         self._lock = asyncio.Lock()

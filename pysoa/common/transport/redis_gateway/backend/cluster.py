@@ -97,8 +97,7 @@ class ClusterRedisClient(BaseRedisClient):
     ) -> None:
         self._startup_nodes, self._node_kwargs = self.read_settings(hosts, connection_kwargs)
         self._retry = self._node_kwargs.pop('retry')
-        # Services on masters that still serve their slots keep working while another master is down for good.
-        self._cluster_kwargs = {'require_full_coverage': False, **(cluster_kwargs or {})}
+        self._cluster_kwargs = self.cluster_options(cluster_kwargs)
         self._cluster: RedisCluster | None = None
         self._stale = False
         self._lock = threading.Lock()
@@ -150,6 +149,12 @@ class ClusterRedisClient(BaseRedisClient):
                 )
             url_options = options
         return nodes, {**kwargs, **(url_options or {})}
+
+    @staticmethod
+    def cluster_options(cluster_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+        """The arguments of redis-py's `RedisCluster` (blocking or asyncio): `cluster_kwargs` over our defaults."""
+        # Services on masters that still serve their slots keep working while another master is down for good.
+        return {'require_full_coverage': False, **(cluster_kwargs or {})}
 
     @staticmethod
     def _url_options(url: str) -> dict[str, Any]:
