@@ -5,7 +5,10 @@ shared by the module, so the failover tests come last (each waits until the repl
 During the failover only transient transport errors may surface, and traffic resumes without restarts.
 """
 
+import contextlib
 import dataclasses
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -86,26 +89,35 @@ class SentinelCluster:
     def stop(self) -> None:
         for server in [*self.sentinels, self.replica, self.master]:
             if server is not None:
+                if server.pid is not None:
+                    os.kill(server.pid, signal.SIGCONT)  # a test may have frozen it, and a frozen server cannot stop
                 server.stop()
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls) -> Iterator['SentinelCluster']:
+        """A started set, stopped after; `unavailable` (a failure in CI) when it cannot start."""
+        if find_redis_server_binary() is None:
+            unavailable('no redis-server')
+        cluster = cls()
+        try:
+            cluster.start()
+        except RedisServerError as error:
+            cluster.stop()
+            unavailable(f'cannot run Sentinel: {error}')
+        except BaseException:
+            cluster.stop()
+            raise
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 @pytest.fixture(scope='module')
 def cluster() -> Iterator[SentinelCluster]:
-    if find_redis_server_binary() is None:
-        unavailable('no redis-server')
-    cluster = SentinelCluster()
-    try:
-        cluster.start()
-    except RedisServerError as error:
-        cluster.stop()
-        unavailable(f'cannot run Sentinel: {error}')
-    except BaseException:
-        cluster.stop()
-        raise
-    try:
+    with SentinelCluster.running() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def settings(cluster: SentinelCluster, **backend: Any) -> dict[str, Any]:

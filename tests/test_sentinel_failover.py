@@ -28,9 +28,8 @@ import redis
 
 from pysoa.client import Client
 from pysoa.common.transport.errors import TransientPySOATransportError
-from pysoa.test.redis_server import RedisServerError, RedisServerProcess, find_redis_server_binary
+from pysoa.test.redis_server import RedisServerProcess
 from pysoa.test.waiting import wait_until
-from tests.ci import unavailable
 from tests.conftest import StartService
 from tests.test_redis_sentinel import MASTER_NAME, SentinelCluster
 
@@ -42,24 +41,9 @@ MAX_CALLS_PER_THREAD = 5000
 
 @pytest.fixture
 def cluster() -> Iterator[SentinelCluster]:
-    if find_redis_server_binary() is None:
-        unavailable('no redis-server')
-    cluster = SentinelCluster()
-    try:
-        cluster.start()
-    except RedisServerError as error:
-        cluster.stop()
-        unavailable(f'cannot run Sentinel: {error}')
-    except BaseException:
-        cluster.stop()
-        raise
-    try:
+    # A set of its own per test: each test fails it over twice.
+    with SentinelCluster.running() as cluster:
         yield cluster
-    finally:
-        for server in [cluster.master, cluster.replica]:
-            if server is not None and server.pid is not None:
-                os.kill(server.pid, signal.SIGCONT)
-        cluster.stop()
 
 
 def _sentinel_url(cluster: SentinelCluster) -> str:
