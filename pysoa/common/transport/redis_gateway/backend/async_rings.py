@@ -177,7 +177,7 @@ class AsyncSentinelRing(AsyncRing):
         self._failover_retries = sentinel_failover_retries
         self._max_connections = (connection_kwargs or {}).get('max_connections')
         sentinels = parse_hosts(hosts, SentinelRedisClient.DEFAULT_PORT, urls=False, what='Sentinel')
-        self._sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        self._sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]  # unannotated before redis-py 8.2
             sentinels or [('localhost', SentinelRedisClient.DEFAULT_PORT)],
             sentinel_kwargs=async_connection_kwargs({'socket_timeout': 5.0, **(sentinel_kwargs or {})}),
             **async_connection_kwargs(connection_kwargs),

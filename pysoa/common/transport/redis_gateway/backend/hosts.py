@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Iterable
+from typing import Literal, overload
 
 from pysoa.common.transport.redis_gateway.redis_url import check_redis_url, looks_like_url
 
@@ -14,9 +15,21 @@ Host = tuple[str, int] | str
 """One entry once read: a `(host, port)` pair, or a redis://, rediss:// or unix:// URL."""
 
 
+@overload
+def parse_hosts(
+    hosts: Iterable[object] | None, default_port: int, *, urls: Literal[False], what: str = 'Redis'
+) -> list[tuple[str, int]]: ...
+
+
+@overload
 def parse_hosts(
     hosts: Iterable[object] | None, default_port: int, *, urls: bool = True, what: str = 'Redis'
-) -> list[Host]:
+) -> list[Host]: ...
+
+
+def parse_hosts(
+    hosts: Iterable[object] | None, default_port: int, *, urls: bool = True, what: str = 'Redis'
+) -> list[Host] | list[tuple[str, int]]:
     """Read a `hosts` setting: a bare name gets `default_port`, a pair stays, a URL stays (when `urls`).
 
     Lists count as pairs, because settings read from JSON or YAML cannot hold tuples. Without `urls` every
