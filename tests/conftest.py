@@ -1,10 +1,12 @@
-"""Shared fixtures: a private `redis-server` for the session, a clean database per test, services in child processes,
-a UDP socket standing in for statsd.
+"""Shared fixtures: a private `redis-server` for the session, a clean database per test, a `redis-server` of a test's
+own that it may freeze or stop, services in child processes, a UDP socket standing in for statsd.
 
 The shared Redis on 127.0.0.1:6379 is never used. When no server can start, tests that need one
 are skipped locally and fail in CI (`CI=true`), so CI cannot pass by skipping them.
 """
 
+import os
+import signal
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -52,6 +54,22 @@ def redis_url(redis_server: RedisServerProcess) -> Iterator[str]:
     finally:
         connection.close()
     yield redis_server.url
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServerProcess]:
+    """A Redis of this test's own, which it may stop, restart and freeze (SIGSTOP); resumed and stopped after."""
+    binary = find_redis_server_binary()
+    if binary is None:
+        unavailable('no redis-server')
+    server = RedisServerProcess(binary=binary)
+    server.start(timeout=10)
+    try:
+        yield server
+    finally:
+        if server.pid is not None:
+            os.kill(server.pid, signal.SIGCONT)  # a frozen server cannot stop
+        server.stop()
 
 
 StartService = Callable[..., ServiceProcess]

@@ -9,7 +9,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -17,28 +16,11 @@ import redis
 from pysoa.client import Client
 from pysoa.common.transport.errors import TransientPySOATransportError
 from pysoa.common.transport.redis_gateway.backend import sentinel as sentinel_backend
-from pysoa.test.redis_server import RedisServerProcess, find_redis_server_binary
-from tests.ci import unavailable
+from pysoa.test.redis_server import RedisServerProcess
 from tests.test_redis_sentinel import MASTER_NAME, SentinelCluster
 from tests.test_sentinel_failover import cluster  # noqa: F401  # the fixture
 
 TIMEOUT = 2.0
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServerProcess]:
-    """A Redis of this test's own, which it freezes."""
-    binary = find_redis_server_binary()
-    if binary is None:
-        unavailable('no redis-server')
-    server = RedisServerProcess(binary=binary)
-    server.start(timeout=10)
-    try:
-        yield server
-    finally:
-        if server.pid is not None:
-            os.kill(server.pid, signal.SIGCONT)  # a frozen server cannot stop
-        server.stop()
 
 
 def _client(transport_kwargs: dict[str, object]) -> Client:

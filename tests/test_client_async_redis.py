@@ -41,7 +41,6 @@ from pysoa.schema import fields
 from pysoa.test.redis_server import RedisServerProcess
 from tests.conftest import StartService
 from tests.library_service.server import AUTHORS
-from tests.test_redis_faults import private_redis  # noqa: F401  # the fixture, shared rather than copied
 
 SERVICE = {'module': 'tests.library_service', 'settings': 'tests.library_service.settings'}
 SIGNING_KEY = 'async-client-test-key-0123456789'
@@ -395,7 +394,7 @@ def test_signed_calls(start_service: StartService, redis_url: str) -> None:
 
 
 def test_every_call_ends_within_its_timeout_and_a_second_while_redis_is_frozen(
-    private_redis: RedisServerProcess,  # noqa: F811  # the imported fixture
+    private_redis: RedisServerProcess,
     start_service: StartService,
 ) -> None:
     start_service(workers=2, env={'PYSOA_REDIS_URL': private_redis.url}, **SERVICE)

@@ -14,7 +14,6 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,19 +36,6 @@ JOB = {
     'context': {'correlation_id': 'c1', 'switches': []},
     'actions': [{'action': 'echo', 'body': {'message': 'hi'}}],
 }
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServerProcess]:
-    """A Redis of this test's own, which it may stop, restart and freeze."""
-    server = RedisServerProcess(binary=find_redis_server_binary())
-    server.start(timeout=10)
-    try:
-        yield server
-    finally:
-        if server.pid is not None:
-            os.kill(server.pid, signal.SIGCONT)  # a frozen server cannot stop
-        server.stop()
 
 
 def _timed_call(client: Client, timeout: float) -> tuple[float, bool]:
