@@ -54,3 +54,49 @@ def test_a_taking_the_replica_acknowledges_is_confirmed_and_one_it_does_not_is_n
         assert not verdict.confirmed and verdict.reason == 'no Sentinel answers'
     finally:
         connection.close()
+
+
+class _Sentinel:
+    """Answers `SENTINEL MASTER` and `SENTINEL REPLICAS` as a Sentinel does (flat name/value lists)."""
+
+    def __init__(self, port: int, epoch: int, flags: str = 'master') -> None:
+        self.port, self.epoch, self.flags = port, epoch, flags
+
+    def execute_command(self, *args: object) -> object:
+        if args[:2] == ('SENTINEL', 'MASTER'):
+            return [
+                'name',
+                'svc',
+                'ip',
+                '127.0.0.1',
+                'port',
+                str(self.port),
+                'flags',
+                self.flags,
+                'config-epoch',
+                str(self.epoch),
+            ]
+        return []
+
+
+def test_discover_never_goes_back_to_a_master_that_a_newer_configuration_replaced() -> None:
+    lagging, informed = _Sentinel(7001, epoch=4), _Sentinel(7002, epoch=5)
+    newest = failover_guard.discover([informed], 'svc')  # type: ignore[list-item]
+    assert (newest.address, newest.epoch) == (('127.0.0.1', 7002), 5)
+
+    # A Sentinel that has not heard of the failover yet still names the old master: it is passed over.
+    sentinels = [lagging, informed]
+    assert failover_guard.discover(sentinels, 'svc', newest).address == ('127.0.0.1', 7002)  # type: ignore[arg-type]
+    with pytest.raises(failover_guard.StaleSentinelsError, match='epoch 5 named 127.0.0.1:7002'):
+        failover_guard.discover([lagging], 'svc', newest)  # type: ignore[list-item]
+    # Naming the same master with an older epoch is not stale (nothing moved), nor is anything without a newest.
+    assert failover_guard.discover([_Sentinel(7002, epoch=3)], 'svc', newest).epoch == 3  # type: ignore[list-item]
+    assert failover_guard.discover([lagging], 'svc').address == ('127.0.0.1', 7001)  # type: ignore[list-item]
+
+
+def test_discover_passes_over_a_master_that_its_sentinel_is_failing_over() -> None:
+    leader, other = _Sentinel(7001, epoch=4, flags='master,failover_in_progress'), _Sentinel(7001, epoch=4)
+    with pytest.raises(redis.sentinel.MasterNotFoundError, match='failover_in_progress'):
+        failover_guard.discover([leader], 'svc')  # type: ignore[list-item]
+    # Another Sentinel that does not know yet still names it (the guard's check after taking covers that case).
+    assert failover_guard.discover([leader, other], 'svc').address == ('127.0.0.1', 7001)  # type: ignore[list-item]

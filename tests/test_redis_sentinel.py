@@ -286,22 +286,7 @@ class QueuedWork:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(
-    'delivery',
-    [
-        pytest.param(
-            'at-most-once',
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason='known, open (issue 10): in about one run in three, an at-most-once worker taking from a queue '
-                'of 40 during SENTINEL FAILOVER runs some requests that the promoted replica then serves again (10 '
-                'of 40 in one CI run); the failover guard has a window here that is not understood yet. '
-                'tests/test_sentinel_failover.py and the fault table do not show it.',
-            ),
-        ),
-        'at-least-once',
-    ],
-)
+@pytest.mark.parametrize('delivery', ['at-most-once', 'at-least-once'])
 def test_failover_with_requests_queued_answers_none_twice(
     cluster: SentinelCluster, delivery: str, caplog: pytest.LogCaptureFixture
 ) -> None:

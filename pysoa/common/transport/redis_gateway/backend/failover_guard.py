@@ -35,10 +35,12 @@ __all__ = (
     'SENTINEL_SECONDS',
     'MasterCommand',
     'MasterView',
+    'StaleSentinelsError',
     'Verdict',
     'command_on',
     'confirm',
     'discover',
+    'is_stale',
     'masters_known',
 )
 
@@ -68,7 +70,8 @@ class MasterView:
 
     @property
     def usable(self) -> bool:
-        return 'master' in self.flags and not self.flags & {'s_down', 'o_down'}
+        # Not a master that this Sentinel is failing over: requests taken there now are on the replica it promotes.
+        return 'master' in self.flags and not self.flags & {'s_down', 'o_down', 'failover_in_progress'}
 
     @property
     def failing_over(self) -> bool:
@@ -82,6 +85,8 @@ class Verdict:
     confirmed: bool
     reason: str = ''
     replicas: int = 0
+    newest: MasterView | None = None
+    """The view of the newest configuration epoch the Sentinels gave, when they were asked."""
 
 
 def _text(value: object) -> str:
@@ -142,23 +147,47 @@ def ask(sentinel: redis.Redis, service: str) -> MasterView:
     )
 
 
-def discover(sentinels: list[redis.Redis], service: str) -> MasterView:
-    """The first usable answer, asking the Sentinels in turn (the one that answers goes first next time).
+class StaleSentinelsError(redis.sentinel.MasterNotFoundError):
+    """Every Sentinel that named a usable master named one that a newer configuration (epoch) has replaced."""
 
-    Raises `MasterNotFoundError` when none names a usable master.
+
+def is_stale(view: MasterView, newest: MasterView | None) -> bool:
+    """Whether `view` names a master that the configuration of `newest` (a higher epoch) has replaced.
+
+    A Sentinel that has not yet heard of a failover still names the old master, which stays writable until it is
+    demoted: moving back to it would take requests the new master also holds.
+    """
+    return newest is not None and view.epoch < newest.epoch and view.address != newest.address
+
+
+def discover(sentinels: list[redis.Redis], service: str, newest: MasterView | None = None) -> MasterView:
+    """The first usable answer that is not stale (`is_stale` against `newest`, the newest view seen so far),
+    asking the Sentinels in turn (the one that answers goes first next time).
+
+    Raises `MasterNotFoundError` when none names a usable master (`StaleSentinelsError` when some did, but only
+    replaced ones).
     """
     errors = []
+    stale = False
     for index, sentinel in enumerate(sentinels):
         try:
             view = ask(sentinel, service)
         except redis.RedisError as error:
             errors.append(f'{sentinel!r}: {error!r}')
             continue
-        if view.usable:
+        if view.usable and is_stale(view, newest):
+            stale = True
+            errors.append(
+                f'{sentinel!r}: names {view.address[0]}:{view.address[1]} of configuration epoch {view.epoch}'
+            )
+        elif view.usable:
             sentinels[0], sentinels[index] = sentinel, sentinels[0]
             return view
-        errors.append(f'{sentinel!r}: flags {",".join(sorted(view.flags))}')
-    raise redis.sentinel.MasterNotFoundError(f'No master found for {service!r}: {"; ".join(errors)}')
+        else:
+            errors.append(f'{sentinel!r}: flags {",".join(sorted(view.flags))}')
+    found = StaleSentinelsError if stale else redis.sentinel.MasterNotFoundError
+    where = f' (epoch {newest.epoch} named {newest.address[0]}:{newest.address[1]})' if stale and newest else ''
+    raise found(f'No master found for {service!r}{where}: {"; ".join(errors)}')
 
 
 def _newest_view(sentinels: Sequence[redis.Redis], service: str) -> tuple[MasterView | None, bool]:
@@ -214,6 +243,7 @@ def confirm(
         is_master, connected = _role(command)
         wanted = max(replicas, connected)
         if is_master and (wanted == 0 or _replicated(command, wanted, FAST_WAIT_SECONDS)):
+            _logger.debug('Taking on %s:%s (%s) confirmed by WAIT %d', *address, service, wanted)
             return Verdict(True, replicas=wanted)
         give_up_at = time.monotonic() + CONFIRM_SECONDS
         while True:
@@ -221,17 +251,17 @@ def confirm(
             if view is None:
                 return Verdict(False, 'no Sentinel answers')
             if view.address != address:
-                return Verdict(False, f'the Sentinels now name {view.address[0]}:{view.address[1]}')
+                return Verdict(False, f'the Sentinels now name {view.address[0]}:{view.address[1]}', newest=view)
             if failing_over:
-                return Verdict(False, 'a failover is under way')
+                return Verdict(False, 'a failover is under way', newest=view)
             is_master, connected = _role(command)
             if not is_master:
-                return Verdict(False, 'it is no longer a master')
+                return Verdict(False, 'it is no longer a master', newest=view)
             # Here every Sentinel that answers agrees that this is the master and none is failing over: their
             # count (with INFO's) is believed, even when it dropped (a replica removed for good).
             wanted = max(view.replicas, connected)
             if wanted == 0 or _replicated(command, wanted, 0.25):
-                return Verdict(True, replicas=wanted)
+                return Verdict(True, replicas=wanted, newest=view)
             if time.monotonic() >= give_up_at:
                 _logger.warning(
                     'The replicas of Redis master %s:%s (%s) did not acknowledge within %.1f s, and the Sentinels '
@@ -240,6 +270,6 @@ def confirm(
                     service,
                     CONFIRM_SECONDS,
                 )
-                return Verdict(True, replicas=wanted)
+                return Verdict(True, replicas=wanted, newest=view)
     except redis.RedisError as error:
         return Verdict(False, f'it cannot be reached ({error!r})')

@@ -31,10 +31,14 @@ from pysoa.common.transport.redis_gateway.backend.base import BaseRedisClient, C
 from pysoa.common.transport.redis_gateway.backend.direct import remaining_seconds, supports_direct_commands, time_limit
 from pysoa.common.transport.redis_gateway.backend.hosts import parse_hosts
 
-__all__ = ('MASTER_CHECK_SECONDS', 'SentinelRedisClient')
+__all__ = ('MASTER_CHECK_SECONDS', 'STALE_GRACE_SECONDS', 'SentinelRedisClient')
 
 MASTER_CHECK_SECONDS = 0.5
 """How old the Sentinels' word on a master may be when the master is used (at most one question per interval)."""
+
+STALE_GRACE_SECONDS = 60.0
+"""How long the Sentinels may name only masters of older configurations than one seen before that is forgotten (a
+Sentinel set rebuilt from scratch starts its epochs again; a failover takes seconds, not minutes)."""
 
 _SERVICE_ATTRIBUTE = '_pysoa_sentinel_service'
 """Set on each master client: the Sentinel service it serves, so a connection can be mapped to today's master."""
@@ -77,6 +81,11 @@ class SentinelRedisClient(BaseRedisClient):
             raise ValueError('sentinel_failover_retries must be >= 0')
         self._sentinel_failover_retries = sentinel_failover_retries
         self._masters: dict[str, _Master] = {}
+        self._newest: dict[str, failover_guard.MasterView] = {}  # per service: the highest configuration epoch seen
+        # The most replicas each master was seen with, kept when its client is dropped: a master the Sentinels name
+        # again in the middle of a failover must not start from their count, which the promoted replica has left.
+        self._replicas_seen: dict[tuple[str, tuple[str, int]], int] = {}
+        self._stale_since: dict[str, float] = {}
         self._lock = threading.Lock()
 
         self._master_kwargs = self._with_default_connection_kwargs(connection_kwargs)
@@ -86,7 +95,7 @@ class SentinelRedisClient(BaseRedisClient):
             {'socket_timeout': 5.0, **(sentinel_kwargs or {})},
         )
         # Used for its list of Sentinel clients (plain redis-py clients), not for its connection pools.
-        self._sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves Sentinel unannotated
+        self._sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]  # unannotated before redis-py 8.2
             parse_hosts(hosts, self.DEFAULT_PORT, urls=False, what='Sentinel') or [('localhost', self.DEFAULT_PORT)],
             sentinel_kwargs=sentinel_connection_kwargs,
         )
@@ -132,6 +141,11 @@ class SentinelRedisClient(BaseRedisClient):
             failures.append(f'{sentinel!r}: knows no masters')
         raise redis.ConnectionError('Could not get master info from Sentinel:\n' + '\n'.join(failures))
 
+    @property
+    def marks_sends(self) -> bool:
+        # A stand-in's masters are test doubles of 1.x suites, which know only what 1.x sent.
+        return not self._stand_in
+
     def reset_clients(self) -> None:
         """Make the next use of each master ask the Sentinels first (after an error: the master may have moved)."""
         # The clients are kept: if the Sentinels still name the same master, its connections simply reconnect.
@@ -147,7 +161,7 @@ class SentinelRedisClient(BaseRedisClient):
         now = time.monotonic()
         if master is not None and now - master.confirmed_at < MASTER_CHECK_SECONDS:
             return master.client
-        view = failover_guard.discover(self.sentinels, service)  # MasterNotFoundError when no Sentinel names one
+        view = self._discover(service, now)  # MasterNotFoundError when no Sentinel names one
         if master is not None and master.address == view.address:
             # The most replicas seen: a failover takes the promoted one out of the count (see `failover_guard`).
             master.confirmed_at, master.replicas = now, max(master.replicas, view.replicas)
@@ -157,21 +171,47 @@ class SentinelRedisClient(BaseRedisClient):
         client = redis.Redis(host=view.address[0], port=view.address[1], **self._master_kwargs)
         setattr(client, _SERVICE_ATTRIBUTE, service)
         _logger.info('Sentinel master for %s is at %s:%s', service, *view.address)
+        replicas = max(view.replicas, self._replicas_seen.get((service, view.address), 0))
         with self._lock:
-            self._masters[service] = _Master(client, view.address, now, view.replicas)
+            self._masters[service] = _Master(client, view.address, now, replicas)
         return client
+
+    def _discover(self, service: str, now: float) -> failover_guard.MasterView:
+        """What the Sentinels say of `service`, never going back to a master a newer configuration replaced."""
+        try:
+            view = failover_guard.discover(self.sentinels, service, self._newest.get(service))
+        except failover_guard.StaleSentinelsError:
+            if now - self._stale_since.setdefault(service, now) < STALE_GRACE_SECONDS:
+                raise
+            _logger.warning(
+                'For %.0f s the Sentinels have named only masters of %s older than a configuration seen before; '
+                'believing them (was the Sentinel set rebuilt?)',
+                now - self._stale_since.pop(service),
+                service,
+            )
+            self._newest.pop(service, None)
+            view = failover_guard.discover(self.sentinels, service)
+        self._stale_since.pop(service, None)
+        self._note(service, view)
+        return view
+
+    def _note(self, service: str, view: failover_guard.MasterView | None) -> None:
+        newest = self._newest.get(service)
+        if view is not None and (newest is None or view.epoch >= newest.epoch):
+            self._newest[service] = view
 
     def _stand_in_master_for(self, service: str) -> redis.Redis:
         """The 1.x way, for a stand-in Sentinel: its `master_for` client, kept until `reset_clients`."""
         client = self._stand_in_clients.get(service)
         if client is None:
             # MasterNotFoundError is retried by `_connection_for`.
-            client = self._sentinel.master_for(service)  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            client = self._sentinel.master_for(service)  # type: ignore[no-untyped-call, unused-ignore]  # unannotated before redis-py 8.2
             self._stand_in_clients[service] = client
         return client
 
     def _drop(self, service: str, master: _Master, why: str) -> None:
         _logger.warning('Dropping the Redis master %s:%s of %s: %s', *master.address, service, why)
+        self._replicas_seen[service, master.address] = master.replicas
         with self._lock:
             if self._masters.get(service) is master:
                 del self._masters[service]
@@ -234,6 +274,7 @@ class SentinelRedisClient(BaseRedisClient):
         # want of time would drop the request (at-most-once delivery) although nothing failed over.
         with time_limit(failover_guard.CONFIRM_SECONDS + 2 * failover_guard.SENTINEL_SECONDS, within_outer=False):
             verdict = failover_guard.confirm(command, master.replicas, master.address, self.sentinels, service)
+        self._note(service, verdict.newest)
         if not verdict.confirmed:
             self._drop(service, master, verdict.reason)
         else:
