@@ -261,12 +261,13 @@ class QueuedWork:
 
     cluster: SentinelCluster
     delivery: str
+    service: str = 'queued'
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
     served: list[int] = dataclasses.field(default_factory=list)
     fatal: list[BaseException] = dataclasses.field(default_factory=list)
 
     def serve(self) -> None:
-        server = RedisServerTransport('queued', noop_metrics, **settings(self.cluster), delivery=self.delivery)
+        server = RedisServerTransport(self.service, noop_metrics, **settings(self.cluster), delivery=self.delivery)
         for _ in range(10_000):  # bounded; each turn is a receive of 1 s at most, or a back-off
             if self.stop.is_set():
                 return
@@ -350,3 +351,70 @@ def test_failover_with_requests_queued_answers_none_twice(
     # promoted replica still holds the same answer. The client drops it (logged and counted, never handed to a
     # caller), which is what `dropped` shows.
     assert served_twice == [], (served_twice, dropped)
+
+
+def _replica_caught_up(port: int) -> bool:
+    with redis.Redis(host='127.0.0.1', port=port, socket_timeout=10) as master:
+        info = master.info('replication')
+        replica = info.get('slave0') or {}
+        return bool(replica.get('state') == 'online' and replica.get('offset') == info['master_repl_offset'])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize('delivery', ['at-most-once', 'at-least-once'])
+def test_a_request_pushed_to_the_old_master_after_the_switch_is_sent_again_and_answered_once(
+    cluster: SentinelCluster, delivery: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 10: a caller that pushes to the old master after the Sentinels promoted the replica (before its next
+    # look at them) must not lose the request: the old master drops it when it is demoted.
+    caplog.set_level('INFO', logger='pysoa.common.transport.redis_gateway.failover_resend')
+    service = f'resend-{delivery}'
+    # A backend of the client's own (the worker's, with other settings, keeps looking at the Sentinels).
+    client = RedisClientTransport(service, noop_metrics, **settings(cluster, sentinel_failover_retries=7))
+    backend = client.core.backend_layer
+    assert isinstance(backend, SentinelRedisClient)
+    work = QueuedWork(cluster, delivery, service=service)
+    worker = threading.Thread(target=work.serve, daemon=True)
+    worker.start()
+    answered: list[int] = []
+
+    def receive_until_answered(request_id: int) -> None:
+        deadline = time.monotonic() + 40
+        for _ in range(100):  # each turn returns a response, a timeout (2 s) or a transient error
+            if request_id in answered or time.monotonic() >= deadline:
+                return
+            with contextlib.suppress(TransientPySOATransportError):
+                response = client.receive_response_message(2)
+                if response.request_id is not None:
+                    answered.append(response.request_id)
+
+    try:
+        client.send_request_message(1, {}, JOB, message_expiry_in_seconds=60)  # the client now knows the master
+        receive_until_answered(1)
+        assert answered == [1], work.fatal
+        old_port = cluster.master_port()
+        assert wait_until(lambda: _replica_caught_up(old_port), 30)
+        # From here on, the client does not ask the Sentinels by itself: it still takes the old master for the
+        # master, as it does between two of its checks, until an error (the demotion) makes it ask.
+        backend.master_check_seconds = 3600.0
+
+        def failover() -> bool:
+            try:
+                cluster.failover()
+            except redis.ResponseError:  # NOGOODSLAVE: the replica is still catching up after an earlier failover
+                return False
+            return True
+
+        assert wait_until(failover, 30), 'the Sentinels refused to fail over'
+        assert wait_until(lambda: cluster.master_port() != old_port, 30, interval=0.01), 'no failover'
+        # The replica is promoted; the old master is still a master (Sentinel demotes it later) and takes the push.
+        client.send_request_message(2, {}, JOB, message_expiry_in_seconds=60)
+        receive_until_answered(2)
+    finally:
+        work.stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive() and not work.fatal, work.fatal
+    resent = [record.getMessage() for record in caplog.records if 'Sent request 2 ' in record.getMessage()]
+    assert answered == [1, 2], (answered, work.served)
+    assert sorted(work.served) == [1, 2]  # each ran once
+    assert len(resent) == 1, resent

@@ -27,6 +27,7 @@ from pysoa.common.transport.redis_gateway.backend.registry import SHARED_BACKEND
 from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient  # noqa: F401  # 1.x patch point
 from pysoa.common.transport.redis_gateway.backend.standard import StandardRedisClient  # noqa: F401  # 1.x patch point
 from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS, REPLY_SECONDS
+from pysoa.common.transport.redis_gateway.failover_resend import FailoverResend
 from pysoa.common.transport.redis_gateway.framing import SUPPORTED_HEADERS_RE
 from pysoa.common.transport.redis_gateway.options import (
     ClientTransportOptions,
@@ -117,7 +118,7 @@ class RedisTransportCore(OptionAttributes):
         queue_key = self.QUEUE_NAME_PREFIX + queue_name
         deadline = started + self._send_seconds(message_expiry_in_seconds)
         connection = self._get_redis_connection(True, queue_key, deadline - time.monotonic())
-        push = functools.partial(self._push, connection, queue_key, elements, redis_expiry, meta)
+        push = functools.partial(self._push, connection, queue_key, elements, redis_expiry, meta, request_id)
         factor = self.EXPONENTIAL_BACK_OFF_FACTOR  # read here: 1.x tests set it on the instance
         try:
             pushed, attempts = push_while_full(push, deadline, self.queue_full_retries, factor, self._count)
@@ -131,9 +132,15 @@ class RedisTransportCore(OptionAttributes):
         return float(message_expiry_in_seconds or self.receive_timeout_in_seconds)
 
     def _push(
-        self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
+        self,
+        connection: redis.Redis,
+        queue_key: str,
+        elements: bytes | list[bytes],
+        expiry: int,
+        meta: dict[str, Any],
+        request_id: object,
     ) -> bool:
-        # A seam: the at-least-once server core (`delivery.py`) acknowledges the request in the same step.
+        # A seam: the at-least-once server core acknowledges the request in the same step; the client core records it.
         backend, capacity = driven(self.backend_layer), self.queue_capacity
         return backend.push(connection, queue_key, elements, expiry=expiry, capacity=capacity)
 
@@ -217,8 +224,9 @@ class RedisTransportCore(OptionAttributes):
         self.metrics.counter(self._metric_prefix + name).increment()
 
 
-class RedisTransportClientCore(RedisTransportCore):
-    """The client side: sends requests in `protocol_version` (default 3) and reassembles chunked responses."""
+class RedisTransportClientCore(FailoverResend, RedisTransportCore):
+    """The client side: sends requests in `protocol_version` (default 3), reassembles chunked responses, and sends
+    again a request that a Sentinel failover lost (`FailoverResend`)."""
 
     options_class = ClientTransportOptions
     options: ClientTransportOptions

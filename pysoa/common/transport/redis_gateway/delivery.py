@@ -305,7 +305,13 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
     # ---- settling
 
     def _push(
-        self, connection: redis.Redis, queue_key: str, elements: bytes | list[bytes], expiry: int, meta: dict[str, Any]
+        self,
+        connection: redis.Redis,
+        queue_key: str,
+        elements: bytes | list[bytes],
+        expiry: int,
+        meta: dict[str, Any],
+        request_id: object,
     ) -> bool:
         request = meta.get(IN_FLIGHT_META_KEY)
         if isinstance(request, InFlightRequest) and not request.settled:
@@ -316,7 +322,7 @@ class AtLeastOnceServerCore(RedisTransportServerCore):
             request.answer = (queue_key, elements, expiry, _address_of(request.connection))
         if not isinstance(request, InFlightRequest) or request.settled or request.connection is not connection:
             # Another server holds the reply queue: answer, then acknowledge (a crash in between answers twice).
-            return super()._push(connection, queue_key, elements, expiry, meta)
+            return super()._push(connection, queue_key, elements, expiry, meta, request_id)
         call = in_flight.reply_and_acknowledge_call(
             queue_key,
             request.keys,

@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from pysoa.common.transport.errors import ConnectionError as TransportConnectionError
 from pysoa.common.transport.redis_gateway.backend.direct import execute_command, supports_direct_commands
-from pysoa.common.transport.redis_gateway.backend.scripts import run_unless_full, send_call
+from pysoa.common.transport.redis_gateway.backend.scripts import run_unless_full, send_call, send_marked_call
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 
 __all__ = (
@@ -118,6 +118,35 @@ class BaseRedisClient(abc.ABC):
             if self.QUEUE_HASH_TAG:
                 raise
             raise _cluster_node_error(error) from error
+
+    @property
+    def marks_sends(self) -> bool:
+        """Whether a client should record each request it sends beside it (`push_marked`): where a failover can
+        lose a pushed request and the client must find out whether the new master has it (`failover_resend`)."""
+        return False
+
+    def push_marked(
+        self,
+        connection: redis.Redis,
+        queue_key: str,
+        elements: bytes | Sequence[bytes],
+        *,
+        expiry: int,
+        capacity: int,
+        sent_key: str,
+        request_id: int,
+        forget_below: int,
+    ) -> bool:
+        """`push`, also adding `request_id` to the sorted set `sent_key` on the same server in the same step (and
+        forgetting the ids below `forget_below`); False, doing nothing, when the queue is full."""
+        call = send_marked_call(queue_key, elements, expiry, capacity, sent_key, request_id, forget_below)
+        return run_unless_full(call, connection)
+
+    def was_pushed(self, connection: redis.Redis, sent_key: str, request_id: int) -> bool:
+        """Whether the server of `connection` holds the record `push_marked` left of `request_id` in `sent_key`."""
+        if supports_direct_commands(connection):
+            return execute_command(connection, 'ZSCORE', sent_key, request_id) is not None
+        return connection.zscore(sent_key, request_id) is not None
 
     def pop(self, connection: redis.Redis, queue_key: str, timeout: float) -> object:
         """Take the first element of `queue_key`, waiting up to `timeout` seconds (BLPOP); None if none came.

@@ -37,6 +37,7 @@ __all__ = (
     'MasterView',
     'StaleSentinelsError',
     'Verdict',
+    'attached_replicas',
     'command_on',
     'confirm',
     'discover',
@@ -227,6 +228,15 @@ def _role(command: MasterCommand) -> tuple[bool, int]:
     if fields.get('role', '').strip() != 'master':
         return False, 0
     return True, int(fields.get('connected_slaves', '0').strip() or '0')
+
+
+def attached_replicas(master: redis.Redis) -> int:
+    """How many replicas `master` says are attached to it, 0 if it is no master or cannot say (see `_role`)."""
+    try:
+        is_master, connected = _role(command_on(master))
+    except redis.RedisError:
+        return 0  # the command the caller is about to send fails the same way and is handled there
+    return connected if is_master else 0
 
 
 def confirm(

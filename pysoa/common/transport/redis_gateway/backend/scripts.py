@@ -20,6 +20,7 @@ from pysoa.common.transport.redis_gateway.backend.direct import (
 )
 
 __all__ = (
+    'SEND_MARKED_SCRIPT',
     'SEND_SCRIPT',
     'SEND_SCRIPT_SHA',
     'LuaScript',
@@ -28,6 +29,7 @@ __all__ = (
     'load_script',
     'run_unless_full',
     'send_call',
+    'send_marked_call',
 )
 
 
@@ -85,15 +87,35 @@ SEND_SCRIPT_SHA = SEND_SCRIPT.sha
 """What Redis calls the send script (`SCRIPT EXISTS`, EVALSHA)."""
 
 
+SEND_MARKED_SCRIPT = load_script('send_marked')
+"""`SEND_SCRIPT`, recording the request's id in its sender's set of sent requests in the same step."""
+
+
+def _chunks(elements: bytes | Sequence[bytes]) -> tuple[CommandArgument, ...]:
+    if isinstance(elements, bytes | bytearray | memoryview):
+        return (elements if isinstance(elements, bytes) else bytes(elements),)
+    return tuple(elements)
+
+
 def send_call(queue_key: str, elements: bytes | Sequence[bytes], expiry: int, capacity: int) -> ScriptCall:
     """The run of `send.lua` that pushes one element, or every element of a sequence contiguously, onto `queue_key`
     below `capacity`, then makes the queue expire after `expiry` seconds."""
-    chunks: tuple[CommandArgument, ...]
-    if isinstance(elements, bytes | bytearray | memoryview):
-        chunks = (elements if isinstance(elements, bytes) else bytes(elements),)
-    else:
-        chunks = tuple(elements)
-    return ScriptCall(SEND_SCRIPT, (queue_key,), (expiry, capacity, *chunks))
+    return ScriptCall(SEND_SCRIPT, (queue_key,), (expiry, capacity, *_chunks(elements)))
+
+
+def send_marked_call(
+    queue_key: str,
+    elements: bytes | Sequence[bytes],
+    expiry: int,
+    capacity: int,
+    sent_key: str,
+    request_id: int,
+    forget_below: int,
+) -> ScriptCall:
+    """`send_call`, also adding `request_id` to the sorted set `sent_key` and dropping the ids below `forget_below`
+    from it (`send_marked.lua`)."""
+    args = (expiry, capacity, request_id, forget_below, *_chunks(elements))
+    return ScriptCall(SEND_MARKED_SCRIPT, (queue_key, sent_key), args)
 
 
 def is_queue_full(error: BaseException) -> bool:

@@ -41,7 +41,8 @@ STALE_GRACE_SECONDS = 60.0
 Sentinel set rebuilt from scratch starts its epochs again; a failover takes seconds, not minutes)."""
 
 _SERVICE_ATTRIBUTE = '_pysoa_sentinel_service'
-"""Set on each master client: the Sentinel service it serves, so a connection can be mapped to today's master."""
+"""Set on each master client: the Sentinel service it serves and the master's address, so a connection can be mapped
+to today's master (a client other than today's may still talk to the same master: threads that found it together)."""
 
 _logger = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class SentinelRedisClient(BaseRedisClient):
             parse_hosts(hosts, self.DEFAULT_PORT, urls=False, what='Sentinel') or [('localhost', self.DEFAULT_PORT)],
             sentinel_kwargs=sentinel_connection_kwargs,
         )
+        self.master_check_seconds: float | None = None
+        """This backend's own interval instead of `MASTER_CHECK_SECONDS` (tests stage a client with a stale view)."""
         self._stand_in = not isinstance(self._sentinel, _REDIS_SENTINEL_CLASS)
         self._stand_in_clients: dict[str, redis.Redis] = {}
         if sentinel_services:
@@ -159,21 +162,28 @@ class SentinelRedisClient(BaseRedisClient):
             return self._stand_in_master_for(service)
         master = self._masters.get(service)
         now = time.monotonic()
-        if master is not None and now - master.confirmed_at < MASTER_CHECK_SECONDS:
+        interval = MASTER_CHECK_SECONDS if self.master_check_seconds is None else self.master_check_seconds
+        if master is not None and now - master.confirmed_at < interval:
             return master.client
         view = self._discover(service, now)  # MasterNotFoundError when no Sentinel names one
         if master is not None and master.address == view.address:
-            # The most replicas seen: a failover takes the promoted one out of the count (see `failover_guard`).
-            master.confirmed_at, master.replicas = now, max(master.replicas, view.replicas)
+            # The most replicas seen: a failover takes the promoted one out of the count (see `failover_guard`). The
+            # master's own count too: the Sentinels see a replica that joined only at their next look (up to 10 s),
+            # and a worker that took nothing meanwhile would not have seen it either.
+            master.confirmed_at = now
+            master.replicas = max(master.replicas, view.replicas, failover_guard.attached_replicas(master.client))
             return master.client
         if master is not None:
             self._drop(service, master, f'the Sentinels moved it to {view.address[0]}:{view.address[1]}')
-        client = redis.Redis(host=view.address[0], port=view.address[1], **self._master_kwargs)
-        setattr(client, _SERVICE_ATTRIBUTE, service)
-        _logger.info('Sentinel master for %s is at %s:%s', service, *view.address)
         replicas = max(view.replicas, self._replicas_seen.get((service, view.address), 0))
         with self._lock:
+            current = self._masters.get(service)
+            if current is not None and current is not master and current.address == view.address:
+                return current.client  # another thread found it meanwhile: one client per master
+            client = redis.Redis(host=view.address[0], port=view.address[1], **self._master_kwargs)
+            setattr(client, _SERVICE_ATTRIBUTE, (service, view.address))
             self._masters[service] = _Master(client, view.address, now, replicas)
+        _logger.info('Sentinel master for %s is at %s:%s', service, *view.address)
         return client
 
     def _discover(self, service: str, now: float) -> failover_guard.MasterView:
@@ -238,8 +248,8 @@ class SentinelRedisClient(BaseRedisClient):
 
     def current_connection(self, connection: redis.Redis) -> redis.Redis:
         """The client of the master that now serves the place of the ring `connection` was handed out for."""
-        service = getattr(connection, _SERVICE_ATTRIBUTE, None)
-        return connection if service is None else self._connection_for(service)
+        place = getattr(connection, _SERVICE_ATTRIBUTE, None)
+        return connection if place is None else self._connection_for(place[0])
 
     def confirm_taken(self, connection: redis.Redis) -> bool:
         """Whether what this thread just took or wrote on `connection` reached the replicas a failover could promote.
@@ -248,13 +258,11 @@ class SentinelRedisClient(BaseRedisClient):
         then the request must not be run (or answered) there; the promoted replica still holds it. See
         `failover_guard.confirm` for the rule and what is left.
         """
-        service = getattr(connection, _SERVICE_ATTRIBUTE, None)
-        if service is None or not supports_direct_commands(connection):
+        place = getattr(connection, _SERVICE_ATTRIBUTE, None)
+        if place is None or not supports_direct_commands(connection):
             return True  # not one of this backend's masters, or a test double: no replication to ask about
-        master = self._masters.get(service)
-        if master is None or master.client is not connection:
-            return False  # dropped: the Sentinels named another master since it was taken
-        return self._confirm(service, master, failover_guard.command_on(connection))
+        service, address = place
+        return self.confirm_taken_at(service, address, failover_guard.command_on(connection))
 
     def confirm_taken_at(self, service: str, address: tuple[str, int], command: failover_guard.MasterCommand) -> bool:
         """`confirm_taken` for a taking made on another client of master `address` of `service` (a concurrent
