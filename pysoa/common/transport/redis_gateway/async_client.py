@@ -12,9 +12,9 @@ that queue while any response is awaited, and hands each response to the task th
   (`client.transport.redis_gateway.receive.error.unexpected_response`), as is one naming a request nobody here sent:
   a response is never handed to a task that did not send its request;
 - every wait is bounded: a send by the caller's timeout (`MessageSendError` when Redis does not answer), a receive
-  by its timeout (`MessageReceiveTimeout`) less what the send took (`response_wait`: by the awaited requests'
-  expiry, and without a caller timeout by the time a slow send took), and the reader's BLPOP by its own timeout
-  plus `POP_MARGIN_SECONDS`, so neither a frozen Redis nor a full queue can hold a caller past its timeout.
+  by what the send left of it (`MessageReceiveTimeout`; see `response_wait`), and the reader's BLPOP by its own
+  timeout plus `POP_MARGIN_SECONDS`, so neither a frozen Redis nor a full queue can hold a caller past its timeout
+  (the transport's receive timeout for a call without one).
 """
 
 import asyncio
@@ -96,6 +96,7 @@ class _TaskState:
         self.waiter: asyncio.Future[None] | None = None
 
     def stop_awaiting(self, request_id: int) -> None:
+        """Answered, given up on or expired: no longer awaited, nor its send's time counted."""
         self.awaited.pop(request_id, None)
         if self.slow_sends:
             self.slow_sends.pop(request_id, None)
