@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 
 from examples.echo_client import client_settings
 from pysoa.client import Client
@@ -29,6 +30,7 @@ from pysoa.client.middleware import (
     ClientRequestMiddlewareTask,
     ClientResponseMiddlewareTask,
 )
+from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import (
     MessageReceiveTimeout,
     MessageSendError,
@@ -36,6 +38,7 @@ from pysoa.common.transport.errors import (
     TransientPySOATransportError,
 )
 from pysoa.common.transport.redis_gateway.backend.async_commands import ScriptBatcher
+from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.types import ActionResponse, JobRequest, JobResponse
 from pysoa.schema import fields
 from pysoa.test.redis_server import RedisServerProcess
@@ -583,3 +586,30 @@ def test_a_served_requests_deadline_bounds_awaited_calls(start_service: StartSer
     with pytest.raises(MessageReceiveTimeout, match='deadline of the request being served'):
         asyncio.run(client.call_action_async('echo', 'sleep', {'seconds': 3}))
     assert time.monotonic() - started < 0.5 + 1
+
+
+@pytest.mark.parametrize('timeout', [None, 3], ids=['without-a-timeout', 'with-a-timeout'])
+def test_a_call_ends_within_its_time_however_long_its_send_took(redis_url: str, timeout: int | None) -> None:
+    # A full queue holds the send up; the wait for the response then gets only what is left of the call's time
+    # (its timeout, else the receive timeout), as in the blocking client (`test_redis_faults`): the send and the
+    # wait used to take up to twice that together.
+    receive_timeout = 4
+    client = make_client(redis_url, queue_capacity=1, receive_timeout_in_seconds=receive_timeout)
+    filler = RedisClientTransport('echo', noop_metrics, backend_layer_kwargs={'hosts': [redis_url]})
+    filler.send_request_message(1, {}, {'control': {}, 'context': {}, 'actions': []})
+    raw = redis.Redis.from_url(redis_url)
+    worker = threading.Timer(1.5, lambda: raw.lpop('pysoa:service.echo'))  # a worker taking the filler, late
+    worker.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientPySOATransportError):  # nobody answers: the call's own request stays queued
+            asyncio.run(client.call_action_async('echo', 'echo', {'message': 'hi'}, timeout=timeout))
+        elapsed = time.monotonic() - started
+    finally:
+        worker.join()
+    assert raw.llen('pysoa:service.echo') == 1  # the send got in, after the filler was taken
+    raw.close()
+    print(
+        f'an awaited call behind a full queue, timeout {timeout}: {elapsed:.2f} s (receive timeout {receive_timeout} s)'
+    )
+    assert 1.5 < elapsed < (timeout or receive_timeout) + 1, elapsed

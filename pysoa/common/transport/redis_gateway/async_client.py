@@ -11,9 +11,10 @@ that queue while any response is awaited, and hands each response to the task th
 - a second response to a request, or one to a request given up on (`abandon`, or expired), is dropped and counted
   (`client.transport.redis_gateway.receive.error.unexpected_response`), as is one naming a request nobody here sent:
   a response is never handed to a task that did not send its request;
-- every wait is bounded: a receive by its timeout (`MessageReceiveTimeout`), a send by the caller's timeout
-  (`MessageSendError` when Redis does not answer), and the reader's BLPOP by its own timeout plus
-  `POP_MARGIN_SECONDS`, so a frozen Redis cannot hold a caller past its timeout.
+- every wait is bounded: a send by the caller's timeout (`MessageSendError` when Redis does not answer), a receive
+  by what the send left of it (`MessageReceiveTimeout`; see `response_wait`), and the reader's BLPOP by its own
+  timeout plus `POP_MARGIN_SECONDS`, so neither a frozen Redis nor a full queue can hold a caller past its timeout
+  (the transport's receive timeout for a call without one).
 """
 
 import asyncio
@@ -32,7 +33,7 @@ import redis.asyncio
 from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS
 from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
-from pysoa.common.transport.redis_gateway import envelope, reporting
+from pysoa.common.transport.redis_gateway import envelope, reporting, response_wait
 from pysoa.common.transport.redis_gateway.backend import async_commands
 from pysoa.common.transport.redis_gateway.backend.async_commands import DRAIN_COUNT
 from pysoa.common.transport.redis_gateway.backend.async_rings import ASYNC_BACKEND_TYPES, AsyncRing, ring_for
@@ -86,12 +87,19 @@ def serves_natively(transport: object) -> bool:
 class _TaskState:
     """What one task awaits: request ids with their expiry, and responses that arrived for it."""
 
-    __slots__ = ('awaited', 'ready', 'waiter')
+    __slots__ = ('awaited', 'ready', 'slow_sends', 'waiter')
 
     def __init__(self) -> None:
         self.awaited: dict[int, float] = {}  # request id -> when it expires (Unix seconds)
         self.ready: dict[int, _Outcome] = {}  # arrived, not yet handed out, in arrival order
+        self.slow_sends: dict[int, float] = {}  # awaited, sent without a timeout -> seconds its send took, if long
         self.waiter: asyncio.Future[None] | None = None
+
+    def stop_awaiting(self, request_id: int) -> None:
+        """Answered, given up on or expired: no longer awaited, nor its send's time counted."""
+        self.awaited.pop(request_id, None)
+        if self.slow_sends:
+            self.slow_sends.pop(request_id, None)
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -166,9 +174,9 @@ class AsyncRedisClientTransport:
         state = self._state()
         core = self.core
         meta['reply_to'] = self.reply_queue_name
+        started = time.monotonic()
         elements, redis_expiry = core.encode_message(request_id, meta, body, message_expiry_in_seconds)
         expires_at = meta['__expiry__']
-        started = time.monotonic()
         deadline = started + float(message_expiry_in_seconds or core.receive_timeout_in_seconds)
         # Awaited before it is pushed: the reader may take the response before this task runs again. If the send
         # fails, it is given up on at once (a response, should the push have landed, is then dropped as late).
@@ -184,6 +192,10 @@ class AsyncRedisClientTransport:
             self._give_up(state, [request_id])
             queue_name = self._send_queue_key.removeprefix(core.QUEUE_NAME_PREFIX)
             raise queue_full_error(queue_name, attempts, started, core._count)
+        # Unless already answered (the reader may have been quicker than this task).
+        spent = response_wait.slow_send_seconds(message_expiry_in_seconds, started)
+        if spent is not None and request_id in state.awaited:
+            state.slow_sends[request_id] = spent
 
     async def _push(self, elements: bytes | list[bytes], redis_expiry: int, deadline: float) -> tuple[bool, int]:
         """Push the request's elements (batched with other tasks' pushes), retrying while the queue is full."""
@@ -220,15 +232,16 @@ class AsyncRedisClientTransport:
     async def receive_response_message(self, receive_timeout_in_seconds: float | None = None) -> ReceivedMessage:
         """The next response awaited by the calling task, in arrival order; `(None, None, None)` when it awaits none.
 
-        Raises `MessageReceiveTimeout` when none arrives within the timeout (the transport's when None), and the
-        error that stopped the reader (`MessageReceiveError`) or made its response unreadable.
+        Raises `MessageReceiveTimeout` when none arrives within the timeout (the transport's when None, less the
+        time a slow send took) or by just after the awaited requests expire, and the error that stopped the reader
+        (`MessageReceiveError`) or made its response unreadable.
         """
         state = self._state()
         if not state.ready:
             self._expire(state)
             if not state.awaited:
                 return ReceivedMessage(None, None, None)
-            timeout = float(receive_timeout_in_seconds or self.core.receive_timeout_in_seconds)
+            timeout = self._wait_seconds(state, receive_timeout_in_seconds)
             with self.metrics.timer('client.transport.redis_gateway.receive', **MICROSECOND_TIMER_KWARGS):
                 await self._wait(state, timeout)
         request_id = next(iter(state.ready))
@@ -236,6 +249,14 @@ class AsyncRedisClientTransport:
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
+
+    def _wait_seconds(self, state: _TaskState, receive_timeout_in_seconds: float | None) -> float:
+        """The caller's timeout, else the transport's less a slow send's time; never past the requests' expiry."""
+        timeout = float(receive_timeout_in_seconds or self.core.receive_timeout_in_seconds)
+        if not receive_timeout_in_seconds:
+            timeout -= response_wait.send_seconds(state.awaited, state.slow_sends)
+        left = response_wait.seconds_left(state.awaited)
+        return max(timeout if left is None else min(timeout, left), 0.01)
 
     async def _wait(self, state: _TaskState, timeout: float) -> None:
         loop = asyncio.get_running_loop()
@@ -259,7 +280,7 @@ class AsyncRedisClientTransport:
 
     def _give_up(self, state: _TaskState, request_ids: Iterable[int]) -> None:
         for request_id in request_ids:
-            state.awaited.pop(request_id, None)
+            state.stop_awaiting(request_id)
             state.ready.pop(request_id, None)
             if self._owners.get(request_id) is state:
                 del self._owners[request_id]
@@ -268,7 +289,7 @@ class AsyncRedisClientTransport:
         """Forget the calling task's awaited requests that have expired: nobody may wait for their responses."""
         now = time.time()
         for request_id in [key for key, expires_at in state.awaited.items() if expires_at < now]:
-            del state.awaited[request_id]
+            state.stop_awaiting(request_id)
             self._owners.pop(request_id, None)
 
     def _ensure_reader(self) -> None:
@@ -362,7 +383,7 @@ class AsyncRedisClientTransport:
         request_id = getattr(outcome, 'request_id', None) if isinstance(outcome, BaseException) else outcome[0]
         state = self._owners.pop(request_id, None) if isinstance(request_id, int) else None
         if state is not None and request_id is not None:
-            state.awaited.pop(request_id, None)
+            state.stop_awaiting(request_id)
             state.ready[request_id] = outcome
             state.wake()
             return
@@ -390,7 +411,7 @@ class AsyncRedisClientTransport:
         now = time.time()
         owners = self._owners
         for request_id in [key for key, state in owners.items() if state.awaited.get(key, now) < now]:
-            del owners.pop(request_id).awaited[request_id]
+            owners.pop(request_id).stop_awaiting(request_id)
 
 
 def _nothing() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS, MetricsRecorder
 from pysoa.common.transport.base import ClientTransport, ReceivedMessage, get_hex_thread_id
 from pysoa.common.transport.errors import InvalidMessageError, MessageReceiveTimeout, TransientPySOATransportError
+from pysoa.common.transport.redis_gateway import response_wait
 from pysoa.common.transport.redis_gateway.constants import RESPONSE_QUEUE_SPECIFIER
 from pysoa.common.transport.redis_gateway.core import RedisTransportClientCore
 from pysoa.common.transport.redis_gateway.settings import RedisClientTransportSchema
@@ -30,15 +31,6 @@ __all__ = ('RedisClientTransport',)
 
 _LATE_RESPONSE_SECONDS = 60.0
 """How long after a request expires a late or second response to it is still recognised (and dropped)."""
-
-_ANSWER_AT_DEADLINE_SECONDS = 0.5
-"""How long past its requests' expiry a wait goes on: a service that gives up at the deadline it was given (its own
-calls to other services time out then) answers just after it, and that answer says why; the call still ends
-within its timeout plus 1 s."""
-
-
-_SLOW_SEND_SECONDS = 0.05
-"""A send without a timeout that took longer shortens the wait for its response by as much (see `send_seconds`)."""
 
 
 class _ThreadState(threading.local):
@@ -88,25 +80,12 @@ class _ThreadState(threading.local):
         return False
 
     def seconds_left(self) -> float | None:
-        """Until just after the last awaited request expires (None if unknown): no response to any comes later.
-
-        A call's wait for its response is cut to this, so that a slow send (a full queue, a Sentinel lookup, a
-        frozen Redis) and a full receive wait together still end by the call's deadline (issue 10).
-        """
-        if self.unnamed or not self.awaited:
-            return None
-        latest = max(self.awaited.values())
-        return None if latest == math.inf else max(latest - time.time() + _ANSWER_AT_DEADLINE_SECONDS, 0.01)
+        """Until just after the last awaited request expires (None if unknown; see `response_wait`)."""
+        return None if self.unnamed else response_wait.seconds_left(self.awaited)
 
     def send_seconds(self) -> float:
-        """The least time the send of an awaited request without a timeout took (0: some request's was quick).
-
-        Taken off the transport's receive timeout when the caller gives none: a call without a timeout ends within
-        the receive timeout however long its send took (a full queue, a Sentinel lookup, a frozen Redis), as a
-        call with one ends within its timeout (issue 10); the most patient request awaited sets the wait.
-        """
-        slow = self.slow_sends
-        return min((slow.get(request_id, 0.0) for request_id in self.awaited), default=0.0) if slow else 0.0
+        """How long a slow send of the awaited requests took, to take off the receive timeout (`response_wait`)."""
+        return response_wait.send_seconds(self.awaited, self.slow_sends)
 
     def consumed_unreadable(self, request_id: int | None) -> None:
         """A response was taken from the queue but cannot be read: do not wait for it again."""
@@ -172,7 +151,7 @@ class RedisClientTransport(ClientTransport):
         except ValueError:
             expires_at = None
         state.awaited[request_id] = math.inf if expires_at is None else expires_at
-        if message_expiry_in_seconds is None and (spent := time.monotonic() - started) > _SLOW_SEND_SECONDS:
+        if (spent := response_wait.slow_send_seconds(message_expiry_in_seconds, started)) is not None:
             state.slow_sends[request_id] = spent
 
     def receive_response_message(self, receive_timeout_in_seconds: int | None = None) -> ReceivedMessage:
