@@ -82,6 +82,20 @@ class SentinelCluster:
         with self.connect(self.sentinels[0]) as connection:
             connection.execute_command('SENTINEL', 'FAILOVER', MASTER_NAME)
 
+    def switch_master(self, old_port: int, refused_for: float = 30, interval: float = 0.05) -> None:
+        """Fail over, asking again while the Sentinels refuse (NOGOODSLAVE: the replica is still catching up after
+        an earlier failover), and return once they name a master other than `old_port`."""
+
+        def failover() -> bool:
+            try:
+                self.failover()
+            except redis.ResponseError:
+                return False
+            return True
+
+        assert wait_until(failover, refused_for, interval=max(interval, 0.05)), 'the Sentinels refused to fail over'
+        assert wait_until(lambda: self.master_port() != old_port, 30, interval=interval), 'no failover'
+
     @property
     def hosts(self) -> list[tuple[str, int]]:
         return [(sentinel.host, sentinel.port) for sentinel in self.sentinels]
@@ -239,20 +253,19 @@ def test_a_switched_master_is_dropped_within_the_check_interval(cluster: Sentine
     old_client = backend.get_connection('pysoa:service.x')
     old_port = cluster.master_port()
 
-    def failover() -> bool:
-        try:
-            cluster.failover()
-        except redis.ResponseError:  # NOGOODSLAVE: the replica is still catching up after the previous test's failover
-            return False
-        return True
-
-    assert wait_until(failover, 30), 'the Sentinels refused to fail over'
-    assert wait_until(lambda: cluster.master_port() != old_port, 30), 'no failover'
+    cluster.switch_master(old_port)
     switched = time.monotonic()
     # No error tells the backend: only its check with the Sentinels does (the old master still answers).
     assert wait_until(lambda: backend.get_connection('pysoa:service.x') is not old_client, timeout=5)
     assert time.monotonic() - switched < MASTER_CHECK_SECONDS + 0.5
     backend.close()
+
+
+def _replica_caught_up(port: int) -> bool:
+    with redis.Redis(host='127.0.0.1', port=port, socket_timeout=10) as master:
+        info = master.info('replication')
+        replica = info.get('slave0') or {}
+        return bool(replica.get('state') == 'online' and replica.get('offset') == info['master_repl_offset'])
 
 
 @dataclasses.dataclass
@@ -298,15 +311,8 @@ def test_failover_with_requests_queued_answers_none_twice(
     for request_id in sent:
         client.send_request_message(request_id, {}, JOB, message_expiry_in_seconds=60)
     master_port = cluster.master_port()
-    with redis.Redis(host='127.0.0.1', port=master_port, socket_timeout=10) as master:
-
-        def replicated() -> bool:
-            info = master.info('replication')
-            replica = info.get('slave0') or {}
-            return replica.get('state') == 'online' and replica.get('offset') == info['master_repl_offset']
-
-        # The replica has every queued request before the switch (it may still be resyncing after the last one).
-        assert wait_until(replicated, 30), master.info('replication')
+    # The replica has every queued request before the switch (it may still be resyncing after the last one).
+    assert wait_until(lambda: _replica_caught_up(master_port), 30)
 
     work = QueuedWork(cluster, delivery)
     worker = threading.Thread(target=work.serve, daemon=True)
@@ -315,15 +321,7 @@ def test_failover_with_requests_queued_answers_none_twice(
     try:
         assert wait_until(lambda: len(work.served) >= 5 or bool(work.fatal), 20), 'nothing served before the failover'
 
-        def failover() -> bool:
-            try:
-                cluster.failover()
-            except redis.ResponseError:  # NOGOODSLAVE: the replica is still catching up after an earlier failover
-                return False
-            return True
-
-        assert wait_until(failover, 30), 'the Sentinels refused to fail over'
-        assert wait_until(lambda: cluster.master_port() != master_port, 30), 'no failover'
+        cluster.switch_master(master_port)
         deadline = time.monotonic() + 40
         for _ in range(200):  # each turn returns a response, a timeout (2 s) or a transient error
             if client.requests_outstanding < 1 or time.monotonic() >= deadline:
@@ -351,13 +349,6 @@ def test_failover_with_requests_queued_answers_none_twice(
     # promoted replica still holds the same answer. The client drops it (logged and counted, never handed to a
     # caller), which is what `dropped` shows.
     assert served_twice == [], (served_twice, dropped)
-
-
-def _replica_caught_up(port: int) -> bool:
-    with redis.Redis(host='127.0.0.1', port=port, socket_timeout=10) as master:
-        info = master.info('replication')
-        replica = info.get('slave0') or {}
-        return bool(replica.get('state') == 'online' and replica.get('offset') == info['master_repl_offset'])
 
 
 @pytest.mark.timeout(120)
@@ -398,15 +389,7 @@ def test_a_request_pushed_to_the_old_master_after_the_switch_is_sent_again_and_a
         # master, as it does between two of its checks, until an error (the demotion) makes it ask.
         backend.master_check_seconds = 3600.0
 
-        def failover() -> bool:
-            try:
-                cluster.failover()
-            except redis.ResponseError:  # NOGOODSLAVE: the replica is still catching up after an earlier failover
-                return False
-            return True
-
-        assert wait_until(failover, 30), 'the Sentinels refused to fail over'
-        assert wait_until(lambda: cluster.master_port() != old_port, 30, interval=0.01), 'no failover'
+        cluster.switch_master(old_port, interval=0.01)
         # The replica is promoted; the old master is still a master (Sentinel demotes it later) and takes the push.
         client.send_request_message(2, {}, JOB, message_expiry_in_seconds=60)
         receive_until_answered(2)

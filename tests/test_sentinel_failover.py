@@ -151,15 +151,7 @@ def _kill_master(cluster: SentinelCluster) -> None:
 def _request_failover(cluster: SentinelCluster) -> None:
     old_port = cluster.master_port()
 
-    def failover() -> bool:
-        try:
-            cluster.failover()
-        except redis.ResponseError:  # NOGOODSLAVE: the other server is not a replica in sync yet
-            return False
-        return True
-
-    assert wait_until(failover, 40, interval=0.5), 'the Sentinels refused to fail over'
-    assert wait_until(lambda: cluster.master_port() != old_port, 30), 'the Sentinels did not fail over'
+    cluster.switch_master(old_port, refused_for=40)  # refused while the other server is not a replica in sync yet
 
 
 def _replica_in_sync(cluster: SentinelCluster) -> bool:

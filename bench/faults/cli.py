@@ -20,7 +20,7 @@ import redis
 from bench.faults.faults import FAULTS, Fault, settle
 from bench.faults.stage import ROOT, Stage
 from bench.faults.tally import Row, as_json, count
-from bench.faults.traffic import SENT, count_dropped_responses
+from bench.faults.traffic import RESENT, SENT, count_dropped_responses
 from pysoa.test.redis_server import RedisServerProcess
 
 __all__ = ('main',)
@@ -54,6 +54,9 @@ def run_one(
         after = [call for call in stage.traffic.calls if call.started >= fault_ended]
         recovered = sum(1 for call in after if call.outcome == 'response')
         stage.notes.append(f'after the fault: {recovered} of {len(after)} calls answered')
+        uids = {call.uid for call in stage.traffic.calls}
+        if resent := sum(1 for uid in RESENT if uid in uids):
+            stage.notes.append(f'{resent} requests sent again by their client: a failover had lost them')
         forged_accepted = sum(1 for call in stage.traffic.calls if call.pid == 1)
         if forged_accepted:
             stage.notes.append(f'{forged_accepted} forged responses accepted as answers')

@@ -23,7 +23,7 @@ from pysoa.common.transport.errors import (
 )
 from pysoa.common.types import JobRequest
 
-__all__ = ('Call', 'DROPPED', 'REPLY_QUEUES', 'SENT', 'Traffic', 'count_dropped_responses')
+__all__ = ('Call', 'DROPPED', 'REPLY_QUEUES', 'RESENT', 'SENT', 'Traffic', 'count_dropped_responses')
 
 SENT: dict[tuple[int, int], str] = {}
 """(thread ident, request id) -> uid, for every request whose send returned (the request is in Redis)."""
@@ -33,6 +33,9 @@ REPLY_QUEUES: dict[int, str] = {}
 
 DROPPED: list[str] = []
 """The uid of every response the client transport dropped as already answered or given up on."""
+
+RESENT: list[str] = []
+"""The uid of every request the client transport sent again because a Sentinel failover had lost it."""
 
 _lock = threading.Lock()
 
@@ -62,13 +65,28 @@ class _DroppedResponses(logging.Handler):
                 DROPPED.append(uid or f'unknown:{request_id}')
 
 
+class _ResentRequests(logging.Handler):
+    """Turns the transport's 'Sent request N to service S again' warnings (after a failover) into uids."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith('Sent request') and isinstance(record.args, tuple) and record.args:
+            with _lock:
+                uid = SENT.get((record.thread or 0, record.args[0]))  # type: ignore[arg-type]
+                RESENT.append(uid or f'unknown:{record.args[0]}')
+
+
 def count_dropped_responses() -> None:
-    """From now on, count the responses the client transport drops (in `DROPPED`) instead of printing them."""
-    logger = logging.getLogger('pysoa.common.transport.redis_gateway.client')
-    if not any(isinstance(handler, _DroppedResponses) for handler in logger.handlers):
-        logger.addHandler(_DroppedResponses(logging.WARNING))
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
+    """From now on, count the responses the client transport drops (in `DROPPED`) and the requests it sends again
+    after a failover (in `RESENT`) instead of printing them."""
+    for name, handler_class in (
+        ('pysoa.common.transport.redis_gateway.client', _DroppedResponses),
+        ('pysoa.common.transport.redis_gateway.failover_resend', _ResentRequests),
+    ):
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, handler_class) for handler in logger.handlers):
+            logger.addHandler(handler_class(logging.WARNING))
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
 
 
 @dataclasses.dataclass
