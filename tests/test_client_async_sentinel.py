@@ -5,15 +5,24 @@ import threading
 from typing import Any
 
 import pytest
+import redis
 
 from pysoa.client import Client
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import MessageReceiveTimeout
+from pysoa.common.transport.redis_gateway.async_client import AsyncRedisClientTransport
+from pysoa.common.transport.redis_gateway.backend.async_rings import AsyncSentinelRing
+from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
+from pysoa.test.waiting import wait_until
 from tests.test_redis_sentinel import (
+    JOB,
     MASTER_NAME,
+    QueuedWork,
     SentinelCluster,
+    _replica_caught_up,
     cluster,  # noqa: F401  # the fixture, shared rather than copied
+    settings,
 )
 
 
@@ -74,3 +83,58 @@ def test_calls_through_sentinel(
         server.join(10)
 
     assert [r.body for r in responses] == [{'twice': n * 2} for n in range(30)]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize('delivery', ['at-most-once', 'at-least-once'])
+def test_a_request_pushed_to_the_old_master_after_the_switch_is_sent_again_and_answered_once(
+    cluster: SentinelCluster,  # noqa: F811  # the imported fixture
+    delivery: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The blocking client's test of the same name, for the asyncio client: a task that pushes to the old master after
+    # the Sentinels promoted the replica (before the ring's next look at them) must not lose its request.
+    caplog.set_level('INFO', logger='pysoa.common.transport.redis_gateway.failover_resend')
+    service = f'async-resend-{delivery}'
+    transport = RedisClientTransport(service, noop_metrics, **settings(cluster, sentinel_failover_retries=7))
+    work = QueuedWork(cluster, delivery, service=service)
+    worker = threading.Thread(target=work.serve, daemon=True)
+
+    def failover() -> bool:
+        try:
+            cluster.failover()
+        except redis.ResponseError:  # NOGOODSLAVE: the replica is still catching up after an earlier failover
+            return False
+        return True
+
+    async def main() -> list[int | None]:
+        side = AsyncRedisClientTransport.for_transport(transport)
+        await side.send_request_message(1, {}, JOB, message_expiry_in_seconds=60)  # the ring now knows the master
+        answered = [(await side.receive_response_message(30)).request_id]
+        assert answered == [1], work.fatal
+        old_port = cluster.master_port()
+        assert wait_until(lambda: _replica_caught_up(old_port), 30)
+        # From here on the ring does not ask the Sentinels by itself: it still takes the old master for the master,
+        # as it does between two of its checks, until an error (the demotion) makes it ask.
+        ring = await side._get_ring()
+        assert isinstance(ring, AsyncSentinelRing)
+        ring.master_check_seconds = 3600.0
+        assert wait_until(failover, 30), 'the Sentinels refused to fail over'
+        assert wait_until(lambda: cluster.master_port() != old_port, 30, interval=0.01), 'no failover'
+        # The replica is promoted; the old master is still a master (Sentinel demotes it later) and takes the push.
+        await side.send_request_message(2, {}, JOB, message_expiry_in_seconds=60)
+        # One receive: the demotion's error is not the caller's while the answer can still come in time.
+        answered.append((await side.receive_response_message(30)).request_id)
+        return answered
+
+    worker.start()
+    try:
+        answered = asyncio.run(main())
+    finally:
+        work.stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive() and not work.fatal, work.fatal
+    resent = [record.getMessage() for record in caplog.records if 'Sent request 2 ' in record.getMessage()]
+    assert answered == [1, 2], (answered, work.served)
+    assert sorted(work.served) == [1, 2]  # each ran once
+    assert len(resent) == 1, resent

@@ -15,6 +15,8 @@ that queue while any response is awaited, and hands each response to the task th
   by what the send left of it (`MessageReceiveTimeout`; see `response_wait`), and the reader's BLPOP by its own
   timeout plus `POP_MARGIN_SECONDS`, so neither a frozen Redis nor a full queue can hold a caller past its timeout
   (the transport's receive timeout for a call without one).
+
+On Sentinel, the reader also sends again a request that a failover lost (`async_failover_resend`).
 """
 
 import asyncio
@@ -34,6 +36,7 @@ from pysoa.common.metrics import MICROSECOND_TIMER_KWARGS
 from pysoa.common.transport import errors
 from pysoa.common.transport.base import ReceivedMessage
 from pysoa.common.transport.redis_gateway import envelope, reporting, response_wait
+from pysoa.common.transport.redis_gateway.async_failover_resend import AsyncFailoverResend
 from pysoa.common.transport.redis_gateway.backend import async_commands
 from pysoa.common.transport.redis_gateway.backend.async_commands import DRAIN_COUNT
 from pysoa.common.transport.redis_gateway.backend.async_rings import ASYNC_BACKEND_TYPES, AsyncRing, ring_for
@@ -42,6 +45,7 @@ from pysoa.common.transport.redis_gateway.backend.registry import BACKEND_CLASSE
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.constants import POP_MARGIN_SECONDS
 from pysoa.common.transport.redis_gateway.core import RedisTransportClientCore
+from pysoa.common.transport.redis_gateway.failover_resend import is_markable
 from pysoa.common.transport.redis_gateway.framing import locate_payload
 from pysoa.common.transport.redis_gateway.queue_full import queue_full_error
 
@@ -131,6 +135,7 @@ class AsyncRedisClientTransport:
         self._reader: asyncio.Task[None] | None = None
         self._buffer: collections.deque[object] = collections.deque()  # replies taken and not yet handed out
         self._waiting_until: dict[_TaskState, float] = {}  # tasks blocked in a receive -> their monotonic deadline
+        self._resend = AsyncFailoverResend(self.core, self.reply_queue_name)
 
     @classmethod
     def for_transport(cls, transport: RedisClientTransport) -> 'AsyncRedisClientTransport':
@@ -184,7 +189,7 @@ class AsyncRedisClientTransport:
         self._owners[request_id] = state
         try:
             with self.metrics.timer('client.transport.redis_gateway.send', **MICROSECOND_TIMER_KWARGS):
-                pushed, attempts = await self._push(elements, redis_expiry, deadline)
+                pushed, attempts = await self._push(request_id, elements, redis_expiry, expires_at, deadline)
         except BaseException:
             self._give_up(state, [request_id])
             raise
@@ -197,16 +202,22 @@ class AsyncRedisClientTransport:
         if spent is not None and request_id in state.awaited:
             state.slow_sends[request_id] = spent
 
-    async def _push(self, elements: bytes | list[bytes], redis_expiry: int, deadline: float) -> tuple[bool, int]:
+    async def _push(
+        self, request_id: int, elements: bytes | list[bytes], redis_expiry: int, expires_at: float, deadline: float
+    ) -> tuple[bool, int]:
         """Push the request's elements (batched with other tasks' pushes), retrying while the queue is full."""
-        core = self.core
+        core, key = self.core, self._send_queue_key
         ring = await self._get_ring()
         try:
-            connection = await ring.connection_within(self._send_queue_key, deadline - time.monotonic())
+            connection = await ring.connection_within(key, deadline - time.monotonic())
             run = ring.script_runner(connection)
+            marked = ring.marks_sends and is_markable(request_id)
+            sent = self._resend.record(connection, key, elements, redis_expiry, expires_at) if marked else None
 
             async def push_once(seconds: float) -> bool:
-                capacity, key = core.queue_capacity, self._send_queue_key
+                if sent is not None:
+                    return await self._resend.push(run, sent, request_id, seconds)
+                capacity = core.queue_capacity
                 return await async_commands.push(
                     run, key, elements, expiry=redis_expiry, capacity=capacity, seconds=seconds
                 )
@@ -282,6 +293,7 @@ class AsyncRedisClientTransport:
         for request_id in request_ids:
             state.stop_awaiting(request_id)
             state.ready.pop(request_id, None)
+            self._resend.forget(request_id)
             if self._owners.get(request_id) is state:
                 del self._owners[request_id]
 
@@ -306,18 +318,19 @@ class AsyncRedisClientTransport:
         if error is not None:
             # A defect: say so, and tell the tasks waiting now instead of leaving them to their timeouts.
             _logger.error('The reply reader of service %s failed', self.service_name, exc_info=error)
-            self._fail_waiting(errors.MessageReceiveError(f'Reply reader failed: {error!r}'))
+            self._fail_waiting(errors.MessageReceiveError(f'Reply reader failed: {error!r}'), stopped=True)
 
     async def _read(self) -> None:
         """Pop the reply queue while any response is awaited, handing each response to its task."""
         while self._owners or self._buffer:  # what was taken is handed out (or dropped and counted) even so
-            pop_timeout = self._pop_timeout()
+            pop_timeout = self._resend.pop_timeout(self._pop_timeout())
             try:
                 ring = await self._get_ring()
                 connection = await ring.connection_within(self._reply_queue_key, pop_timeout + POP_MARGIN_SECONDS)
                 element = await self._next_element(connection, pop_timeout)
                 if element is None:
                     self._prune()
+                    await self._resend.look_if_due(ring, self._owners)
                     continue
                 outcome = await self._decode(connection, element, pop_timeout)
             except CannotGetConnectionError as error:
@@ -331,10 +344,13 @@ class AsyncRedisClientTransport:
                 self._deliver(outcome)
                 if time.monotonic() - self._pruned_at > _PRUNE_SECONDS:
                     self._prune()
+                await self._resend.look_if_due(ring, self._owners)
                 continue
             # Redis is down or moving: the tasks waiting now were told; the next ones wait for a retry.
             self._prune()
             await asyncio.sleep(_RETRY_SECONDS)
+            if self._ring is not None:
+                await self._resend.look(self._ring, self._owners)  # the master may have moved: look at once
 
     async def _next_element(self, connection: redis.asyncio.Redis, timeout: float) -> object:
         """The next reply: one taken earlier, else one popped (waiting up to `timeout`); None if none came.
@@ -384,6 +400,7 @@ class AsyncRedisClientTransport:
         state = self._owners.pop(request_id, None) if isinstance(request_id, int) else None
         if state is not None and request_id is not None:
             state.stop_awaiting(request_id)
+            self._resend.forget(request_id)
             state.ready[request_id] = outcome
             state.wake()
             return
@@ -397,9 +414,17 @@ class AsyncRedisClientTransport:
                 self.service_name,
             )
 
-    def _fail_waiting(self, error: errors.TransientPySOATransportError) -> None:
-        """Give the reader's failure to every task waiting now (their requests stay awaited for a later receive)."""
-        for state in list(self._waiting_until):
+    def _fail_waiting(self, error: errors.TransientPySOATransportError, stopped: bool = False) -> None:
+        """Give the reader's failure to every task waiting now (their requests stay awaited for a later receive).
+
+        While requests a failover could lose are awaited and the reader goes on, only to those whose wait ends before
+        its next try: the master may be moving, and their answers can still come from the new one in time (as for
+        blocking calls).
+        """
+        soon = time.monotonic() + 2 * _RETRY_SECONDS if self._resend.watching and not stopped else None
+        for state, until in list(self._waiting_until.items()):
+            if soon is not None and until > soon:
+                continue
             if state.waiter is not None and not state.waiter.done():
                 # A copy each: one exception raised in several tasks would collect all their tracebacks.
                 state.waiter.set_exception(copy.copy(error))

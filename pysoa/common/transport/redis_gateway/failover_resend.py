@@ -11,7 +11,8 @@ not at all, so the new master holds the id exactly when it holds (or held) the r
 responses, it looks every `CHECK_SECONDS`, and after any Redis error, at the masters its awaited requests went to;
 for each that a failover replaced, a request whose id the new master lacks is pushed there again, the same bytes,
 logged and counted (`client.transport.redis_gateway.send.resent_after_failover`). Nothing runs the copy left on
-the old master: a worker that takes it there finds the failover and does not run it (`failover_guard`).
+the old master: a worker that takes it there finds the failover and does not run it (`failover_guard`). The asyncio
+client does the same on its loop (`async_failover_resend`), with the record and the reports defined here.
 
 A request is forgotten once answered or expired; the set drops the ids of requests no longer awaited as the thread
 sends more, and expires with the queue when the thread stops sending.
@@ -20,7 +21,8 @@ sends more, and expires with the queue when the thread stops sending.
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar
 
 import attrs
 import redis
@@ -37,7 +39,17 @@ if TYPE_CHECKING:  # at run time a mixin, before `RedisTransportCore` in the cli
 else:
     _CoreBase = object
 
-__all__ = ('CHECK_SECONDS', 'SENT_KEY_PREFIX', 'FailoverResend')
+__all__ = (
+    'CHECK_LIMIT_SECONDS',
+    'CHECK_SECONDS',
+    'SENT_KEY_PREFIX',
+    'FailoverResend',
+    'Sent',
+    'SentRequests',
+    'is_markable',
+    'report_resent',
+    'report_unchecked',
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -47,18 +59,22 @@ CHECK_SECONDS = 1.0
 SENT_KEY_PREFIX = 'pysoa:sent:'
 """Followed by a reply queue's name: the ids of the requests that reply queue's thread sent through that server."""
 
-_CHECK_LIMIT_SECONDS = 2.0
+CHECK_LIMIT_SECONDS = 2.0
 """The longest one look at the masters (Sentinels asked, the new master asked, a request pushed) may take."""
 
 _RETRY_SECONDS = 0.1
 """The pause after a Redis error while a thread waits for its responses, before it looks and waits again."""
 
 
+Client = TypeVar('Client')
+"""A master's client: blocking (`redis.Redis`) or asyncio (`redis.asyncio.Redis`)."""
+
+
 @attrs.define(eq=False)
-class _Sent:
+class Sent(Generic[Client]):
     """An awaited request as it was pushed, and the master client it was pushed with (the latest one)."""
 
-    connection: redis.Redis
+    connection: Client
     queue_key: str
     sent_key: str
     elements: bytes | list[bytes]
@@ -66,11 +82,11 @@ class _Sent:
     expires_at: float
 
 
-class _Outbox(threading.local):
-    """The calling thread's requests that went to a master that a failover may replace, by request id."""
+class SentRequests(Generic[Client]):
+    """Awaited requests that went to a master that a failover may replace, by request id."""
 
     def __init__(self) -> None:
-        self.sent: dict[int, _Sent] = {}
+        self.sent: dict[int, Sent[Client]] = {}
 
     def prune(self, now: float) -> None:
         for request_id in [key for key, sent in self.sent.items() if sent.expires_at < now]:
@@ -79,6 +95,31 @@ class _Outbox(threading.local):
     def forget_below(self, request_id: int) -> int:
         """The lowest id still awaited (`request_id` if lower): the set beside the queue keeps ids from there on."""
         return min(request_id, *self.sent) if self.sent else request_id
+
+
+class _Outbox(SentRequests[redis.Redis], threading.local):
+    """The calling thread's requests (each thread waits for its own responses, on its own reply queue)."""
+
+
+def is_markable(request_id: object) -> TypeGuard[int]:
+    """Whether `request_id` can be recorded beside the queue (the sorted set scores an integer id)."""
+    return isinstance(request_id, int) and not isinstance(request_id, bool)
+
+
+def report_resent(service_name: str, request_id: int, count: Callable[[str], None]) -> None:
+    """Log and count a request sent again to the master that replaced the one it went to."""
+    count('send.resent_after_failover')
+    _logger.warning(
+        'Sent request %s to service %s again: the Redis master it went to was replaced by a failover '
+        'before the request reached the new master',
+        request_id,
+        service_name,
+    )
+
+
+def report_unchecked(service_name: str, request_id: int, error: BaseException) -> None:
+    """Log that a look at the master of `request_id` failed (it is looked at again at the next turn)."""
+    _logger.info('Could not check request %s of service %s after a failover yet: %r', request_id, service_name, error)
 
 
 class FailoverResend(_CoreBase):
@@ -108,22 +149,23 @@ class FailoverResend(_CoreBase):
         if not (
             isinstance(backend, BaseRedisClient)
             and backend.marks_sends
-            and isinstance(request_id, int)
-            and not isinstance(request_id, bool)
+            and is_markable(request_id)
             and isinstance(reply_to, str)
         ):
             return super()._push(connection, queue_key, elements, expiry, meta, request_id)
         outbox = self._outbox
         outbox.prune(time.time())
-        sent = _Sent(connection, queue_key, SENT_KEY_PREFIX + reply_to, elements, expiry, expiry_of(meta) or 0.0)
-        if not self._push_marked(backend, sent, request_id):
+        sent = Sent(connection, queue_key, SENT_KEY_PREFIX + reply_to, elements, expiry, expiry_of(meta) or 0.0)
+        if not self._push_marked(backend, sent, request_id, connection):
             return False
         outbox.sent[request_id] = sent
         return True
 
-    def _push_marked(self, backend: BaseRedisClient, sent: _Sent, request_id: int) -> bool:
+    def _push_marked(
+        self, backend: BaseRedisClient, sent: Sent[redis.Redis], request_id: int, connection: redis.Redis
+    ) -> bool:
         return backend.push_marked(
-            sent.connection,
+            connection,
             sent.queue_key,
             sent.elements,
             expiry=sent.expiry,
@@ -160,32 +202,29 @@ class FailoverResend(_CoreBase):
             return
         outbox.prune(time.time())
         for request_id, sent in list(outbox.sent.items()):
-            seconds = min(deadline - time.monotonic(), _CHECK_LIMIT_SECONDS)
+            seconds = min(deadline - time.monotonic(), CHECK_LIMIT_SECONDS)
             if seconds <= 0:
                 return
             try:
                 with time_limit(seconds):
-                    current = backend.current_connection(sent.connection)
-                    if current is sent.connection:
-                        continue
-                    moved, sent.connection = sent.connection, current
-                    if backend.was_pushed(current, sent.sent_key, request_id):
-                        continue  # the new master has it (queued, taken or answered)
-                    if not self._push_marked(backend, sent, request_id):
-                        sent.connection = moved  # the new master's queue is full: try again at the next look
-                        continue
+                    resent = self._resend_if_lost(backend, sent, request_id)
             except (redis.RedisError, errors.PySOATransportError, OSError) as error:
-                _logger.info(
-                    'Could not check request %s of service %s after a failover yet: %r',
-                    request_id,
-                    self.service_name,
-                    error,
-                )
+                report_unchecked(self.service_name, request_id, error)
                 continue
-            self._count('send.resent_after_failover')
-            _logger.warning(
-                'Sent request %s to service %s again: the Redis master it went to was replaced by a failover '
-                'before the request reached the new master',
-                request_id,
-                self.service_name,
-            )
+            if resent:
+                report_resent(self.service_name, request_id, self._count)
+
+    def _resend_if_lost(self, backend: BaseRedisClient, sent: Sent[redis.Redis], request_id: int) -> bool:
+        """Whether `request_id` was pushed again, to the master that replaced the one it went to. The record follows
+        the master once that master is known to hold the request; until then (an error, a full queue), the next
+        look asks again."""
+        current = backend.current_connection(sent.connection)
+        if current is sent.connection:
+            return False
+        if backend.was_pushed(current, sent.sent_key, request_id):
+            sent.connection = current  # the new master has it (queued, taken or answered)
+            return False
+        if not self._push_marked(backend, sent, request_id, current):
+            return False  # the new master's queue is full
+        sent.connection = current
+        return True

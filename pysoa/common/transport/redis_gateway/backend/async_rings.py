@@ -45,6 +45,9 @@ __all__ = ('ASYNC_BACKEND_TYPES', 'AsyncRing', 'AsyncSentinelRing', 'AsyncStanda
 
 _logger = logging.getLogger(__name__)
 
+_SERVICE_ATTRIBUTE = '_pysoa_sentinel_service'
+"""Set on each Sentinel master client: its service, so a client dropped since can be mapped to today's master."""
+
 ASYNC_BACKEND_TYPES = (REDIS_BACKEND_TYPE_STANDARD, REDIS_BACKEND_TYPE_SENTINEL, REDIS_BACKEND_TYPE_CLUSTER)
 """The `backend_type`s the asyncio transport serves; a transport of any other type calls in a thread."""
 
@@ -121,6 +124,15 @@ class AsyncRing(abc.ABC):
         """The Sentinel service and the address of the master `client` talks to; None where servers never move."""
         return None
 
+    marks_sends: ClassVar[bool] = False
+    """Whether a client records each request it sends beside it, as on the blocking backend of the same type
+    (`BaseRedisClient.marks_sends`): where a failover can lose a pushed request (`async_failover_resend`)."""
+
+    async def current_connection(self, client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+        """The client that now serves the place of the ring `client` was handed out for (after a failover, the new
+        master's); where servers never move, `client` itself."""
+        return client
+
     def reset_clients(self) -> None:
         """Forget what may be stale after an error (a Sentinel master that moved); hosts never move."""
         return None
@@ -165,6 +177,7 @@ class AsyncSentinelRing(AsyncRing):
     name (asked at most once per `MASTER_CHECK_SECONDS`) is dropped before it is used again."""
 
     asks_for_servers = True
+    marks_sends = True
 
     def __init__(
         self,
@@ -186,6 +199,8 @@ class AsyncSentinelRing(AsyncRing):
         self._masters: dict[str, tuple[redis.asyncio.Redis, object, float]] = {}  # client, address, confirmed at
         self._dropped: list[redis.asyncio.Redis] = []
         self._lock = asyncio.Lock()
+        self.master_check_seconds: float | None = None
+        """This ring's own interval instead of `MASTER_CHECK_SECONDS` (tests stage a client with a stale view)."""
         super().__init__(max(len(self._services), 1))
 
     async def connection(self, queue_key: str) -> redis.asyncio.Redis:
@@ -212,7 +227,9 @@ class AsyncSentinelRing(AsyncRing):
         raise CannotGetConnectionError('Could not get master info from Sentinel: ' + '; '.join(failures))
 
     async def _connection(self, index: int) -> redis.asyncio.Redis:
-        service = self._services[index]
+        return await self._connection_for(self._services[index])
+
+    async def _connection_for(self, service: str) -> redis.asyncio.Redis:
         for attempt in range(self._failover_retries + 1):
             try:
                 return await self._master(service)
@@ -225,7 +242,7 @@ class AsyncSentinelRing(AsyncRing):
 
     async def _master(self, service: str) -> redis.asyncio.Redis:
         known = self._masters.get(service)
-        if known is not None and time.monotonic() - known[2] < MASTER_CHECK_SECONDS:
+        if known is not None and time.monotonic() - known[2] < self._check_seconds():
             return known[0]
         # One task at a time asks the Sentinels: concurrent first calls must share one client, not each make one.
         async with self._lock:
@@ -236,7 +253,7 @@ class AsyncSentinelRing(AsyncRing):
         known = self._masters.get(service)
         if known is not None:
             client, address, confirmed_at = known
-            if now - confirmed_at < MASTER_CHECK_SECONDS:
+            if now - confirmed_at < self._check_seconds():
                 return client
             current = await self._sentinel.discover_master(service)
             if current == address:
@@ -255,8 +272,17 @@ class AsyncSentinelRing(AsyncRing):
         )
         address = await self._sentinel.discover_master(service)
         _logger.info('Sentinel master for %s is at %s', service, address)
+        setattr(master, _SERVICE_ATTRIBUTE, service)
         self._masters[service] = (master, address, time.monotonic())
         return master
+
+    def _check_seconds(self) -> float:
+        return MASTER_CHECK_SECONDS if self.master_check_seconds is None else self.master_check_seconds
+
+    async def current_connection(self, client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+        """The client of the master that now serves the Sentinel service `client` was handed out for."""
+        service = getattr(client, _SERVICE_ATTRIBUTE, None)
+        return client if service is None else await self._connection_for(service)
 
     def master_of(self, client: redis.asyncio.Redis) -> tuple[str, tuple[str, int]] | None:
         for service, (known, address, _) in self._masters.items():
