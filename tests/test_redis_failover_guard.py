@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from pysoa.common.transport.redis_gateway.backend import failover_guard
+from pysoa.common.transport.redis_gateway.backend.sentinel import SentinelRedisClient
 from pysoa.test.redis_server import RedisServerProcess, find_redis_server_binary
 from pysoa.test.waiting import wait_until
 from tests.ci import unavailable
@@ -100,3 +101,22 @@ def test_discover_passes_over_a_master_that_its_sentinel_is_failing_over() -> No
         failover_guard.discover([leader], 'svc')  # type: ignore[list-item]
     # Another Sentinel that does not know yet still names it (the guard's check after taking covers that case).
     assert failover_guard.discover([leader, other], 'svc').address == ('127.0.0.1', 7001)  # type: ignore[list-item]
+
+
+def test_a_taking_on_a_master_just_named_is_checked_against_the_sentinels_not_refused_on_an_older_view() -> None:
+    # A concurrent worker's asyncio ring may hear of a failover before the blocking backend that guards its takings,
+    # whose view may be up to MASTER_CHECK_SECONDS old: a "no" then would lose the request (at-most-once delivery).
+    sentinel = _Sentinel(7001, epoch=4)
+    backend = SentinelRedisClient(hosts=[('127.0.0.1', 1)], sentinel_services=['svc'])
+    backend._sentinel.sentinels = [sentinel]  # type: ignore[list-item]  # a stand-in Sentinel
+    backend.get_connection('pysoa:service.svc')  # the blocking backend now takes 7001 for the master
+
+    def master_command(*args: object) -> object:
+        return 'role:master\r\nconnected_slaves:0\r\n' if args[0] == 'INFO' else 0
+
+    sentinel.port, sentinel.epoch = 7002, 5  # the failover: the Sentinels name 7002
+    assert backend.confirm_taken_at('svc', ('127.0.0.1', 7002), master_command)
+    # The other way round (the asyncio ring still on the replaced master) stays a "no".
+    assert not backend.confirm_taken_at('svc', ('127.0.0.1', 7001), master_command)
+    backend._sentinel.sentinels = []  # the stand-in has nothing to close
+    backend.close()

@@ -64,6 +64,17 @@ class SleepAction(Action):
         return {'pid': os.getpid(), 'label': request.body.get('label', '')}
 
 
+class RecordAction(Action):
+    """Append the label to `CONCURRENT_RUNS_FILE` (one line per run), then await `seconds`: shows what ran twice."""
+
+    async def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        label = request.body['label']
+        with open(os.environ['CONCURRENT_RUNS_FILE'], 'a') as runs:
+            runs.write(f'{label} {time.time():.3f}\n')
+        await asyncio.sleep(request.body.get('seconds', 0))
+        return {'label': label}
+
+
 class SyncSleepAction(Action):
     """Sleep `seconds` in a blocking call, which nothing but the process watchdog can stop."""
 
@@ -116,6 +127,7 @@ class ConcurrentServer(Server):
     action_class_map = {
         'barrier': BarrierAction,
         'sync_barrier': SyncBarrierAction,
+        'record': RecordAction,
         'sleep': SleepAction,
         'sync_sleep': SyncSleepAction,
         'trace': TraceAction,

@@ -3,7 +3,9 @@
 `PYSOA_REDIS_URL`; `CONCURRENCY` (default 10); `CONCURRENT_BACKEND`: unset (standard, on `PYSOA_REDIS_URL`),
 `redis.sentinel` (`SENTINELS`: comma-separated `host:port`, `SENTINEL_SERVICE`) or `redis.cluster` (`CLUSTER_HOSTS`:
 comma-separated URLs); `CONCURRENT_TRANSPORT=local` (the local transport, which a concurrent worker refuses);
-`CONCURRENT_DELIVERY` (`at-least-once` or unset);
+`CONCURRENT_DELIVERY` (`at-least-once` or unset), `CONCURRENT_HEARTBEAT_EXPIRY` (its heartbeat expiry, default 1.5 s;
+longer where Redis fails over, which a lapsed heartbeat would not outlast);
+`CONCURRENT_RUNS_FILE` (where the `record` action notes each run);
 `CONCURRENT_HARAKIRI` (seconds, default 300) and `CONCURRENT_HARAKIRI_GRACE` (default 5);
 `ECHO_HEARTBEAT_FILE` (so `start_service` knows when it serves).
 Log lines carry the correlation id in brackets, so a test can tell whose line each is.
@@ -39,7 +41,11 @@ elif os.environ.get('CONCURRENT_BACKEND') == 'redis.cluster':
     )
 if os.environ.get('CONCURRENT_DELIVERY') == 'at-least-once':
     _TRANSPORT_KWARGS.update(
-        {'delivery': 'at-least-once', 'heartbeat_interval_in_seconds': 0.25, 'heartbeat_expiry_in_seconds': 1.5}
+        {
+            'delivery': 'at-least-once',
+            'heartbeat_interval_in_seconds': 0.25,
+            'heartbeat_expiry_in_seconds': float(os.environ.get('CONCURRENT_HEARTBEAT_EXPIRY', '1.5')),
+        }
     )
 
 SOA_SERVER_SETTINGS: dict[str, Any] = {

@@ -70,9 +70,12 @@ _COUNTS_KEEP_SECONDS = 24 * 3600  # as the blocking core keeps them (delivery.py
 
 @attrs.define(eq=False, kw_only=True)
 class AsyncHeldRequest(in_flight.HeldRequest):
-    """A request held in this worker's in-flight list (at-least-once delivery), taken on `connection`."""
+    """A request held in this worker's in-flight list (at-least-once delivery), taken on `connection` at `place`."""
 
     connection: redis.asyncio.Redis
+    place: object
+    """Where its in-flight list lives (`AsyncRedisServerTransport._place`): after a Sentinel failover, on another
+    connection than the one it was taken on."""
 
 
 class AsyncRedisServerTransport:
@@ -91,7 +94,9 @@ class AsyncRedisServerTransport:
         self._alo_core = self._core if isinstance(self._core, AtLeastOnceServerCore) else None
         self._open: dict[int, AsyncHeldRequest] = {}
         self._last_recovery: dict[int, float] = {}
-        self._unknown_in_flight: set[int] = set()  # clients whose in-flight list may hold what `_open` does not
+        self._unknown_in_flight: set[object] = set()  # places whose in-flight list may hold what `_open` does not
+        # On Sentinel: requests settled on a connection since the guard last confirmed a taking there (see `_settled`).
+        self._unconfirmed: list[tuple[redis.asyncio.Redis, AsyncHeldRequest]] = []
 
     def start(self) -> None:
         """For at-least-once delivery, start the heartbeat."""
@@ -122,6 +127,12 @@ class AsyncRedisServerTransport:
         if known is None or known[0] is not client:
             known = self._takers[id(client)] = (client, client.client())
         return known[1]
+
+    def _place(self, client: redis.asyncio.Redis) -> object:
+        """What names the server that holds this worker's in-flight list behind `client`: on Sentinel, the service,
+        whichever master serves it now (a failover replicated the list there), else the client itself."""
+        master = self._ring.master_of(client) if self._ring is not None else None
+        return master[0] if master is not None else id(client)
 
     def _failure(self, error: Exception, sending: bool) -> errors.TransientPySOATransportError:
         if isinstance(error, CannotGetConnectionError):
@@ -178,7 +189,8 @@ class AsyncRedisServerTransport:
     ) -> tuple[object, AsyncHeldRequest | None]:
         assert self._alo_core is not None
         self._alo_core._ensure_heartbeat(self._keys)  # restarts a heartbeat thread that died; cheap otherwise
-        await self._settle_leftovers(client)
+        place = self._place(client)
+        await self._settle_leftovers(client, place)
         await self._recover(client)
         in_flight_list = self._keys.in_flight(self._worker)
         limit = timeout + POP_MARGIN_SECONDS
@@ -191,10 +203,11 @@ class AsyncRedisServerTransport:
             call = in_flight.count_delivery_call(self._keys, digest, _COUNTS_KEEP_SECONDS)
             deliveries = in_flight.as_int(await self._run(client)(call, REPLY_SECONDS))
         except Exception:
-            # It may sit in this worker's in-flight list with no record here: the next receive returns it.
-            self._unknown_in_flight.add(id(client))
+            # It may sit in this worker's in-flight list with no record here (on Sentinel, on the master a failover
+            # promoted, if the guard refused it): the next receive at this place returns it to the queue.
+            self._unknown_in_flight.add(place)
             raise
-        held = AsyncHeldRequest(connection=client, element=element, digest=digest, deliveries=deliveries)
+        held = AsyncHeldRequest(connection=client, place=place, element=element, digest=digest, deliveries=deliveries)
         self._open[id(held)] = held
         if deliveries > 1:
             self._core._count('delivery.redelivered')
@@ -204,6 +217,7 @@ class AsyncRedisServerTransport:
         """On Sentinel, raise `ReplacedMasterError` unless what was just taken is safe from a failover (module)."""
         if not self._sentinel or self._ring is None:
             return
+        settled_before = len(self._unconfirmed)
         master = self._ring.master_of(client)  # None: dropped since (the Sentinels named another master)
         if master is None:
             raise ReplacedMasterError('A request was taken from a Redis master that the Sentinels no longer name')
@@ -228,6 +242,10 @@ class AsyncRedisServerTransport:
                 'A request was taken from a Redis master that a failover has replaced (or is replacing); it is left '
                 'to be served from the new master'
             )
+        # The replicas acknowledged everything this master had taken in before the check: the settlings made on it
+        # earlier are on every replica a failover could promote.
+        confirmed_now, later = self._unconfirmed[:settled_before], self._unconfirmed[settled_before:]
+        self._unconfirmed = [(on, held) for on, held in confirmed_now if on is not client] + later
 
     async def _drop_taker(self, client: redis.asyncio.Redis) -> None:
         known = self._takers.pop(id(client), None)
@@ -361,7 +379,7 @@ class AsyncRedisServerTransport:
         )
         pushed = await commands.run_unless_full(run, call, seconds)
         if pushed:
-            self._forget(held)
+            self._settled(held, client)
         return pushed
 
     async def acknowledge(self, meta: dict[str, Any]) -> None:
@@ -387,25 +405,54 @@ class AsyncRedisServerTransport:
             _logger.warning('Could not acknowledge a request of service %s: %r', self.service_name, error)
             held.acknowledging = True
             return
+        self._settled(held, held.connection)
+
+    def _settled(self, held: AsyncHeldRequest, client: redis.asyncio.Redis) -> None:
+        """`held` was taken out of the in-flight list on `client`. On Sentinel, a failover before the replicas have
+        that would leave it in the list on the promoted master, to be run again once this worker stops: it is
+        remembered until the guard confirms a later taking on `client`, and acknowledged again where its place is
+        served, should that change meanwhile (`_settle_leftovers`)."""
         self._forget(held)
+        if self._sentinel:
+            self._unconfirmed.append((client, held))
 
     def _forget(self, held: AsyncHeldRequest) -> None:
         held.mark_settled()
         self._open.pop(id(held), None)
 
-    async def _settle_leftovers(self, client: redis.asyncio.Redis) -> None:
-        leftovers = [held for held in self._open.values() if held.connection is client]
+    async def _settle_again(self, client: redis.asyncio.Redis, place: object) -> None:
+        """Acknowledge on `client` what was settled at `place` on another connection, unconfirmed (`_settled`): the
+        master a failover promoted may still hold it in flight. Its answer, if it went to the old master, is not
+        sent again: the caller may have read it there (as the blocking core's `_answer_again`)."""
+        moved = [(on, held) for on, held in self._unconfirmed if on is not client and held.place == place]
+        if not moved:
+            return
+        for _, held in moved:
+            await self._script(client, self._acknowledge_call(held))
+        done = {id(held) for _, held in moved}
+        self._unconfirmed = [(on, held) for on, held in self._unconfirmed if id(held) not in done]
+        self._core._count('delivery.settled_again_after_failover')
+        _logger.info('Acknowledged again %d request(s) settled on a replaced Redis master', len(moved))
+
+    async def _settle_leftovers(self, client: redis.asyncio.Redis, place: object) -> None:
+        leftovers = [held for held in self._open.values() if held.place == place]
+        await self._settle_again(client, place)
         for held in leftovers:
+            held.connection = client  # the server of its place now (as the blocking core's `_server_of`)
             if held.acknowledging:
                 await self._script(client, self._acknowledge_call(held))
-                self._forget(held)
+                self._settled(held, client)
         leftovers = [held for held in leftovers if not held.settled]
-        if id(client) not in self._unknown_in_flight and not any(held.abandoned for held in leftovers):
+        if place not in self._unknown_in_flight and not any(held.abandoned for held in leftovers):
             return
         # Every request still being served is kept; only those whose answer could not be sent go back.
         keep = [held.digest for held in leftovers if not held.abandoned]
-        released = in_flight.as_int(await self._script(client, in_flight.release_call(self._keys, self._worker, keep)))
-        self._unknown_in_flight.discard(id(client))
+        call = in_flight.release_call(self._keys, self._worker, keep)
+        # On the taking connection, and trusted only once the guard confirms it (Sentinel): a release on a master
+        # being replaced would be lost with it, and the promoted one would keep the requests in flight for good.
+        released = in_flight.as_int(await commands.run_script(self._taker(client), call, REPLY_SECONDS))
+        await self._check_taken(client)
+        self._unknown_in_flight.discard(place)
         for held in leftovers:
             if held.abandoned:
                 self._forget(held)
@@ -439,7 +486,7 @@ class AsyncRedisServerTransport:
         except Exception as error:
             self._alo_core.report_dead_letter(record, error)
             return
-        self._forget(held)
+        self._settled(held, held.connection)
         self._alo_core.report_dead_letter(record, None)
 
 

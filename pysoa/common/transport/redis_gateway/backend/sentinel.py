@@ -269,6 +269,11 @@ class SentinelRedisClient(BaseRedisClient):
         worker's asyncio connection), whose commands `command` runs. False when the Sentinels name another master."""
         try:
             with time_limit(2 * failover_guard.SENTINEL_SECONDS, within_outer=False):
+                master = self._masters.get(service)
+                if master is not None and master.address != address:
+                    # The other client may have heard of a failover first: this view, up to `MASTER_CHECK_SECONDS`
+                    # old, must not refuse (and so lose, at most once) a request taken on the master just promoted.
+                    master.confirmed_at = -1e9
                 self._master_for(service)
         except (redis.RedisError, OSError):
             return False
