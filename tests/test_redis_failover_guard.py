@@ -4,6 +4,7 @@ acknowledgement, and without it only by the Sentinels (here: none answers, so th
 import os
 import signal
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 import redis
@@ -120,3 +121,30 @@ def test_a_taking_on_a_master_just_named_is_checked_against_the_sentinels_not_re
     assert not backend.confirm_taken_at('svc', ('127.0.0.1', 7001), master_command)
     backend._sentinel.sentinels = []  # the stand-in has nothing to close
     backend.close()
+
+
+def test_fewer_replicas_are_believed_only_when_the_caller_says_they_have_been_fewer_for_a_while(
+    pair: tuple[RedisServerProcess, RedisServerProcess],
+) -> None:
+    # A replica that a failover promotes leaves the master and the Sentinels' count at once, before every Sentinel
+    # says a failover is under way: a lower count must not confirm a taking at first sight (seen in CI: WAIT 0).
+    master, replica = pair
+    connection = redis.Redis(host=master.host, port=master.port)
+    sentinels = cast('list[redis.Redis]', [_Sentinel(master.port, epoch=1)])  # no replica in sync, no failover
+    address = (master.host, master.port)
+    try:
+        with redis.Redis(host=replica.host, port=replica.port) as promoted:
+            promoted.execute_command('REPLICAOF', 'NO', 'ONE')  # what a failover does to the replica it promotes
+        assert wait_until(lambda: connection.info('replication').get('connected_slaves') == 0, 15)
+        connection.rpush('pysoa:service.guard', b'request')
+        connection.lpop('pysoa:service.guard')
+        command = failover_guard.command_on(connection)
+
+        # Not believed: WAIT for the one replica is tried until CONFIRM_SECONDS, then the request runs (logged).
+        verdict = failover_guard.confirm(command, 1, address, sentinels, 'guard')
+        assert (verdict.confirmed, verdict.replicas, verdict.seen) == (True, 1, 0)
+        # Believed once the caller has seen it for REPLICA_GONE_SECONDS: the count drops, and WAIT 0 confirms.
+        verdict = failover_guard.confirm(command, 1, address, sentinels, 'guard', believe_fewer=True)
+        assert (verdict.confirmed, verdict.replicas, verdict.seen) == (True, 0, 0)
+    finally:
+        connection.close()

@@ -32,6 +32,7 @@ from pysoa.common.transport.redis_gateway.backend.direct import execute_command,
 __all__ = (
     'CONFIRM_SECONDS',
     'FAST_WAIT_SECONDS',
+    'REPLICA_GONE_SECONDS',
     'SENTINEL_SECONDS',
     'MasterCommand',
     'MasterView',
@@ -53,6 +54,11 @@ FAST_WAIT_SECONDS = 0.1
 
 CONFIRM_SECONDS = 2.0
 """How long a worker keeps checking before it runs a request whose taking the replicas have not acknowledged."""
+
+REPLICA_GONE_SECONDS = 10.0
+"""How long the Sentinels and the master must agree on fewer replicas than a master was seen with before the lower
+count is believed: a replica leaves both counts the moment a failover promotes it, before every Sentinel says so, and
+the Sentinels see a replica's state only every 10 s."""
 
 _logger = logging.getLogger(__name__)
 
@@ -88,6 +94,8 @@ class Verdict:
     replicas: int = 0
     newest: MasterView | None = None
     """The view of the newest configuration epoch the Sentinels gave, when they were asked."""
+    seen: int | None = None
+    """How many replicas the Sentinels and the master agreed on, when they were asked (may be fewer than `replicas`)."""
 
 
 def _text(value: object) -> str:
@@ -240,7 +248,12 @@ def attached_replicas(master: redis.Redis) -> int:
 
 
 def confirm(
-    command: MasterCommand, replicas: int, address: tuple[str, int], sentinels: Sequence[redis.Redis], service: str
+    command: MasterCommand,
+    replicas: int,
+    address: tuple[str, int],
+    sentinels: Sequence[redis.Redis],
+    service: str,
+    believe_fewer: bool = False,
 ) -> Verdict:
     """Whether a request just taken on a connection to master `address` of `service` may be run (module docstring);
     `command` runs commands on that connection (`WAIT` counts what it wrote: the taking).
@@ -267,11 +280,13 @@ def confirm(
             is_master, connected = _role(command)
             if not is_master:
                 return Verdict(False, 'it is no longer a master', newest=view)
-            # Here every Sentinel that answers agrees that this is the master and none is failing over: their
-            # count (with INFO's) is believed, even when it dropped (a replica removed for good).
-            wanted = max(view.replicas, connected)
+            # Here every Sentinel that answers agrees that this is the master and none is failing over. Their count
+            # (with INFO's) is believed when it dropped only once the caller has seen it lower for a while
+            # (`believe_fewer`, a replica removed for good): a replica being promoted leaves it at once.
+            seen = max(view.replicas, connected)
+            wanted = seen if believe_fewer else max(replicas, seen)
             if wanted == 0 or _replicated(command, wanted, 0.25):
-                return Verdict(True, replicas=wanted, newest=view)
+                return Verdict(True, replicas=wanted, newest=view, seen=seen)
             if time.monotonic() >= give_up_at:
                 _logger.warning(
                     'The replicas of Redis master %s:%s (%s) did not acknowledge within %.1f s, and the Sentinels '
@@ -280,6 +295,6 @@ def confirm(
                     service,
                     CONFIRM_SECONDS,
                 )
-                return Verdict(True, replicas=wanted, newest=view)
+                return Verdict(True, replicas=wanted, newest=view, seen=seen)
     except redis.RedisError as error:
         return Verdict(False, f'it cannot be reached ({error!r})')

@@ -58,6 +58,8 @@ class _Master:
     confirmed_at: float
     replicas: int
     """How many replicas the Sentinels could promote, when last asked: a taken request must reach that many."""
+    fewer_since: float | None = None
+    """Since when the Sentinels and the master have agreed on fewer replicas than `replicas` (monotonic)."""
 
 
 class SentinelRedisClient(BaseRedisClient):
@@ -85,7 +87,8 @@ class SentinelRedisClient(BaseRedisClient):
         self._newest: dict[str, failover_guard.MasterView] = {}  # per service: the highest configuration epoch seen
         # The most replicas each master was seen with, kept when its client is dropped: a master the Sentinels name
         # again in the middle of a failover must not start from their count, which the promoted replica has left.
-        self._replicas_seen: dict[tuple[str, tuple[str, int]], int] = {}
+        # (Only for a while: a master promoted again minutes later starts from what the Sentinels say then.)
+        self._replicas_seen: dict[tuple[str, tuple[str, int]], tuple[int, float]] = {}
         self._stale_since: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -175,7 +178,8 @@ class SentinelRedisClient(BaseRedisClient):
             return master.client
         if master is not None:
             self._drop(service, master, f'the Sentinels moved it to {view.address[0]}:{view.address[1]}')
-        replicas = max(view.replicas, self._replicas_seen.get((service, view.address), 0))
+        seen, dropped_at = self._replicas_seen.get((service, view.address), (0, 0.0))
+        replicas = max(view.replicas, seen if now - dropped_at < 3 * failover_guard.REPLICA_GONE_SECONDS else 0)
         with self._lock:
             current = self._masters.get(service)
             if current is not None and current is not master and current.address == view.address:
@@ -221,7 +225,7 @@ class SentinelRedisClient(BaseRedisClient):
 
     def _drop(self, service: str, master: _Master, why: str) -> None:
         _logger.warning('Dropping the Redis master %s:%s of %s: %s', *master.address, service, why)
-        self._replicas_seen[service, master.address] = master.replicas
+        self._replicas_seen[service, master.address] = (master.replicas, time.monotonic())
         with self._lock:
             if self._masters.get(service) is master:
                 del self._masters[service]
@@ -285,14 +289,18 @@ class SentinelRedisClient(BaseRedisClient):
     def _confirm(self, service: str, master: _Master, command: failover_guard.MasterCommand) -> bool:
         # Its own budget: the worker that took the request may be at the end of its receive time, and a "no" for
         # want of time would drop the request (at-most-once delivery) although nothing failed over.
+        now = time.monotonic()
+        fewer = master.fewer_since is not None and now - master.fewer_since >= failover_guard.REPLICA_GONE_SECONDS
         with time_limit(failover_guard.CONFIRM_SECONDS + 2 * failover_guard.SENTINEL_SECONDS, within_outer=False):
-            verdict = failover_guard.confirm(command, master.replicas, master.address, self.sentinels, service)
+            verdict = failover_guard.confirm(command, master.replicas, master.address, self.sentinels, service, fewer)
         self._note(service, verdict.newest)
         if not verdict.confirmed:
             self._drop(service, master, verdict.reason)
-        else:
-            master.replicas = verdict.replicas
-        return verdict.confirmed
+            return False
+        master.replicas = verdict.replicas
+        if verdict.seen is not None:
+            master.fewer_since = (master.fewer_since or now) if verdict.seen < master.replicas else None
+        return True
 
     def close(self) -> None:
         """Close the master clients and the Sentinel connections."""
