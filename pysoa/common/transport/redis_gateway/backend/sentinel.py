@@ -58,6 +58,8 @@ class _Master:
     confirmed_at: float
     replicas: int
     """How many replicas the Sentinels could promote, when last asked: a taken request must reach that many."""
+    epoch: int
+    """The configuration epoch the Sentinels named it in."""
     fewer_since: float | None = None
     """Since when the Sentinels and the master have agreed on fewer replicas than `replicas` (monotonic)."""
 
@@ -87,8 +89,8 @@ class SentinelRedisClient(BaseRedisClient):
         self._newest: dict[str, failover_guard.MasterView] = {}  # per service: the highest configuration epoch seen
         # The most replicas each master was seen with, kept when its client is dropped: a master the Sentinels name
         # again in the middle of a failover must not start from their count, which the promoted replica has left.
-        # (Only for a while: a master promoted again minutes later starts from what the Sentinels say then.)
-        self._replicas_seen: dict[tuple[str, tuple[str, int]], tuple[int, float]] = {}
+        # (Only within the configuration it was seen in: a master promoted again later starts afresh.)
+        self._replicas_seen: dict[tuple[str, tuple[str, int]], tuple[int, int]] = {}
         self._stale_since: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -178,15 +180,15 @@ class SentinelRedisClient(BaseRedisClient):
             return master.client
         if master is not None:
             self._drop(service, master, f'the Sentinels moved it to {view.address[0]}:{view.address[1]}')
-        seen, dropped_at = self._replicas_seen.get((service, view.address), (0, 0.0))
-        replicas = max(view.replicas, seen if now - dropped_at < 3 * failover_guard.REPLICA_GONE_SECONDS else 0)
+        seen, epoch = self._replicas_seen.get((service, view.address), (0, -1))
+        replicas = max(view.replicas, seen if epoch == view.epoch else 0)
         with self._lock:
             current = self._masters.get(service)
             if current is not None and current is not master and current.address == view.address:
                 return current.client  # another thread found it meanwhile: one client per master
             client = redis.Redis(host=view.address[0], port=view.address[1], **self._master_kwargs)
             setattr(client, _SERVICE_ATTRIBUTE, (service, view.address))
-            self._masters[service] = _Master(client, view.address, now, replicas)
+            self._masters[service] = _Master(client, view.address, now, replicas, view.epoch)
         _logger.info('Sentinel master for %s is at %s:%s', service, *view.address)
         return client
 
@@ -225,7 +227,7 @@ class SentinelRedisClient(BaseRedisClient):
 
     def _drop(self, service: str, master: _Master, why: str) -> None:
         _logger.warning('Dropping the Redis master %s:%s of %s: %s', *master.address, service, why)
-        self._replicas_seen[service, master.address] = (master.replicas, time.monotonic())
+        self._replicas_seen[service, master.address] = (master.replicas, master.epoch)
         with self._lock:
             if self._masters.get(service) is master:
                 del self._masters[service]
