@@ -429,9 +429,9 @@ class AsyncRedisServerTransport:
             return
         for _, held in moved:
             await self._script(client, self._acknowledge_call(held))
+            self._core._count('delivery.settled_again_after_failover')  # per request, as the blocking core counts
         done = {id(held) for _, held in moved}
         self._unconfirmed = [(on, held) for on, held in self._unconfirmed if id(held) not in done]
-        self._core._count('delivery.settled_again_after_failover')
         _logger.info('Acknowledged again %d request(s) settled on a replaced Redis master', len(moved))
 
     async def _settle_leftovers(self, client: redis.asyncio.Redis, place: object) -> None:

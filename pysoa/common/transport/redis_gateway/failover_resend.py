@@ -132,7 +132,7 @@ class FailoverResend(_CoreBase):
 
     def forget_sent(self, request_id: object) -> None:
         """`request_id` is answered (or given up on): it is never sent again."""
-        if isinstance(request_id, int):
+        if is_markable(request_id):
             self._outbox.sent.pop(request_id, None)
 
     def _push(
