@@ -121,9 +121,10 @@ class ServiceHandler:
         self._default_expiry = _transport_setting(self.transport, 'message_expiry_in_seconds')
         self._default_receive_timeout = _transport_setting(self.transport, 'receive_timeout_in_seconds')
 
-        # Several clients may share one reply queue; starting at a random id keeps their ids apart.
+        # Several clients may share one reply queue; starting at a random id keeps their ids apart (drawn apart from
+        # the application's seeded `random`, which a library must not advance).
         # itertools.count hands out ids atomically, so one handler may serve several threads.
-        self._request_ids = itertools.count(random.randint(1, 1000000))
+        self._request_ids = itertools.count(random.SystemRandom().randint(1, 1000000))
 
     # The 1.x name, kept for subclasses that override it.
     _make_middleware_stack = staticmethod(build_middleware_stack)

@@ -65,7 +65,10 @@ class WorkerHeartbeat:
         """Refresh the heartbeat on every server; False (logged) when a server could not be reached."""
         healthy = True
         try:
-            connections = self._connections()
+            # Bounded like each beat: mid-failover, finding the master retries for a while, and `stop` waits only
+            # about one interval for this thread.
+            with time_limit(self._interval):
+                connections = self._connections()
         except Exception as error:
             # Finding the servers may itself need Redis (the Sentinels, mid-failover): the same outage, the same
             # answer. The thread must outlive it, or the worker would be taken for dead once Redis is back.

@@ -90,7 +90,7 @@ class AsyncRing(abc.ABC):
         if ring_size < 1:
             raise ValueError('A Redis backend needs at least one server')
         self._ring_size = ring_size
-        self._request_queue_indexes = itertools.cycle(random.sample(range(ring_size), k=ring_size))
+        self._request_queue_indexes = itertools.cycle(random.SystemRandom().sample(range(ring_size), k=ring_size))
 
     async def connection(self, queue_key: str) -> redis.asyncio.Redis:
         """The client for `queue_key`: hashed for a reply queue, the next in the rotation for a request queue."""

@@ -73,7 +73,7 @@ class BaseRedisClient(abc.ABC):
         if ring_size < 1:
             raise ValueError('A Redis backend needs at least one server')
         self._ring_size = ring_size
-        self._request_queue_indexes = itertools.cycle(random.sample(range(ring_size), k=ring_size))
+        self._request_queue_indexes = itertools.cycle(random.SystemRandom().sample(range(ring_size), k=ring_size))
 
     @classmethod
     def check_settings(cls, **backend_layer_kwargs: Any) -> None:
