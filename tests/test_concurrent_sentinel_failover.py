@@ -44,18 +44,7 @@ def _runs(path: Path) -> list[str]:
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize(
     'delivery',
-    [
-        'at-most-once',
-        pytest.param(
-            'at-least-once',
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason='known, open (issue 10): in one CI run of several, a concurrent at-least-once worker ran 9 of '
-                '400 requests (r42-r50) twice through SENTINEL FAILOVER; clean in 4 helper runs and 4 combined '
-                'runs. Not diagnosed yet.',
-            ),
-        ),
-    ],
+    ['at-most-once', 'at-least-once'],
 )
 def test_a_concurrent_worker_through_a_failover_runs_nothing_twice_and_answers_nothing_twice(
     sentinels: SentinelCluster,  # noqa: F811  # the fixture imported above

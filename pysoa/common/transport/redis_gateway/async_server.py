@@ -95,8 +95,10 @@ class AsyncRedisServerTransport:
         self._open: dict[int, AsyncHeldRequest] = {}
         self._last_recovery: dict[int, float] = {}
         self._unknown_in_flight: set[object] = set()  # places whose in-flight list may hold what `_open` does not
-        # On Sentinel: requests settled on a connection since the guard last confirmed a taking there (see `_settled`).
-        self._unconfirmed: list[tuple[redis.asyncio.Redis, AsyncHeldRequest]] = []
+        # On Sentinel: requests settled on a connection since the guard last confirmed a taking there (see `_settled`),
+        # each with its number in the order of settling, which tells which ones a confirmation covers.
+        self._unconfirmed: list[tuple[int, redis.asyncio.Redis, AsyncHeldRequest]] = []
+        self._settlings = 0
 
     def start(self) -> None:
         """For at-least-once delivery, start the heartbeat."""
@@ -161,9 +163,10 @@ class AsyncRedisServerTransport:
                 element, held = await self._move_to_in_flight(client, timeout)
                 elements = [] if element is None else [element]
             else:
+                settled_before = self._settlings
                 elements = await self._pop(client, timeout, up_to)
                 if elements:
-                    await self._check_taken(client)
+                    await self._check_taken(client, settled_before)
         except Exception as error:
             if client is not None:
                 await self._drop_taker(client)
@@ -194,11 +197,12 @@ class AsyncRedisServerTransport:
         await self._recover(client)
         in_flight_list = self._keys.in_flight(self._worker)
         limit = timeout + POP_MARGIN_SECONDS
+        settled_before = self._settlings
         element = await commands.move_to_in_flight(self._taker(client), self._queue_key, in_flight_list, timeout, limit)
         if not isinstance(element, bytes):
             return element, None  # nothing came, or something the envelope refuses (it stays in flight)
         try:
-            await self._check_taken(client)
+            await self._check_taken(client, settled_before)
             digest = request_digest(element)
             call = in_flight.count_delivery_call(self._keys, digest, _COUNTS_KEEP_SECONDS)
             deliveries = in_flight.as_int(await self._run(client)(call, REPLY_SECONDS))
@@ -213,11 +217,14 @@ class AsyncRedisServerTransport:
             self._core._count('delivery.redelivered')
         return element, held
 
-    async def _check_taken(self, client: redis.asyncio.Redis) -> None:
-        """On Sentinel, raise `ReplacedMasterError` unless what was just taken is safe from a failover (module)."""
+    async def _check_taken(self, client: redis.asyncio.Redis, settled_before: int) -> None:
+        """On Sentinel, raise `ReplacedMasterError` unless what was just taken is safe from a failover (module).
+
+        `settled_before` is `_settlings` as it was before the taking command was sent: those settlements ran on the
+        server before the taking did, so the replicas acknowledging the taking acknowledged them too. Later ones may
+        have run after it (other tasks settle while a taking waits) and stay unconfirmed."""
         if not self._sentinel or self._ring is None:
             return
-        settled_before = len(self._unconfirmed)
         master = self._ring.master_of(client)  # None: dropped since (the Sentinels named another master)
         if master is None:
             raise ReplacedMasterError('A request was taken from a Redis master that the Sentinels no longer name')
@@ -242,10 +249,11 @@ class AsyncRedisServerTransport:
                 'A request was taken from a Redis master that a failover has replaced (or is replacing); it is left '
                 'to be served from the new master'
             )
-        # The replicas acknowledged everything this master had taken in before the check: the settlings made on it
-        # earlier are on every replica a failover could promote.
-        confirmed_now, later = self._unconfirmed[:settled_before], self._unconfirmed[settled_before:]
-        self._unconfirmed = [(on, held) for on, held in confirmed_now if on is not client] + later
+        # The replicas acknowledged everything this master ran before the taking: the settlements made on it before
+        # then are on every replica a failover could promote.
+        self._unconfirmed = [
+            entry for entry in self._unconfirmed if entry[1] is not client or entry[0] >= settled_before
+        ]
 
     async def _drop_taker(self, client: redis.asyncio.Redis) -> None:
         known = self._takers.pop(id(client), None)
@@ -414,7 +422,8 @@ class AsyncRedisServerTransport:
         served, should that change meanwhile (`_settle_leftovers`)."""
         self._forget(held)
         if self._sentinel:
-            self._unconfirmed.append((client, held))
+            self._unconfirmed.append((self._settlings, client, held))
+            self._settlings += 1
 
     def _forget(self, held: AsyncHeldRequest) -> None:
         held.mark_settled()
@@ -424,38 +433,50 @@ class AsyncRedisServerTransport:
         """Acknowledge on `client` what was settled at `place` on another connection, unconfirmed (`_settled`): the
         master a failover promoted may still hold it in flight. Its answer, if it went to the old master, is not
         sent again: the caller may have read it there (as the blocking core's `_answer_again`)."""
-        moved = [(on, held) for on, held in self._unconfirmed if on is not client and held.place == place]
+        moved = [held for _, on, held in self._unconfirmed if on is not client and held.place == place]
         if not moved:
             return
-        for _, held in moved:
+        for held in moved:
             await self._script(client, self._acknowledge_call(held))
             self._core._count('delivery.settled_again_after_failover')  # per request, as the blocking core counts
-        done = {id(held) for _, held in moved}
-        self._unconfirmed = [(on, held) for on, held in self._unconfirmed if id(held) not in done]
+        done = {id(held) for held in moved}
+        self._unconfirmed = [entry for entry in self._unconfirmed if id(entry[2]) not in done]
+        for held in moved:
+            # Unconfirmed on `client` in turn: mid-failover it may be another client of the master being replaced
+            # (the Sentinels named it again), and the next switch must acknowledge these once more.
+            self._settled(held, client)
         _logger.info('Acknowledged again %d request(s) settled on a replaced Redis master', len(moved))
 
     async def _settle_leftovers(self, client: redis.asyncio.Redis, place: object) -> None:
         leftovers = [held for held in self._open.values() if held.place == place]
+        for held in leftovers:
+            # First, before any await: what the tasks still serving settle from now on goes to the server of its
+            # place now (as the blocking core's `_server_of`), not to a master a failover replaced.
+            held.connection = client
         await self._settle_again(client, place)
         for held in leftovers:
-            held.connection = client  # the server of its place now (as the blocking core's `_server_of`)
-            if held.acknowledging:
+            if held.acknowledging and not held.settled:
                 await self._script(client, self._acknowledge_call(held))
                 self._settled(held, client)
         leftovers = [held for held in leftovers if not held.settled]
         if place not in self._unknown_in_flight and not any(held.abandoned for held in leftovers):
             return
-        # Every request still being served is kept; only those whose answer could not be sent go back.
-        keep = [held.digest for held in leftovers if not held.abandoned]
+        # Only what this worker holds, but could not answer, goes back to the queue. Kept: every request still being
+        # served, and every one settled elsewhere and not yet acknowledged again here (tasks settle while this
+        # coroutine awaits, some on the replaced master): the next receive acknowledges those (`_settle_again`).
+        here = [held for held in self._open.values() if held.place == place]
+        returned = [held for held in here if held.abandoned]
+        keep = [held.digest for held in here if not held.abandoned]
+        keep += [held.digest for _, on, held in self._unconfirmed if on is not client and held.place == place]
         call = in_flight.release_call(self._keys, self._worker, keep)
         # On the taking connection, and trusted only once the guard confirms it (Sentinel): a release on a master
         # being replaced would be lost with it, and the promoted one would keep the requests in flight for good.
+        settled_before = self._settlings
         released = in_flight.as_int(await commands.run_script(self._taker(client), call, REPLY_SECONDS))
-        await self._check_taken(client)
+        await self._check_taken(client, settled_before)
         self._unknown_in_flight.discard(place)
-        for held in leftovers:
-            if held.abandoned:
-                self._forget(held)
+        for held in returned:
+            self._forget(held)
         if released:
             self._metrics.counter('server.transport.redis_gateway.delivery.released').increment(released)
             _logger.warning('Returned %d request(s) whose answer could not be sent to the queue', released)
