@@ -1,4 +1,4 @@
-"""The native asyncio client through Sentinel: masters found by asking real Sentinels (`redis.asyncio.sentinel`)."""
+"""The native asyncio client through Sentinel: masters found by asking real Sentinels, by the blocking rules."""
 
 import asyncio
 import threading
@@ -10,7 +10,7 @@ from pysoa.client import Client
 from pysoa.common.metrics import noop_metrics
 from pysoa.common.transport.errors import MessageReceiveTimeout
 from pysoa.common.transport.redis_gateway.async_client import AsyncRedisClientTransport
-from pysoa.common.transport.redis_gateway.backend.async_rings import AsyncSentinelRing
+from pysoa.common.transport.redis_gateway.backend.async_rings import AsyncSentinelRing, ring_for
 from pysoa.common.transport.redis_gateway.client import RedisClientTransport
 from pysoa.common.transport.redis_gateway.server import RedisServerTransport
 from pysoa.test.waiting import wait_until
@@ -126,3 +126,33 @@ def test_a_request_pushed_to_the_old_master_after_the_switch_is_sent_again_and_a
         work.stop.set()
         worker.join(timeout=10)
     assert_request_2_resent_once(work, worker, answered, caplog)
+
+
+def test_a_ring_client_keeps_talking_to_its_own_master_after_a_switch(cluster: SentinelCluster) -> None:  # noqa: F811
+    # The concurrent worker settles requests by where each client talks to (`master_of`): a client must not move
+    # to another server by itself when it reconnects, as redis-py's `master_for` connections do.
+    def port_of(info: dict[str, Any]) -> int:
+        return int(info['tcp_port'])
+
+    async def main() -> None:
+        ring = await ring_for('redis.sentinel', {'hosts': cluster.hosts, 'sentinel_services': [MASTER_NAME]})
+        assert isinstance(ring, AsyncSentinelRing)
+        client = await ring.connection('pysoa:service.x')
+        old_port = cluster.master_port()
+        ring.master_check_seconds = 3600.0  # no look at the Sentinels between two uses
+        cluster.switch_master(old_port)
+        await client.connection_pool.disconnect()  # its next command opens a new connection
+        assert port_of(await client.info('server')) == old_port
+        assert ring.master_of(client) == (MASTER_NAME, ('127.0.0.1', old_port))
+        current = client
+        for _ in range(400):  # bounded: until every Sentinel that answers first has heard of the switch
+            ring.reset_clients()  # as after an error: the next use asks the Sentinels
+            current = await ring.connection('pysoa:service.x')
+            if current is not client:
+                break
+            await asyncio.sleep(0.05)
+        assert current is not client
+        assert port_of(await current.info('server')) == cluster.master_port() != old_port
+        assert ring.master_of(current) == (MASTER_NAME, ('127.0.0.1', cluster.master_port()))
+
+    asyncio.run(main())

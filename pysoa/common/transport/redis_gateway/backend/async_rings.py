@@ -13,17 +13,18 @@ one such generator whose `finally` closes them.
 
 import abc
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import redis
 import redis.asyncio
-import redis.asyncio.sentinel
+import redis.sentinel
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -44,6 +45,8 @@ from pysoa.utils import dict_to_hashable
 __all__ = ('ASYNC_BACKEND_TYPES', 'AsyncRing', 'AsyncSentinelRing', 'AsyncStandardRing', 'ring_for')
 
 _logger = logging.getLogger(__name__)
+
+_Answer = TypeVar('_Answer')
 
 _SERVICE_ATTRIBUTE = '_pysoa_sentinel_service'
 """Set on each Sentinel master client: its service, so a client dropped since can be mapped to today's master."""
@@ -77,10 +80,6 @@ def _pool_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of a blocking pool (one that waits for a free connection; `timeout=None`: the command's own
     time limit bounds the wait)."""
     return {**kwargs, 'max_connections': kwargs.get('max_connections') or DEFAULT_MAX_CONNECTIONS, 'timeout': None}
-
-
-class _BlockingSentinelPool(redis.asyncio.sentinel.SentinelConnectionPool, redis.asyncio.BlockingConnectionPool):
-    """A Sentinel master's pool that, like the standard ring's, waits for a free connection past `max_connections`."""
 
 
 class AsyncRing(abc.ABC):
@@ -173,8 +172,14 @@ class AsyncStandardRing(AsyncRing):
 
 
 class AsyncSentinelRing(AsyncRing):
-    """Masters found through Sentinel, as `SentinelRedisClient` finds them: a master the Sentinels no longer
-    name (asked at most once per `MASTER_CHECK_SECONDS`) is dropped before it is used again."""
+    """Masters found through Sentinel by the rules `SentinelRedisClient` follows (it does the asking, in a thread of
+    this ring's own), each served by a client of its own address: a master the Sentinels no longer name (asked at
+    most once per `MASTER_CHECK_SECONDS`, and after any error) is dropped before it is used again.
+
+    A client per address, not redis-py's `master_for`, whose connections go wherever the Sentinels point when they
+    connect: the failover guard and the settling of in-flight requests (`async_server`) must know which server a
+    client talks to.
+    """
 
     asks_for_servers = True
     marks_sends = True
@@ -188,15 +193,19 @@ class AsyncSentinelRing(AsyncRing):
         sentinel_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self._failover_retries = sentinel_failover_retries
-        self._max_connections = (connection_kwargs or {}).get('max_connections')
-        sentinels = parse_hosts(hosts, SentinelRedisClient.DEFAULT_PORT, urls=False, what='Sentinel')
-        self._sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]  # unannotated before redis-py 8.2
-            sentinels or [('localhost', SentinelRedisClient.DEFAULT_PORT)],
-            sentinel_kwargs=async_connection_kwargs({'socket_timeout': 5.0, **(sentinel_kwargs or {})}),
-            **async_connection_kwargs(connection_kwargs),
-        )
+        self._master_kwargs = async_connection_kwargs(connection_kwargs)
+        self._finder_kwargs: dict[str, Any] = {
+            'hosts': parse_hosts(hosts, SentinelRedisClient.DEFAULT_PORT, urls=False, what='Sentinel'),
+            'sentinel_kwargs': sentinel_kwargs,
+        }
+        self._finder: SentinelRedisClient | None = None
+        # One thread asks the Sentinels (a blocking client, each question bounded): never the loop's default
+        # executor, which the actions of a concurrent worker may keep busy.
+        self._asking = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='pysoa-sentinel')
         self._services = list(sentinel_services or ())
-        self._masters: dict[str, tuple[redis.asyncio.Redis, object, float]] = {}  # client, address, confirmed at
+        if self._services:
+            SentinelRedisClient._validate_service_names(self._services)
+        self._masters: dict[str, tuple[redis.asyncio.Redis, tuple[str, int], float]] = {}  # client, address, when
         self._dropped: list[redis.asyncio.Redis] = []
         self._lock = asyncio.Lock()
         self.master_check_seconds: float | None = None
@@ -207,24 +216,23 @@ class AsyncSentinelRing(AsyncRing):
         if not self._services:
             async with self._lock:
                 if not self._services:
-                    # No `sentinel_services`: every master the Sentinels watch, asked once (on the loop).
-                    services = await self._discover_services()
+                    # No `sentinel_services`: every master the Sentinels watch, asked once.
+                    services = (await self._ask(self._finder_for)).services
                     AsyncRing.__init__(self, len(services))
                     self._services = services
         return await super().connection(queue_key)
 
-    async def _discover_services(self) -> list[str]:
-        failures = []
-        for sentinel in self._sentinel.sentinels:
+    def _finder_for(self) -> SentinelRedisClient:
+        """The blocking backend that asks the Sentinels (made in the asking thread: without services, it asks)."""
+        if self._finder is None:
             try:
-                masters = await sentinel.sentinel_masters()
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-                failures.append(f'{sentinel!r}: {error}')
-                continue
-            if isinstance(masters, dict) and masters:
-                return list(masters)
-            failures.append(f'{sentinel!r}: knows no masters')
-        raise CannotGetConnectionError('Could not get master info from Sentinel: ' + '; '.join(failures))
+                self._finder = SentinelRedisClient(sentinel_services=self._services or None, **self._finder_kwargs)
+            except redis.ConnectionError as error:
+                raise CannotGetConnectionError(str(error)) from error
+        return self._finder
+
+    async def _ask(self, question: Callable[[], _Answer]) -> _Answer:
+        return await asyncio.get_running_loop().run_in_executor(self._asking, question)
 
     async def _connection(self, index: int) -> redis.asyncio.Redis:
         return await self._connection_for(self._services[index])
@@ -233,9 +241,9 @@ class AsyncSentinelRing(AsyncRing):
         for attempt in range(self._failover_retries + 1):
             try:
                 return await self._master(service)
-            except redis.asyncio.sentinel.MasterNotFoundError:
+            except redis.sentinel.MasterNotFoundError as error:
                 self.reset_clients()
-                _logger.warning('No Redis master found for %s (failover under way?)', service)
+                _logger.warning('No Redis master found for %s (failover under way?): %s', service, error)
                 if attempt < self._failover_retries:
                     await asyncio.sleep(0.25 * (attempt + 1))
         raise CannotGetConnectionError('Master not found; gave up reloading master info after failover.')
@@ -249,31 +257,28 @@ class AsyncSentinelRing(AsyncRing):
             return await self._checked_master(service)
 
     async def _checked_master(self, service: str) -> redis.asyncio.Redis:
-        now = time.monotonic()
         known = self._masters.get(service)
+        if known is not None and time.monotonic() - known[2] < self._check_seconds():
+            return known[0]
+        address = await self._ask(lambda: self._finder_for().find_master(service))
         if known is not None:
-            client, address, confirmed_at = known
-            if now - confirmed_at < self._check_seconds():
-                return client
-            current = await self._sentinel.discover_master(service)
-            if current == address:
-                self._masters[service] = (client, address, now)
+            client, old_address, _ = known
+            if address == old_address:
+                self._masters[service] = (client, address, time.monotonic())
                 return client
             _logger.warning(
-                'Sentinel master for %s moved from %s to %s; dropping the old one', service, address, current
+                'Sentinel master for %s moved from %s:%s to %s:%s; dropping the old one',
+                service,
+                *old_address,
+                *address,
             )
             del self._masters[service]
             await client.connection_pool.disconnect()  # connections to the old master must not be used again
             self._dropped.append(client)
-        master: redis.asyncio.Redis = self._sentinel.master_for(
-            service,
-            connection_pool_class=_BlockingSentinelPool,
-            **_pool_kwargs({'max_connections': self._max_connections}),
-        )
-        address = await self._sentinel.discover_master(service)
-        _logger.info('Sentinel master for %s is at %s', service, address)
+        master = AsyncStandardRing._make_client(address, self._master_kwargs)
         setattr(master, _SERVICE_ATTRIBUTE, service)
         self._masters[service] = (master, address, time.monotonic())
+        _logger.info('Sentinel master for %s is at %s:%s', service, *address)
         return master
 
     def _check_seconds(self) -> float:
@@ -286,22 +291,24 @@ class AsyncSentinelRing(AsyncRing):
 
     def master_of(self, client: redis.asyncio.Redis) -> tuple[str, tuple[str, int]] | None:
         for service, (known, address, _) in self._masters.items():
-            if known is client and isinstance(address, tuple):
-                return service, (str(address[0]), int(address[1]))
+            if known is client:
+                return service, address
         return None
 
     def reset_clients(self) -> None:
-        # Not closed here (a command may be under way on one); closed with the ring.
-        self._dropped.extend(client for client, _, _ in self._masters.values())
-        self._masters = {}
+        # The clients are kept (a command may be under way on one): the next use asks the Sentinels first, and a
+        # master they still name keeps its client.
+        self._masters = {service: (client, address, -1e9) for service, (client, address, _) in self._masters.items()}
 
     async def close(self) -> None:
         clients, self._dropped = [*self._dropped, *(c for c, _, _ in self._masters.values())], []
         self._masters = {}
         for client in clients:
             await client.aclose()
-        for sentinel in self._sentinel.sentinels:
-            await sentinel.aclose()
+        finder, self._finder = self._finder, None
+        if finder is not None:
+            finder.close()
+        self._asking.shutdown(wait=False)
 
 
 def _ring_class(backend_type: str) -> type[AsyncRing]:

@@ -192,6 +192,17 @@ class SentinelRedisClient(BaseRedisClient):
         _logger.info('Sentinel master for %s is at %s:%s', service, *view.address)
         return client
 
+    @property
+    def services(self) -> list[str]:
+        """The Sentinel services (masters) this backend uses, in ring order."""
+        return list(self._services)
+
+    def find_master(self, service: str) -> tuple[str, int]:
+        """Where the Sentinels say the master of `service` is now, by the rules this backend follows itself (a
+        Sentinel failing it over, or naming a master a newer configuration replaced, is passed over), without
+        connecting to it: for the asyncio ring, which keeps its own clients. Raises `MasterNotFoundError`."""
+        return self._discover(service, time.monotonic()).address
+
     def _discover(self, service: str, now: float) -> failover_guard.MasterView:
         """What the Sentinels say of `service`, never going back to a master a newer configuration replaced."""
         try:
