@@ -3,7 +3,9 @@
 Hypothesis draws a schema description (nested, with options), builds it once with `conformity.fields` and
 once with `pysoa.schema.fields`, and validates values drawn both at random and in the schema's shape.
 Errors are compared as (code, message, pointer) in order; an exception raised by one library must be
-raised, with the same type, by the other. Each test counts its cases and prints the count.
+raised, with the same type, by the other, save one intended difference: extra keys of mixed types (text and
+integers), which Conformity fails to sort (TypeError) and pysoa lists in an error. Each test counts its cases
+and prints the count.
 """
 
 import datetime
@@ -331,11 +333,34 @@ def _introspection(field: Any) -> Any:
         return ('raised', type(e).__name__)
 
 
+def _mixed_keys(value: Any) -> bool:
+    """Whether `value` holds, at any depth, a dict whose keys do not sort together (text and integers)."""
+    if isinstance(value, dict):
+        try:
+            sorted(value)
+        except TypeError:
+            return True
+        return any(_mixed_keys(member) for member in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mixed_keys(member) for member in value)
+    return False
+
+
+def _listed_instead_of_raising(value: Any, ours: Any) -> list[Any]:
+    """Where Conformity fails to sort extra keys of mixed types (TypeError), pysoa lists them: the one intended
+    difference (a request may carry such keys; it gets an error that names them, not a crash)."""
+    if _mixed_keys(value) and isinstance(ours, list) and any(m.startswith('Extra keys present') for _, m, _ in ours):
+        return [('raised', 'TypeError')]
+    return []
+
+
 def compare(spec: Spec, values: list[Any]) -> int:
     theirs, ours = build(spec, conformity_fields), build(spec, our_fields)
     assert _introspection(ours) == _introspection(theirs), spec
     for value in values:
         expected = _outcome(theirs.errors, value)
+        if expected in _listed_instead_of_raising(value, _outcome(ours.errors, value)):
+            continue
         # Twice: the first call compiles the fast check, the second uses it.
         assert _outcome(ours.errors, value) == expected, (spec, value)
         assert _outcome(ours.errors, value) == expected, (spec, value)

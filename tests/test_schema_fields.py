@@ -266,3 +266,16 @@ def test_nan_against_bounds_agrees_with_the_exact_path(value: object) -> None:
             proved_valid = False
         if proved_valid:
             assert exact == [], (schema, value)
+
+
+def test_extra_keys_of_mixed_types_are_listed_not_a_crash() -> None:
+    # A request's dict may mix text and integer keys (MessagePack allows it): the error names them all.
+    schema = fields.Dictionary({'a': fields.UnicodeString()})
+    assert issues(schema, {'a': 'x', 2: 'y', 'b': 'z', 10: 'w'}) == [
+        (ERROR_CODE_UNKNOWN, 'Extra keys present: 2, 10, b', None)
+    ]
+    # Keys of one type keep their natural order (as Conformity lists them): 2 before 10.
+    assert issues(schema, {'a': 'x', 10: 'w', 2: 'y'}) == [(ERROR_CODE_UNKNOWN, 'Extra keys present: 2, 10', None)]
+    assert issues(fields.ClassConfigurationSchema(), {'path': 'x:y', 1: 2, 'z': 3}) == [
+        (ERROR_CODE_UNKNOWN, 'Extra keys present: 1, z', None)
+    ]

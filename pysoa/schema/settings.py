@@ -14,6 +14,7 @@ from pysoa.schema.compat import ImproperlyConfiguredBase
 from pysoa.schema.error import ValidationError
 from pysoa.schema.fields.arguments import is_field
 from pysoa.schema.fields.base import FieldLike
+from pysoa.schema.fields.utils import listed_keys
 from pysoa.schema.validator import validate
 
 __all__ = ('Settings', 'SettingsData', 'SettingsSchema')
@@ -86,10 +87,10 @@ class Settings(Mapping[str, Any]):
         settings = _merged(copy.deepcopy(data), copy.deepcopy(self.defaults))
         missing = self.schema.keys() - settings.keys()
         if missing:
-            raise self.ImproperlyConfigured(f'No value provided for required setting(s): {", ".join(sorted(missing))}')
+            raise self.ImproperlyConfigured(f'No value provided for required setting(s): {listed_keys(missing)}')
         unknown = settings.keys() - self.schema.keys()
         if unknown:
-            raise self.ImproperlyConfigured(f'Unknown setting(s): {", ".join(sorted(unknown))}')
+            raise self.ImproperlyConfigured(f'Unknown setting(s): {listed_keys(unknown)}')
         for key, value in settings.items():
             try:
                 validate(self.schema[key], value, f"setting '{key}'")

@@ -15,7 +15,7 @@ from pysoa.schema.fields.arguments import bad_option, valid_bool, valid_text, va
 from pysoa.schema.fields.base import Base, FieldLike, Introspection, errors_of, introspect_of
 from pysoa.schema.fields.meta.python_objects import PythonPath, TypePath
 from pysoa.schema.fields.structures import Dictionary, SchemalessDictionary
-from pysoa.schema.fields.utils import strip_none, update_pointer
+from pysoa.schema.fields.utils import listed_keys, strip_none, update_pointer
 from pysoa.schema.types import Error
 
 __all__ = ('ClassConfigurationSchema',)
@@ -74,7 +74,7 @@ class ClassConfigurationSchema(Base):
         # `object` is allowed, in case the same settings are validated twice
         extra_keys = [k for k in value if k not in ('path', 'kwargs', 'object')]
         if extra_keys:
-            listed = ', '.join(str(k) for k in sorted(extra_keys))
+            listed = listed_keys(extra_keys)
             return [Error(f'Extra keys present: {listed}', code=ERROR_CODE_UNKNOWN)]
         if 'path' not in value and not self.default_path:
             return [Error('Missing key (and no default specified): path', code=ERROR_CODE_MISSING, pointer='path')]

@@ -27,7 +27,7 @@ from pysoa.schema.fields.structures.collection_validator import (
     valid_additional_validator,
     with_additional,
 )
-from pysoa.schema.fields.utils import strip_none, update_pointer
+from pysoa.schema.fields.utils import listed_keys, strip_none, update_pointer
 from pysoa.schema.types import Error, Warning
 
 __all__ = ('Dictionary',)
@@ -104,7 +104,7 @@ class Dictionary(Base):
         if not self.allow_extra_keys:
             extra_keys = set(value.keys()) - set(self.contents.keys())
             if extra_keys:
-                listed = ', '.join(str(key) for key in sorted(extra_keys))
+                listed = listed_keys(extra_keys)
                 result.append(Error(f'Extra keys present: {listed}', code=ERROR_CODE_UNKNOWN))
         if not result and self.additional_validator is not None:
             return list(self.additional_validator.errors(value) or [])
